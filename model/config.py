@@ -1,0 +1,70 @@
+"""Plain dataclasses for every setting the project has: processing, network and training.
+
+A checkpoint stores ``ProcessConfig`` and ``ModelConfig`` as JSON next to its weights, so a clip is always processed
+the way the model was trained on it.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+CLASSES = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
+SPLITS = ("Train", "Val", "Test")
+
+
+@dataclass(frozen=True)
+class ProcessConfig:
+    """How a video file becomes the two streams' inputs."""
+
+    frames: int = 16  # T face crops sampled uniformly over the clip; the flow stream gets T-1 fields
+    size: int = 64  # S: crops are S x S pixels
+    flow: str = "farneback"  # optical flow method: "farneback" or "dis"
+    margin: float = 0.2  # the face box is enlarged by this fraction on each side before cropping
+    center_crop: bool = False  # skip face detection and crop the frame centre (explicit opt-in for faceless clips)
+    max_seconds: float = 20.0  # decode at most this much of a clip; longer clips are cut and the user is told
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ProcessConfig":
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The shape of the two-stream network (see model/network.py)."""
+
+    num_classes: int = len(CLASSES)
+    frames: int = 16
+    size: int = 64
+    width: int = 16  # channels of the first stage; doubled at every later stage
+    attention_dim: int = 32  # bottleneck width of the inter-stream attention
+    attention_heads: int = 2
+    dropout: float = 0.3
+    streams: str = "both"  # "both", "spatial", "temporal" or "frame" (single-frame 2D baseline)
+    inter_stream_attention: bool = True  # whether the module exists at all (the no-attention recipe has none)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+
+
+@dataclass
+class TrainConfig:
+    """One training run."""
+
+    data: str = "data/corpus"
+    out: str = "runs/default"
+    epochs: int = 12
+    batch_size: int = 16
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.05
+    seed: int = 0
+    workers: int = 0
+    augment: bool = True
+    process: ProcessConfig = field(default_factory=ProcessConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
