@@ -21,6 +21,9 @@ class ProcessConfig:
     margin: float = 0.2  # the face box is enlarged by this fraction on each side before cropping
     center_crop: bool = False  # skip face detection and crop the frame centre (explicit opt-in for faceless clips)
     max_seconds: float = 20.0  # decode at most this much of a clip; longer clips are cut and the user is told
+    max_side: int = 640  # frames are downscaled while decoding so their long side is at most this (bounds 4K memory)
+    detect_side: int = 192  # the face detector runs on a grayscale copy with this long side (speed vs. smallest face)
+    detect_every: int = 2  # run the detector on every k-th frame (and each shot's first); the tracker fills the rest
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,7 +67,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
     seed: int = 0
-    workers: int = 0
+    workers: int = 2  # processes that preprocess clips
     augment: bool = True
     process: ProcessConfig = field(default_factory=ProcessConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -1,0 +1,147 @@
+"""Checkpoints: a folder with ``model.safetensors`` (weights) and ``config.json`` (everything else).
+
+Loading never unpickles: the JSON is validated against a schema, the network is built from it, and the tensors must
+match that network exactly, or the checkpoint is refused with a one-line error.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import jsonschema
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from model.config import CLASSES, ModelConfig, ProcessConfig
+from model.network import TwoStreamNet
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_DIR = REPO_ROOT / "assets" / "checkpoints"
+DEFAULT_CHECKPOINT = SHIPPED_DIR / "two_stream_attention"
+WEIGHTS, CONFIG = "model.safetensors", "config.json"
+
+CONFIG_SCHEMA = {
+    "type": "object",
+    "required": ["format", "model", "process", "classes"],
+    "properties": {
+        "format": {"const": "two-stream-fer/1"},
+        "classes": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+        "model": {
+            "type": "object",
+            "required": ["num_classes", "frames", "size", "width", "streams", "inter_stream_attention"],
+            "properties": {
+                "num_classes": {"type": "integer", "minimum": 2},
+                "frames": {"type": "integer", "minimum": 2, "maximum": 256},
+                "size": {"type": "integer", "minimum": 16, "maximum": 512},
+                "width": {"type": "integer", "minimum": 1, "maximum": 512},
+                "attention_dim": {"type": "integer", "minimum": 1},
+                "attention_heads": {"type": "integer", "minimum": 1},
+                "dropout": {"type": "number", "minimum": 0, "maximum": 1},
+                "streams": {"enum": ["both", "spatial", "temporal", "frame"]},
+                "inter_stream_attention": {"type": "boolean"},
+            },
+        },
+        "process": {
+            "type": "object",
+            "required": ["frames", "size", "flow"],
+            "properties": {"flow": {"enum": ["farneback", "dis"]}},
+        },
+        "metrics": {"type": "object"},
+        "train": {"type": "object"},
+    },
+}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message is one line that says why and what to do."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path`` and rename it, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(folder: Path, model: TwoStreamNet, process: ProcessConfig, metrics: dict | None = None,
+                    train: dict | None = None) -> Path:
+    """Write weights and config atomically (weights first, so a config always has its weights)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".weights.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(state, tmp)
+        os.replace(tmp, folder / WEIGHTS)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    config = {
+        "format": "two-stream-fer/1",
+        "classes": list(CLASSES),
+        "model": model.config.to_dict(),
+        "process": process.to_dict(),
+        "metrics": metrics or {},
+        "train": train or {},
+    }
+    atomic_write_bytes(folder / CONFIG, json.dumps(config, indent=2).encode())
+    return folder
+
+
+def read_config(folder: Path) -> dict:
+    """The validated JSON config of a checkpoint folder."""
+    folder = Path(folder)
+    path = folder / CONFIG
+    if not path.is_file() or not (folder / WEIGHTS).is_file():
+        raise CheckpointError(f"{folder} is not a checkpoint: expected a folder with {WEIGHTS} and {CONFIG}")
+    try:
+        config = json.loads(path.read_text())
+        jsonschema.validate(config, CONFIG_SCHEMA)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path} is not valid JSON ({e.__class__.__name__}): re-export the checkpoint") from None
+    except jsonschema.ValidationError as e:
+        where = "/".join(str(p) for p in e.absolute_path) or "top level"
+        raise CheckpointError(f"{path} does not match the checkpoint schema at {where}: {e.message}") from None
+    return config
+
+
+def load_checkpoint(folder: Path) -> tuple[TwoStreamNet, ProcessConfig, dict]:
+    """The network in eval mode, the processing settings it was trained with, and the full config."""
+    config = read_config(folder)
+    model_config = ModelConfig.from_dict(config["model"])
+    try:
+        state = load_file(str(Path(folder) / WEIGHTS))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{folder}/{WEIGHTS} is not a readable safetensors file ({e}): re-export it") from None
+    model = TwoStreamNet(model_config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        detail = ", ".join(f"{name}: {keys[0]}{' and more' if len(keys) > 1 else ''}"
+                           for name, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+                           if keys)
+        raise CheckpointError(f"{folder}: the weights do not match the config's architecture ({detail})")
+    model.load_state_dict(state)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model, ProcessConfig.from_dict(config["process"]), config
+
+
+def shipped_checkpoints() -> dict[str, Path]:
+    """Name -> folder of every checkpoint shipped in assets/checkpoints."""
+    if not SHIPPED_DIR.is_dir():
+        return {}
+    return {p.name: p for p in sorted(SHIPPED_DIR.iterdir()) if (p / CONFIG).is_file() and (p / WEIGHTS).is_file()}

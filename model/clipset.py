@@ -1,0 +1,57 @@
+"""A split of a corpus as in-memory tensors, ready for batching: what training and evaluation iterate over.
+
+Every clip goes through the same cached processing layer the app uses (model.processing.process_video), in a pool of
+worker processes; the tensors are kept in float16 to halve memory.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import torch
+from tqdm import tqdm
+
+from model.config import ProcessConfig
+from model.datasets import ClipRecord
+from model.processing import DEFAULT_CACHE_DIR, process_video, to_tensors
+
+
+@dataclass
+class ClipSet:
+    records: list[ClipRecord]
+    rgb: torch.Tensor  # (N, 3, T, S, S) float16, normalized
+    flow: torch.Tensor  # (N, 2, T-1, S, S) float16, normalized
+    labels: torch.Tensor  # (N,) int64; -1 where the clip has no label
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.rgb[index].float(), self.flow[index].float(), self.labels[index]
+
+
+def _tensors_of(args: tuple[Path, ProcessConfig, Path]) -> tuple[torch.Tensor, torch.Tensor]:
+    path, config, cache_dir = args
+    rgb, flow = to_tensors(process_video(path, config, cache_dir=cache_dir))
+    return rgb.half(), flow.half()
+
+
+def _init_worker() -> None:
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def load_clipset(records: list[ClipRecord], config: ProcessConfig, cache_dir: Path = DEFAULT_CACHE_DIR,
+                 workers: int = 2, desc: str = "clips", progress: bool = True) -> ClipSet:
+    """Process (or read from cache) every clip of ``records`` and stack the results."""
+    jobs = [(r.path, config, cache_dir) for r in records]
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
+            results = list(tqdm(pool.map(_tensors_of, jobs, chunksize=4), total=len(jobs), desc=desc,
+                                disable=not progress))
+    else:
+        results = [_tensors_of(j) for j in tqdm(jobs, desc=desc, disable=not progress)]
+    labels = torch.tensor([-1 if r.label is None else r.label for r in records], dtype=torch.long)
+    return ClipSet(records, torch.stack([r for r, _ in results]), torch.stack([f for _, f in results]), labels)

@@ -1,0 +1,152 @@
+"""The two-stream network with inter-stream attention (after patent CN112800894), in one file.
+
+    rgb  (B, 3, T,   S, S) -> SpatialStream  -> tokens (B, C, T', S', S') --+
+                                                                            +-> InterStreamAttention -> pool -> fusion
+    flow (B, 2, T-1, S, S) -> TemporalStream -> tokens (B, C, T'', S', S') -+      -> fully connected -> classifier
+
+Each stream is a small (2+1)D CNN: a 3x3 spatial convolution followed by a 3-tap temporal one, which separates
+appearance from motion and is cheap on a CPU. The inter-stream attention module lets every spatio-temporal token of one
+stream attend to all tokens of the other (queries from one stream, keys and values from the other, both directions,
+through a narrow bottleneck as in CAST), and adds the result back residually. It is switched per call
+(``inter_stream_attention=False`` bypasses it), never by changing module state, so one model object can serve many
+sessions at once.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from model.config import ModelConfig
+
+
+class Conv2Plus1d(nn.Sequential):
+    """A 3x3 spatial convolution then a 3-tap temporal one, each with batch norm and ReLU (never in-place: Captum)."""
+
+    def __init__(self, cin: int, cout: int, spatial_stride: int = 1, temporal_stride: int = 1, temporal: bool = True):
+        layers = [
+            nn.Conv3d(cin, cout, (1, 3, 3), stride=(1, spatial_stride, spatial_stride), padding=(0, 1, 1), bias=False),
+            nn.BatchNorm3d(cout),
+            nn.ReLU(),
+        ]
+        if temporal:
+            layers += [
+                nn.Conv3d(cout, cout, (3, 1, 1), stride=(temporal_stride, 1, 1), padding=(1, 0, 0), bias=False),
+                nn.BatchNorm3d(cout),
+                nn.ReLU(),
+            ]
+        super().__init__(*layers)
+
+
+class Stream(nn.Module):
+    """One branch: RGB frames (spatial stream) or flow fields (temporal stream) in, a grid of feature tokens out.
+
+    With ``temporal=False`` every convolution sees one frame only: that is the single-frame baseline.
+    """
+
+    def __init__(self, in_channels: int, width: int, temporal: bool = True):
+        super().__init__()
+        w = width
+        self.stages = nn.Sequential(
+            Conv2Plus1d(in_channels, w, spatial_stride=2, temporal=temporal),  # S/2
+            Conv2Plus1d(w, 2 * w, spatial_stride=2, temporal=temporal),  # S/4
+            Conv2Plus1d(2 * w, 4 * w, spatial_stride=2, temporal_stride=2, temporal=temporal),  # S/8, T/2
+            Conv2Plus1d(4 * w, 8 * w, spatial_stride=2, temporal=temporal),  # S/16
+        )
+        self.out_channels = 8 * w
+
+    @property
+    def last_conv(self) -> nn.Conv3d:
+        """The last convolution of the stream: where Grad-CAM looks."""
+        return [m for m in self.stages[-1] if isinstance(m, nn.Conv3d)][-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(x)
+
+
+class InterStreamAttention(nn.Module):
+    """Bidirectional cross-attention between the two streams' token grids, through a bottleneck, added residually.
+
+    Spatial tokens query the temporal stream ("where does this appearance move?") and temporal tokens query the
+    spatial stream ("what is it that moves here?"). The up-projections start at zero, so an untrained module is the
+    identity and training decides how much each stream listens to the other.
+    """
+
+    def __init__(self, channels: int, dim: int, heads: int, spatial_tokens: int, temporal_tokens: int):
+        super().__init__()
+        self.spatial_position = nn.Parameter(torch.zeros(1, spatial_tokens, dim))
+        self.temporal_position = nn.Parameter(torch.zeros(1, temporal_tokens, dim))
+        nn.init.trunc_normal_(self.spatial_position, std=0.02)
+        nn.init.trunc_normal_(self.temporal_position, std=0.02)
+        self.spatial_down = nn.Sequential(nn.LayerNorm(channels), nn.Linear(channels, dim))
+        self.temporal_down = nn.Sequential(nn.LayerNorm(channels), nn.Linear(channels, dim))
+        self.spatial_from_temporal = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.temporal_from_spatial = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.spatial_up = nn.Linear(dim, channels)
+        self.temporal_up = nn.Linear(dim, channels)
+        for up in (self.spatial_up, self.temporal_up):
+            nn.init.zeros_(up.weight)
+            nn.init.zeros_(up.bias)
+
+    def forward(self, spatial: torch.Tensor, temporal: torch.Tensor):
+        """(B, C, T, H, W) grids in, same shapes out, plus the attention weights (B, queries, keys) of each direction."""
+        s_tokens = spatial.flatten(2).transpose(1, 2)  # (B, Ns, C)
+        t_tokens = temporal.flatten(2).transpose(1, 2)  # (B, Nt, C)
+        s = self.spatial_down(s_tokens) + self.spatial_position
+        t = self.temporal_down(t_tokens) + self.temporal_position
+        s_attended, s_weights = self.spatial_from_temporal(s, t, t, need_weights=True)
+        t_attended, t_weights = self.temporal_from_spatial(t, s, s, need_weights=True)
+        s_out = s_tokens + self.spatial_up(s_attended)
+        t_out = t_tokens + self.temporal_up(t_attended)
+        weights = {"spatial_to_temporal": s_weights, "temporal_to_spatial": t_weights}
+        return s_out.transpose(1, 2).reshape(spatial.shape), t_out.transpose(1, 2).reshape(temporal.shape), weights
+
+
+def token_grid(frames: int, size: int) -> tuple[int, int, int]:
+    """(T', H', W') of a stream's output for an input of ``frames`` x ``size`` x ``size`` (see Stream's strides)."""
+    side = size
+    for _ in range(4):
+        side = (side - 1) // 2 + 1
+    return (frames - 1) // 2 + 1, side, side
+
+
+class TwoStreamNet(nn.Module):
+    """Spatial stream + temporal stream -> inter-stream attention -> fusion -> fully connected -> classifier.
+
+    ``config.streams`` selects the ablations: "both" (the product), "spatial" or "temporal" (one stream only) and
+    "frame" (the spatial stream without any temporal convolution: a single-frame CNN whose features are averaged
+    over frames). All variants take the same ``(rgb, flow)`` inputs so every tool can call any of them.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        use_rgb = config.streams in ("both", "spatial", "frame")
+        use_flow = config.streams in ("both", "temporal")
+        self.spatial = Stream(3, config.width, temporal=config.streams != "frame") if use_rgb else None
+        self.temporal = Stream(2, config.width) if use_flow else None
+        channels = 8 * config.width
+        self.attention = None
+        if config.streams == "both" and config.inter_stream_attention:
+            s_grid = token_grid(config.frames, config.size)
+            t_grid = token_grid(config.frames - 1, config.size)
+            self.attention = InterStreamAttention(
+                channels, config.attention_dim, config.attention_heads,
+                spatial_tokens=s_grid[0] * s_grid[1] * s_grid[2], temporal_tokens=t_grid[0] * t_grid[1] * t_grid[2],
+            )
+        fused_in = channels * (int(use_rgb) + int(use_flow))
+        self.fusion = nn.Sequential(nn.Linear(fused_in, 2 * channels), nn.ReLU(), nn.Dropout(config.dropout))
+        self.fc = nn.Sequential(nn.Linear(2 * channels, channels), nn.ReLU(), nn.Dropout(config.dropout))
+        self.classifier = nn.Linear(channels, config.num_classes)
+
+    def forward(self, rgb: torch.Tensor, flow: torch.Tensor, inter_stream_attention: bool = True,
+                return_attention: bool = False):
+        """Class logits (B, num_classes); with ``return_attention`` also the module's weights (None when bypassed)."""
+        s = self.spatial(rgb) if self.spatial is not None else None
+        t = self.temporal(flow) if self.temporal is not None else None
+        weights = None
+        if inter_stream_attention and self.attention is not None:
+            s, t, weights = self.attention(s, t)
+            weights["spatial_grid"], weights["temporal_grid"] = tuple(s.shape[2:]), tuple(t.shape[2:])
+        pooled = [x.mean(dim=(2, 3, 4)) for x in (s, t) if x is not None]
+        logits = self.classifier(self.fc(self.fusion(torch.cat(pooled, dim=1))))
+        return (logits, weights) if return_attention else logits

@@ -1,0 +1,209 @@
+"""Train the two-stream network: ``python -m model.train --data DIR --out RUN [--no-attention] [--epochs N] [--seed S]``.
+
+The same script runs under ``torchrun --nproc_per_node N`` with DistributedDataParallel (gloo on CPU, nccl on GPU).
+Every epoch ends with an evaluation on Val, a line in ``RUN/log.jsonl``, the checkpoint ``RUN/last`` (with optimizer
+state, to resume) and, when Val improves, ``RUN/best``. Rerunning the same command resumes from ``RUN/last``: each
+epoch's shuffling, augmentation and dropout are seeded by (seed, epoch), so a resumed run ends exactly where an
+uninterrupted one would.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from sklearn.utils.class_weight import compute_class_weight
+from tqdm import tqdm
+
+from model.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
+from model.clipset import load_clipset
+from model.config import CLASSES, ModelConfig, ProcessConfig, TrainConfig
+from model.datasets import open_corpus
+from model.evaluate import classification_metrics, predict_clipset
+from model.network import TwoStreamNet
+
+
+def augment(rgb: torch.Tensor, flow: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mirror, shift and re-light a batch the same way in both streams (a mirrored flow field negates its x part)."""
+    b = rgb.shape[0]
+    flip = torch.rand(b, generator=generator) < 0.5
+    rgb = torch.where(flip[:, None, None, None, None], rgb.flip(-1), rgb)
+    mirrored_flow = flow.flip(-1) * torch.tensor([-1.0, 1.0]).view(1, 2, 1, 1, 1)
+    flow = torch.where(flip[:, None, None, None, None], mirrored_flow, flow)
+    size = rgb.shape[-1]
+    pad = max(1, size // 16)
+    dy, dx = torch.randint(0, 2 * pad + 1, (2,), generator=generator).tolist()
+    rgb = F.pad(rgb, (pad, pad, pad, pad, 0, 0), mode="replicate")[..., dy:dy + size, dx:dx + size]
+    flow = F.pad(flow, (pad, pad, pad, pad, 0, 0), mode="replicate")[..., dy:dy + size, dx:dx + size]
+    gain = 1 + 0.2 * (torch.rand(b, 1, 1, 1, 1, generator=generator) - 0.5)
+    offset = 0.3 * (torch.rand(b, 1, 1, 1, 1, generator=generator) - 0.5)
+    return rgb * gain + offset, flow
+
+
+def learning_rate(step: int, total: int, peak: float, warmup: int) -> float:
+    """Linear warm-up, then cosine decay to zero."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return 0.5 * peak * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def save_optimizer(folder: Path, optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """Optimizer tensors to safetensors, everything else to JSON: resuming never unpickles."""
+    opt = optimizer.state_dict()
+    tensors = {f"{i}.{k}": v.contiguous() for i, s in opt["state"].items() for k, v in s.items()}
+    tmp = folder / ".optimizer.safetensors.tmp"
+    save_file(tensors, str(tmp))
+    os.replace(tmp, folder / "optimizer.safetensors")
+    atomic_write_bytes(folder / "state.json", json.dumps({**state, "param_groups": opt["param_groups"]}).encode())
+
+
+def load_optimizer(folder: Path, optimizer: torch.optim.Optimizer) -> dict:
+    state = json.loads((folder / "state.json").read_text())
+    tensors = load_file(str(folder / "optimizer.safetensors"))
+    per_param: dict[int, dict] = {}
+    for key, value in tensors.items():
+        index, name = key.split(".", 1)
+        per_param.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": per_param, "param_groups": state.pop("param_groups")})
+    return state
+
+
+def setup_distributed() -> tuple[int, int, torch.device]:
+    """Rank, world size and device; a plain ``python -m`` run is rank 0 of 1."""
+    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) == 1:
+        return 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    use_cuda = torch.cuda.is_available()
+    dist.init_process_group("nccl" if use_cuda else "gloo")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    if use_cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        return rank, world, torch.device("cuda", torch.cuda.current_device())
+    return rank, world, torch.device("cpu")
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> dict:
+    """Run (or resume) one training run; returns the best Val metrics."""
+    rank, world, device = setup_distributed()
+    out = Path(cfg.out)
+    corpus = open_corpus(cfg.data)
+    show = progress and rank == 0
+    if rank != 0:
+        dist.barrier()  # rank 0 fills the processing cache first; the others then read it
+    train_set = load_clipset(corpus.clips("Train"), cfg.process, workers=cfg.workers, desc="Train", progress=show)
+    val_set = load_clipset(corpus.clips("Val"), cfg.process, workers=cfg.workers, desc="Val", progress=show)
+    if rank == 0 and world > 1:
+        dist.barrier()
+
+    torch.manual_seed(cfg.seed)
+    model = TwoStreamNet(cfg.model).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    labels = train_set.labels.numpy()
+    weights = compute_class_weight("balanced", classes=list(range(len(CLASSES))), y=labels) \
+        if len(set(labels)) == len(CLASSES) else [1.0] * len(CLASSES)
+    class_weights = torch.tensor(weights, dtype=torch.float32, device=device)
+
+    history, start_epoch, best = [], 0, None
+    if (out / "last" / "state.json").is_file():
+        resumed, _, _ = load_checkpoint(out / "last")
+        model.load_state_dict(resumed.state_dict())
+        state = load_optimizer(out / "last", optimizer)
+        start_epoch, best, history = state["epoch"] + 1, state["best"], state["history"]
+        if show:
+            print(f"resuming {out} after epoch {state['epoch'] + 1}")
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+
+    per_rank = len(train_set) // world
+    steps_per_epoch = max(1, math.ceil(per_rank / cfg.batch_size))
+    total_steps = steps_per_epoch * cfg.epochs
+    train_info = {**asdict(cfg), "data_corpus": corpus_info(cfg.data), "world_size": world}
+    for epoch in range(start_epoch, cfg.epochs):
+        started = time.time()
+        generator = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
+        torch.manual_seed(cfg.seed * 1000 + epoch)  # dropout
+        order = torch.randperm(len(train_set), generator=generator)[rank:per_rank * world:world]
+        model.train()
+        total_loss, seen = 0.0, 0
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not show, leave=False)
+        for step in bar:
+            index = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            rgb, flow, y = train_set.batch(index)
+            if cfg.augment:
+                rgb, flow = augment(rgb, flow, generator)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(epoch * steps_per_epoch + step, total_steps, cfg.lr, steps_per_epoch)
+            logits = net(rgb.to(device), flow.to(device))
+            loss = F.cross_entropy(logits, y.to(device), weight=class_weights, label_smoothing=cfg.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item() * len(index)
+            seen += len(index)
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}")
+        model.eval()
+        val = classification_metrics(val_set.labels.numpy(), predict_clipset(model, val_set, device=device).argmax(1))
+        row = {"epoch": epoch + 1, "train_loss": round(total_loss / max(1, seen), 4), "val_war": val["war"],
+               "val_uar": val["uar"], "seconds": round(time.time() - started, 1)}
+        history.append(row)
+        improved = best is None or (val["uar"], val["war"]) > (best["val_uar"], best["val_war"])
+        if improved:
+            best = row
+        if rank == 0:
+            if improved:
+                save_checkpoint(out / "best", model, cfg.process, metrics={"val": val}, train=train_info)
+            save_checkpoint(out / "last", model, cfg.process, metrics={"val": val}, train=train_info)
+            save_optimizer(out / "last", optimizer, {"epoch": epoch, "best": best, "history": history})
+            atomic_write_bytes(out / "log.jsonl", "".join(json.dumps(r) + "\n" for r in history).encode())
+            if show:
+                print(json.dumps(row))
+        if world > 1:
+            dist.barrier()
+    if world > 1:
+        dist.destroy_process_group()
+    return best
+
+
+def corpus_info(data: str) -> dict:
+    """What the embedded corpus says of itself (seed, scale), so a checkpoint records what it was trained on."""
+    path = Path(data) / "corpus.json"
+    return json.loads(path.read_text()) if path.is_file() else {"root": str(data)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True, help="corpus root (embedded corpus, AFEW layout, DFEW or class folders)")
+    p.add_argument("--out", required=True, help="run folder (rerun the same command to resume)")
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    p.add_argument("--lr", type=float, default=TrainConfig.lr)
+    p.add_argument("--seed", type=int, default=TrainConfig.seed)
+    p.add_argument("--workers", type=int, default=2, help="processes that preprocess clips (cached after the first run)")
+    p.add_argument("--no-attention", action="store_true", help="train the same recipe without the inter-stream module")
+    p.add_argument("--streams", choices=["both", "spatial", "temporal", "frame"], default="both")
+    p.add_argument("--width", type=int, default=ModelConfig.width)
+    p.add_argument("--frames", type=int, default=ProcessConfig.frames)
+    p.add_argument("--size", type=int, default=ProcessConfig.size)
+    p.add_argument("--flow", choices=["farneback", "dis"], default=ProcessConfig.flow)
+    p.add_argument("--no-augment", action="store_true")
+    a = p.parse_args(argv)
+    process = ProcessConfig(frames=a.frames, size=a.size, flow=a.flow)
+    model = ModelConfig(frames=a.frames, size=a.size, width=a.width, streams=a.streams,
+                        inter_stream_attention=not a.no_attention)
+    cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
+                      workers=a.workers, augment=not a.no_augment, process=process, model=model)
+    torch.set_num_threads(max(1, torch.get_num_threads() // int(os.environ.get("WORLD_SIZE", 1))))
+    best = train(cfg)
+    if int(os.environ.get("RANK", 0)) == 0:
+        print(f"best on Val: epoch {best['epoch']}, WAR {best['val_war']:.4f}, UAR {best['val_uar']:.4f} "
+              f"-> {Path(a.out) / 'best'}")
+
+
+if __name__ == "__main__":
+    main()
