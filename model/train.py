@@ -1,8 +1,9 @@
 """Train the two-stream network: ``python -m model.train --data DIR --out RUN [--no-attention] [--epochs N] [--seed S]``.
 
 The same script runs under ``torchrun --nproc_per_node N`` with DistributedDataParallel (gloo on CPU, nccl on GPU).
-Every epoch ends with an evaluation on Val, a line in ``RUN/log.jsonl``, the checkpoint ``RUN/last`` (with optimizer
-state, to resume) and, when Val improves, ``RUN/best``. Rerunning the same command resumes from ``RUN/last``: each
+Every epoch ends with an evaluation on Val, a line in ``RUN/log.jsonl``, the checkpoints ``RUN/last`` and, when Val
+improves, ``RUN/best``, and ``RUN/resume.safetensors``. Rerunning the same command resumes from the last finished
+epoch: each
 epoch's shuffling, augmentation and dropout are seeded by (seed, epoch), so a resumed run ends exactly where an
 uninterrupted one would.
 """
@@ -16,19 +17,23 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
-from model.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
+from model.checkpoint import atomic_write_bytes, save_checkpoint
 from model.clipset import load_clipset
 from model.config import CLASSES, ModelConfig, ProcessConfig, TrainConfig
 from model.datasets import open_corpus
 from model.evaluate import classification_metrics, predict_clipset
 from model.network import TwoStreamNet
+
+RESUME_FILE = "resume.safetensors"
 
 
 def augment(rgb: torch.Tensor, flow: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,23 +60,28 @@ def learning_rate(step: int, total: int, peak: float, warmup: int) -> float:
     return 0.5 * peak * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def save_optimizer(folder: Path, optimizer: torch.optim.Optimizer, state: dict) -> None:
-    """Optimizer tensors to safetensors, everything else to JSON: resuming never unpickles."""
+def save_resume_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """Weights, optimizer tensors and progress in ONE safetensors file written atomically: a kill at any moment
+    leaves either the previous epoch's state or this one's, never a mix. Nothing in it is pickled."""
     opt = optimizer.state_dict()
-    tensors = {f"{i}.{k}": v.contiguous() for i, s in opt["state"].items() for k, v in s.items()}
-    tmp = folder / ".optimizer.safetensors.tmp"
-    save_file(tensors, str(tmp))
-    os.replace(tmp, folder / "optimizer.safetensors")
-    atomic_write_bytes(folder / "state.json", json.dumps({**state, "param_groups": opt["param_groups"]}).encode())
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    tensors.update({f"optimizer.{i}.{k}": v.contiguous() for i, s in opt["state"].items() for k, v in s.items()})
+    metadata = {"state": json.dumps({**state, "param_groups": opt["param_groups"]})}
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
 
 
-def load_optimizer(folder: Path, optimizer: torch.optim.Optimizer) -> dict:
-    state = json.loads((folder / "state.json").read_text())
-    tensors = load_file(str(folder / "optimizer.safetensors"))
+def load_resume_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    with safe_open(str(path), framework="pt") as f:
+        state = json.loads(f.metadata()["state"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     per_param: dict[int, dict] = {}
     for key, value in tensors.items():
-        index, name = key.split(".", 1)
-        per_param.setdefault(int(index), {})[name] = value
+        if key.startswith("optimizer."):
+            index, name = key[len("optimizer."):].split(".", 1)
+            per_param.setdefault(int(index), {})[name] = value
     optimizer.load_state_dict({"state": per_param, "param_groups": state.pop("param_groups")})
     return state
 
@@ -106,15 +116,13 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     model = TwoStreamNet(cfg.model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     labels = train_set.labels.numpy()
-    weights = compute_class_weight("balanced", classes=list(range(len(CLASSES))), y=labels) \
+    weights = compute_class_weight("balanced", classes=np.arange(len(CLASSES)), y=labels) \
         if len(set(labels)) == len(CLASSES) else [1.0] * len(CLASSES)
     class_weights = torch.tensor(weights, dtype=torch.float32, device=device)
 
     history, start_epoch, best = [], 0, None
-    if (out / "last" / "state.json").is_file():
-        resumed, _, _ = load_checkpoint(out / "last")
-        model.load_state_dict(resumed.state_dict())
-        state = load_optimizer(out / "last", optimizer)
+    if (out / RESUME_FILE).is_file():
+        state = load_resume_state(out / RESUME_FILE, model, optimizer)
         start_epoch, best, history = state["epoch"] + 1, state["best"], state["history"]
         if show:
             print(f"resuming {out} after epoch {state['epoch'] + 1}")
@@ -156,11 +164,12 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         if improved:
             best = row
         if rank == 0:
+            metrics = {"val": val, "epoch": epoch + 1, "train_seconds": round(sum(r["seconds"] for r in history), 1)}
             if improved:
-                save_checkpoint(out / "best", model, cfg.process, metrics={"val": val}, train=train_info)
-            save_checkpoint(out / "last", model, cfg.process, metrics={"val": val}, train=train_info)
-            save_optimizer(out / "last", optimizer, {"epoch": epoch, "best": best, "history": history})
+                save_checkpoint(out / "best", model, cfg.process, metrics=metrics, train=train_info)
+            save_checkpoint(out / "last", model, cfg.process, metrics=metrics, train=train_info)
             atomic_write_bytes(out / "log.jsonl", "".join(json.dumps(r) + "\n" for r in history).encode())
+            save_resume_state(out / RESUME_FILE, model, optimizer, {"epoch": epoch, "best": best, "history": history})
             if show:
                 print(json.dumps(row))
         if world > 1:

@@ -1,0 +1,63 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from model.config import ModelConfig, ProcessConfig
+from model.network import TwoStreamNet
+
+
+def small_model(**kw):
+    torch.manual_seed(0)
+    return TwoStreamNet(ModelConfig(frames=8, size=32, width=4, attention_dim=8, **kw)).eval()
+
+
+def test_round_trip_gives_identical_outputs(tmp_path):
+    model = small_model()
+    process = ProcessConfig(frames=8, size=32, flow="dis")
+    save_checkpoint(tmp_path / "ck", model, process, metrics={"test": {"war": 0.5}})
+    loaded, loaded_process, config = load_checkpoint(tmp_path / "ck")
+    assert loaded_process == process
+    assert config["metrics"]["test"]["war"] == 0.5
+    rgb, flow = torch.randn(1, 3, 8, 32, 32), torch.randn(1, 2, 7, 32, 32)
+    assert torch.equal(loaded(rgb, flow), model(rgb, flow))
+    assert not list(tmp_path.glob("ck/*.tmp")) and not list(tmp_path.glob("ck/.*"))
+
+
+def test_weights_that_do_not_match_the_config_are_refused(tmp_path):
+    save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
+    config = json.loads((tmp_path / "ck" / "config.json").read_text())
+    config["model"]["width"] = 8
+    (tmp_path / "ck" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_checkpoint(tmp_path / "ck")
+
+
+def test_config_against_schema(tmp_path):
+    save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
+    path = tmp_path / "ck" / "config.json"
+    config = json.loads(path.read_text())
+    config["model"]["streams"] = "three"
+    path.write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="schema at model/streams"):
+        load_checkpoint(tmp_path / "ck")
+    path.write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_checkpoint(tmp_path / "ck")
+
+
+def test_missing_or_foreign_weights_are_refused(tmp_path):
+    with pytest.raises(CheckpointError, match="not a checkpoint"):
+        load_checkpoint(tmp_path)
+    save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
+    weights = tmp_path / "ck" / "model.safetensors"
+    state = load_file(str(weights))
+    state.pop(next(iter(state)))
+    save_file(state, str(weights))
+    with pytest.raises(CheckpointError, match="missing"):
+        load_checkpoint(tmp_path / "ck")
+    weights.write_bytes(b"\x80\x04pickle? no")
+    with pytest.raises(CheckpointError, match="safetensors"):
+        load_checkpoint(tmp_path / "ck")

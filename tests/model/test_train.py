@@ -1,0 +1,70 @@
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from safetensors.torch import load_file
+
+from model.config import TrainConfig
+from model.train import train
+from tests.conftest import TINY_MODEL, TINY_PROCESS
+
+
+def config(data, out, epochs, **kw):
+    return TrainConfig(data=str(data), out=str(out), epochs=epochs, batch_size=4, workers=1, seed=3,
+                       process=TINY_PROCESS, model=TINY_MODEL, **kw)
+
+
+def test_training_writes_log_best_and_last(tiny_corpus, tmp_path):
+    best = train(config(tiny_corpus, tmp_path / "run", epochs=2), progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in log] == [1, 2]
+    assert 0.0 <= best["val_war"] <= 1.0 and 0.0 <= best["val_uar"] <= 1.0
+    for folder in ("best", "last"):
+        assert (tmp_path / "run" / folder / "model.safetensors").is_file()
+        assert json.loads((tmp_path / "run" / folder / "config.json").read_text())["model"]["width"] == 4
+
+
+def train_command(data, out, epochs):
+    return [sys.executable, "-m", "model.train", "--data", str(data), "--out", str(out), "--epochs", str(epochs),
+            "--batch-size", "2", "--workers", "1", "--width", "4", "--frames", "8", "--size", "32", "--seed", "5"]
+
+
+@pytest.mark.timeout(600)
+def test_training_killed_mid_run_resumes_to_the_same_result(tiny_corpus, tmp_path):
+    subprocess.run(train_command(tiny_corpus, tmp_path / "straight", 6), check=True, capture_output=True, timeout=300)
+    log = tmp_path / "killed" / "log.jsonl"
+    run = subprocess.Popen(train_command(tiny_corpus, tmp_path / "killed", 6), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (log.is_file() and log.read_text().count("\n") >= 1) and time.time() < deadline:
+        time.sleep(0.05)
+    run.kill()  # somewhere after epoch 1: the work since the last epoch boundary is lost
+    run.wait()
+    rows = log.read_text().splitlines()
+    assert 1 <= len(rows) < 6, "the run was not interrupted; the test machine is too fast for this test"
+    subprocess.run(train_command(tiny_corpus, tmp_path / "killed", 6), check=True, capture_output=True, timeout=300)
+    straight = load_file(str(tmp_path / "straight" / "last" / "model.safetensors"))
+    resumed = load_file(str(tmp_path / "killed" / "last" / "model.safetensors"))
+    assert all((straight[k] == resumed[k]).all() for k in straight)
+    assert (tmp_path / "straight" / "log.jsonl").read_text().count("val_war") == 6
+    strip = [{k: v for k, v in json.loads(line).items() if k != "seconds"}
+             for line in (tmp_path / "killed" / "log.jsonl").read_text().splitlines()]
+    assert strip == [{k: v for k, v in json.loads(line).items() if k != "seconds"}
+                     for line in (tmp_path / "straight" / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.timeout(600)
+def test_torchrun_with_two_processes(tiny_corpus, tmp_path):
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "model.train", "--data", str(tiny_corpus), "--out", str(out), "--epochs", "2",
+               "--batch-size", "2", "--workers", "1", "--width", "4", "--frames", "8", "--size", "32"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert json.loads((out / "best" / "config.json").read_text())["train"]["world_size"] == 2
