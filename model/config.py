@@ -22,8 +22,8 @@ class ProcessConfig:
     center_crop: bool = False  # skip face detection and crop the frame centre (explicit opt-in for faceless clips)
     max_seconds: float = 20.0  # decode at most this much of a clip; longer clips are cut and the user is told
     max_side: int = 640  # frames are downscaled while decoding so their long side is at most this (bounds 4K memory)
-    detect_side: int = 192  # the face detector runs on a grayscale copy with this long side (speed vs. smallest face)
-    detect_every: int = 2  # run the detector on every k-th frame (and each shot's first); the tracker fills the rest
+    detect_side: int = 160  # the face detector runs on a grayscale copy with this long side (speed vs. smallest face)
+    detect_every: int = 4  # run the detector on every k-th frame (and each shot's first); the tracker fills the rest
 
     def to_dict(self) -> dict:
         return asdict(self)

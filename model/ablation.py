@@ -1,0 +1,83 @@
+"""The model card's ablation table: ``python -m model.ablation --data DIR --runs RUNS [--seeds 0 1 2]``.
+
+Trains the single-frame CNN, the spatial stream alone, the temporal stream alone, the two streams without the
+inter-stream attention module and the two streams with it (the two-stream rows with several seeds), evaluates each
+best-on-Val checkpoint on Test, and writes ``assets/results/ablation.json``. Finished runs are skipped and interrupted
+ones resume, so the command can be rerun until it completes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from model.checkpoint import REPO_ROOT, atomic_write_bytes
+from model.config import ModelConfig, TrainConfig
+from model.evaluate import evaluate
+from model.train import train
+
+VARIANTS = {  # name -> (description, model settings)
+    "frame": ("Single-frame CNN (per-frame 2D CNN, features averaged over frames)", dict(streams="frame")),
+    "spatial": ("Spatial stream only (RGB face crops)", dict(streams="spatial")),
+    "temporal": ("Temporal stream only (optical flow)", dict(streams="temporal")),
+    "two_stream_no_attention": ("Two streams, no inter-stream attention", dict(inter_stream_attention=False)),
+    "two_stream_attention": ("Two streams with inter-stream attention", dict()),
+}
+MULTI_SEED = ("two_stream_no_attention", "two_stream_attention")
+RESULTS = REPO_ROOT / "assets" / "results" / "ablation.json"
+
+
+def run_variant(name: str, seed: int, data: Path, runs: Path, epochs: int) -> dict:
+    """Train (or resume) one variant with one seed and evaluate its best checkpoint on Test."""
+    out = runs / f"{name}_seed{seed}"
+    cfg = TrainConfig(data=str(data), out=str(out), epochs=epochs, seed=seed,
+                      model=ModelConfig(**VARIANTS[name][1]))
+    train(cfg)
+    result = {"seed": seed, "checkpoint": str(out / "best")}
+    for attention in ([True, False] if name == "two_stream_attention" else [True]):
+        _, metrics = evaluate(out / "best", data, "Test", None, inter_stream_attention=attention, progress=False)
+        key = "test" if attention else "test_attention_switched_off"
+        result[key] = {"war": metrics["war"], "uar": metrics["uar"]}
+    print(json.dumps({name: result}))
+    return result
+
+
+def summarize(rows: list[dict], key: str = "test") -> dict:
+    """Mean and sample standard deviation of WAR and UAR over seeds."""
+    summary = {"seeds": [r["seed"] for r in rows]}
+    for metric in ("war", "uar"):
+        values = np.array([r[key][metric] for r in rows])
+        summary[metric] = round(float(values.mean()), 4)
+        summary[f"{metric}_std"] = round(float(values.std(ddof=1)), 4) if len(values) > 1 else 0.0
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--runs", default=Path("runs/ablation"), type=Path)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    p.add_argument("--out", type=Path, default=RESULTS)
+    a = p.parse_args(argv)
+    table = json.loads(a.out.read_text()) if a.out.is_file() else {}
+    for name in a.variants:
+        seeds = a.seeds if name in MULTI_SEED else a.seeds[:1]
+        rows = [run_variant(name, seed, a.data, a.runs, a.epochs) for seed in seeds]
+        table[name] = {"description": VARIANTS[name][0], "runs": rows, "test": summarize(rows)}
+        if name == "two_stream_attention":
+            table[name]["test_attention_switched_off"] = summarize(rows, "test_attention_switched_off")
+        table["command"] = f"python -m model.ablation --data {a.data} --seeds {' '.join(map(str, a.seeds))}"
+        atomic_write_bytes(a.out, json.dumps(table, indent=2).encode())
+    for name, entry in table.items():
+        if isinstance(entry, dict) and "test" in entry:
+            t = entry["test"]
+            print(f"{entry['description']:70s} WAR {t['war']:.3f}±{t['war_std']:.3f}  UAR {t['uar']:.3f}±{t['uar_std']:.3f}"
+                  f"  (seeds {t['seeds']})")
+
+
+if __name__ == "__main__":
+    main()

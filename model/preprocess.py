@@ -1,0 +1,116 @@
+"""Fill the processing cache for a whole corpus and report how well faces were found.
+
+    python -m model.preprocess --data data/corpus [--workers 2] [--flow farneback|dis] [--frames T] [--size S]
+
+Training then reads every clip from the cache. For embedded-corpus clips (a .json sidecar with per-frame "face_box")
+the detector and tracker are also checked against the ground truth.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from model.config import ProcessConfig
+from model.datasets import CorpusError, open_corpus
+from model.processing import DEFAULT_CACHE_DIR, ClipError, ProcessedClip, process_video
+
+HIT_IOU = 0.3  # a detection "hits" the true face when it overlaps it at least this much
+
+
+def ground_truth_check(clip: ProcessedClip, face_boxes) -> dict:
+    """Compare a processed clip with the true per-frame face boxes [x0, y0, x1, y1] (original pixels).
+
+    hit_rate: share of detector runs whose box of the chosen face overlaps the truth (IoU >= 0.3);
+    track_coverage: share of frames whose track box overlaps the truth (IoU >= 0.3).
+    """
+    truth = np.asarray(face_boxes, dtype=np.float32).reshape(-1, 4)
+    count = min(len(truth), len(clip.track_boxes))
+    hits = _iou(clip.detection_boxes[:count], truth[:count]) >= HIT_IOU
+    covered = _iou(clip.track_boxes[:count], truth[:count]) >= HIT_IOU
+    runs = max(1, clip.stats["detector_runs"])
+    return {"hit_rate": float(hits.sum() / runs), "track_coverage": float(covered.mean())}
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise IoU of two (N, 4) box arrays; rows with NaN give 0."""
+    inter = (np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+             * np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None))
+    union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
+    return np.nan_to_num(inter / np.maximum(union, 1e-6))
+
+
+def _process_one(job: tuple[Path, ProcessConfig, Path]) -> dict:
+    """Process (or read from cache) one clip; returns its face statistics, or its one-line error."""
+    path, config, cache_dir = job
+    try:
+        clip = process_video(path, config, cache_dir=cache_dir)
+    except ClipError as error:
+        return {"path": str(path), "error": str(error)}
+    result = {"path": str(path), "detection_rate": clip.stats["detection_rate"],
+              "track_coverage": clip.stats["track_coverage"]}
+    sidecar = path.with_suffix(".json")
+    if sidecar.is_file():
+        meta = json.loads(sidecar.read_text())
+        if "face_box" in meta:
+            result["ground_truth"] = ground_truth_check(clip, meta["face_box"])
+    return result
+
+
+def _single_threaded_opencv() -> None:
+    """Each worker process uses one core: OpenCV's own threads would only fight the other workers."""
+    cv2.setNumThreads(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="corpus root (AFEW, DFEW or class folders)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--flow", default=ProcessConfig.flow, choices=["farneback", "dis"])
+    parser.add_argument("--frames", type=int, default=ProcessConfig.frames)
+    parser.add_argument("--size", type=int, default=ProcessConfig.size)
+    parser.add_argument("--center-crop", action="store_true", help="skip face detection, crop the frame centre")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE_DIR)
+    parser.add_argument("--fold", type=int, default=1, help="DFEW fold 1..5")
+    args = parser.parse_args(argv)
+    config = ProcessConfig(frames=args.frames, size=args.size, flow=args.flow, center_crop=args.center_crop)
+    try:
+        corpus = open_corpus(args.data, fold=args.fold)
+    except CorpusError as error:
+        parser.exit(2, f"error: {error}\n")
+    jobs = [(record.path, config, args.cache) for split in corpus.splits for record in corpus.clips(split)]
+
+    start = time.perf_counter()
+    if args.workers > 1:
+        with ProcessPoolExecutor(args.workers, initializer=_single_threaded_opencv) as pool:
+            results = list(tqdm(pool.map(_process_one, jobs, chunksize=4), total=len(jobs), unit="clip"))
+    else:
+        results = [_process_one(job) for job in tqdm(jobs, unit="clip")]
+    seconds = time.perf_counter() - start
+    print(_summary(results, seconds))
+
+
+def _summary(results: list[dict], seconds: float) -> str:
+    done = [r for r in results if "error" not in r]
+    errors = [r for r in results if "error" in r]
+    truth = [r["ground_truth"] for r in done if "ground_truth" in r]
+    lines = [f"clips: {len(results)} ({len(errors)} failed) in {seconds:.1f} s = {len(results) / seconds:.2f} clips/s"]
+    if done:
+        lines.append(f"mean detection rate: {np.mean([r['detection_rate'] for r in done]):.3f}, "
+                     f"mean track coverage: {np.mean([r['track_coverage'] for r in done]):.3f}")
+    if truth:
+        lines.append(f"ground truth ({len(truth)} clips with face_box, IoU >= {HIT_IOU}): "
+                     f"raw hit rate {np.mean([t['hit_rate'] for t in truth]):.3f}, "
+                     f"track coverage {np.mean([t['track_coverage'] for t in truth]):.3f}")
+    lines += [f"failed: {r['error']}" for r in errors[:10]]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,360 @@
+"""The data processing layer: one video -> face crops (spatial stream) and optical flow between them (temporal stream).
+
+Every path goes through here (training corpus, AFEW/DFEW clips, the app's uploads), so a clip is always seen the
+same way. Steps: decode -> find the main face (Haar detector + tracker across the clip) -> crop T frames sampled
+uniformly in time -> optical flow between consecutive crops -> an on-disk cache keyed by file bytes and settings.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from model.config import ProcessConfig
+from model.video import ClipError, read_video
+
+__all__ = [
+    "ClipError", "NoFaceError", "ProcessedClip", "DEFAULT_CACHE_DIR", "process_video", "process_frames",
+    "to_tensors", "rgb_for_display", "cache_path",
+]
+
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "cache"
+SCHEMA_VERSION = 1  # bump when the processing changes, so old cache entries are rebuilt
+FLOW_METHODS = ("farneback", "dis")
+
+# Normalisation constants for the network inputs (ImageNet statistics: a neutral, widely used choice for RGB).
+RGB_MEAN = (0.485, 0.456, 0.406)
+RGB_STD = (0.229, 0.224, 0.225)
+FLOW_SCALE = 2.0  # flow is in crop pixels; facial motion between sampled crops is mostly within a few pixels
+FLOW_CLIP = 5.0  # after scaling, so a tracking glitch cannot dominate a batch
+
+# Face detection and tracking settings that are not worth exposing.
+_CASCADE = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+_DETECT_SCALE_STEP = 1.2  # detectMultiScale scaleFactor: 1.2 is about twice as fast as 1.1 and finds the same faces
+_DETECT_NEIGHBOURS = 4  # overlapping raw hits needed to accept a detection (fewer = more false positives)
+_MIN_FACE = 24  # pixels in the detection image: the cascade's window size
+_LINK_IOU = 0.3  # a detection continues a track if it overlaps the track's last box this much...
+_LINK_CENTRE = 0.5  # ...or its centre is within this fraction of the box width (fast head motion)
+_MIN_TRACK_SHARE = 0.1  # a track hit on fewer than this share of a shot's detector runs is noise
+_CUT_DISTANCE = 0.5  # Bhattacharyya distance between consecutive frames' gray histograms that marks a scene cut
+_SMOOTH_SECONDS = 0.2  # box smoothing window (Haar boxes jitter by several pixels from frame to frame)
+
+
+class NoFaceError(ClipError):
+    """No face anywhere in the clip."""
+
+
+@dataclass(frozen=True)
+class ProcessedClip:
+    rgb: np.ndarray  # (T, S, S, 3) uint8 RGB face crops
+    flow: np.ndarray  # (T-1, S, S, 2) float16 optical flow in crop pixels between consecutive crops
+    frame_indices: np.ndarray  # (T,) int64 index of each crop's frame among the decoded frames
+    crop_boxes: np.ndarray  # (T, 4) float32 [x0, y0, x1, y1] of each crop in original frame pixels
+    track_boxes: np.ndarray  # (N, 4) float32 face box per decoded frame in original pixels (NaN: no face in shot)
+    detected: np.ndarray  # (N,) bool: the detector hit the chosen face on this frame
+    detection_boxes: np.ndarray  # (N, 4) float32 the detector's raw box of the chosen face (NaN where not hit)
+    stats: dict = field(default_factory=dict)
+
+
+def process_video(path: str | Path, config: ProcessConfig, cache_dir: Path | None = None) -> ProcessedClip:
+    """Decode and process a video file, reading from / writing to the cache when cache_dir is given."""
+    path = Path(path)
+    entry = cache_path(path, config, cache_dir) if cache_dir is not None and path.is_file() else None
+    if entry is not None and (cached := _load(entry, config)) is not None:
+        return cached
+    video = read_video(path, config.max_seconds, config.max_side)
+    try:
+        clip = process_frames(video.frames, video.fps, config, times=video.times, original_size=video.original_size)
+    except NoFaceError as error:
+        raise NoFaceError(f"{path.name}: {error}") from None
+    stats = dict(clip.stats, duration=video.duration, truncated=video.truncated,
+                 warnings=video.warnings + clip.stats["warnings"])
+    clip = replace(clip, stats=stats)
+    if entry is not None:
+        _save(entry, clip)
+    return clip
+
+
+def process_frames(frames: np.ndarray, fps: float, config: ProcessConfig, *, times: np.ndarray | None = None,
+                   original_size: tuple[int, int] | None = None) -> ProcessedClip:
+    """Process in-memory RGB frames (N, H, W, 3); boxes are reported in original_size pixels (default: the frames')."""
+    if config.flow not in FLOW_METHODS:
+        raise ValueError(f"unknown optical flow method {config.flow!r}: use one of {', '.join(FLOW_METHODS)}")
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0 or frames.dtype != np.uint8:
+        raise ClipError(f"expected frames as a non-empty uint8 array (N, H, W, 3), got {frames.dtype} {frames.shape}")
+    count, height, width = frames.shape[:3]
+    times = np.arange(count) / fps if times is None else np.asarray(times, dtype=np.float64)
+    original_size = original_size or (width, height)
+    warnings = []
+    indices = _sample_indices(times, config.frames)
+
+    if config.center_crop:
+        side = min(width, height)
+        box = np.array([(width - side) / 2, (height - side) / 2, (width + side) / 2, (height + side) / 2])
+        track_boxes = np.tile(box, (count, 1)).astype(np.float32)
+        squares = np.tile(box, (len(indices), 1))
+        detection_boxes = np.full((count, 4), np.nan, np.float32)
+        face_stats = dict(detection_rate=0.0, track_coverage=0.0, num_faces_seen=0, scene_cuts=0, detector_runs=0)
+    else:
+        track_boxes, detection_boxes, face_stats = _track_main_face(frames, fps, config)
+        if face_stats["num_faces_seen"] > 1:
+            warnings.append("several faces are visible: the largest, most persistent one is used")
+        if face_stats["track_coverage"] < 0.5:
+            warnings.append(f"a face is tracked in only {face_stats['track_coverage']:.0%} of the frames: "
+                            "the other frames are cropped at the nearest face position")
+        squares = np.stack([_square_box(box, config.margin, width, height)
+                            for box in _fill_from_nearest(track_boxes)[indices]])
+
+    if count == 1:
+        warnings.append("the video has a single frame: the motion stream sees no motion")
+    elif count < config.frames:
+        warnings.append(f"the video has only {count} frames for {config.frames} samples: some frames repeat")
+    rgb = np.stack([_crop(frames[i], square, config.size) for i, square in zip(indices, squares)])
+    flow = _optical_flow(rgb, config.flow, config.size)
+
+    scale = np.array([original_size[0] / width, original_size[1] / height] * 2, dtype=np.float32)
+    stats = dict(
+        face_stats, fps=float(fps), num_frames=int(count), duration=float(times[-1] - times[0] + 1.0 / fps),
+        width=int(original_size[0]), height=int(original_size[1]), truncated=False, warnings=warnings,
+        flow_method=config.flow, center_crop=config.center_crop,
+    )
+    return ProcessedClip(
+        rgb=rgb, flow=flow, frame_indices=indices.astype(np.int64), crop_boxes=(squares * scale).astype(np.float32),
+        track_boxes=(track_boxes * scale).astype(np.float32), detected=~np.isnan(detection_boxes[:, 0]),
+        detection_boxes=(detection_boxes * scale).astype(np.float32), stats=stats,
+    )
+
+
+# --- face detection and tracking -------------------------------------------------------------------------------------
+
+@dataclass
+class _Track:
+    """One face followed within a shot: the frames the detector hit it on, and its boxes there."""
+
+    shot: int
+    frames: list[int]
+    boxes: list[np.ndarray]
+
+    @property
+    def score(self) -> float:
+        """Length x size: the main face is on screen longest and largest."""
+        return float(sum((b[2] - b[0]) * (b[3] - b[1]) for b in self.boxes))
+
+
+def _track_main_face(frames: np.ndarray, fps: float, config: ProcessConfig):
+    """Box of the main face on every frame: detect, link into tracks, pick one per shot, interpolate and smooth."""
+    count, height, width = frames.shape[:3]
+    scale = min(1.0, config.detect_side / max(width, height))
+    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    shot_starts, detections = [], {}
+    previous_hist = None
+    for i, frame in enumerate(frames):
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        hist = cv2.normalize(cv2.calcHist([gray], [0], None, [32], [0, 256]), None)
+        if previous_hist is not None and \
+                cv2.compareHist(previous_hist, hist, cv2.HISTCMP_BHATTACHARYYA) > _CUT_DISTANCE:
+            shot_starts.append(i)  # a scene cut: this frame's gray levels differ sharply from the previous frame's
+        previous_hist = hist
+        if i % config.detect_every == 0 or shot_starts[-1:] == [i]:
+            detections[i] = _detect_faces(cv2.resize(gray, small_size, interpolation=cv2.INTER_AREA)) / scale
+    run_on = sorted(detections)
+    shot_of = np.cumsum(np.isin(np.arange(count), shot_starts))
+    tracks = _link_tracks(detections, shot_of, max_gap=max(config.detect_every, round(fps)))
+
+    track_boxes = np.full((count, 4), np.nan, np.float32)
+    detection_boxes = np.full((count, 4), np.nan, np.float32)
+    window = 2 * round(_SMOOTH_SECONDS * fps / 2) + 1
+    bounds = [0, *shot_starts, count]
+    for shot, (start, end) in enumerate(zip(bounds[:-1], bounds[1:])):
+        runs = sum(1 for i in run_on if start <= i < end)
+        candidates = [t for t in tracks if t.shot == shot and len(t.frames) >= _MIN_TRACK_SHARE * runs]
+        if not candidates:
+            continue
+        main = max(candidates, key=lambda t: t.score)
+        hit_boxes = np.stack(main.boxes)
+        span = np.arange(start, end)
+        filled = np.column_stack([np.interp(span, main.frames, hit_boxes[:, c]) for c in range(4)]).astype(np.float32)
+        track_boxes[start:end] = cv2.blur(filled, (1, window), borderType=cv2.BORDER_REPLICATE)
+        detection_boxes[main.frames] = hit_boxes
+
+    detected = ~np.isnan(detection_boxes[:, 0])
+    if not detected.any():
+        raise NoFaceError("no face was found in any frame: use a clip with a visible frontal face, or crop the "
+                          "frame centre instead (ProcessConfig.center_crop=True, --center-crop)")
+    covered = ~np.isnan(track_boxes[:, 0])
+    stats = dict(
+        detection_rate=float(detected.sum() / len(run_on)),
+        track_coverage=float(covered.mean()),
+        num_faces_seen=int(max(len(d) for d in detections.values())),
+        scene_cuts=len(shot_starts),
+        detector_runs=len(run_on),
+    )
+    return track_boxes, detection_boxes, stats
+
+
+def _detect_faces(gray: np.ndarray) -> np.ndarray:
+    """Haar face boxes (K, 4) as [x0, y0, x1, y1] in the detection image's pixels."""
+    found = _CASCADE.detectMultiScale(cv2.equalizeHist(gray), scaleFactor=_DETECT_SCALE_STEP,
+                                      minNeighbors=_DETECT_NEIGHBOURS, minSize=(_MIN_FACE, _MIN_FACE))
+    boxes = np.asarray(found, dtype=np.float32).reshape(-1, 4)
+    boxes[:, 2:] += boxes[:, :2]
+    return boxes
+
+
+def _link_tracks(detections: dict[int, np.ndarray], shot_of: np.ndarray, max_gap: int) -> list[_Track]:
+    """Greedy frame-by-frame linking: each detection extends the best-overlapping open track of the same shot."""
+    tracks: list[_Track] = []
+    for frame in sorted(detections):
+        open_tracks = [t for t in tracks if t.shot == shot_of[frame] and frame - t.frames[-1] <= max_gap]
+        pairs = sorted(((_iou(t.boxes[-1], box), ti, di) for ti, t in enumerate(open_tracks)
+                        for di, box in enumerate(detections[frame]) if _same_face(t.boxes[-1], box)), reverse=True)
+        used_tracks, used_boxes = set(), set()
+        for _, ti, di in pairs:
+            if ti not in used_tracks and di not in used_boxes:
+                open_tracks[ti].frames.append(frame)
+                open_tracks[ti].boxes.append(detections[frame][di])
+                used_tracks.add(ti)
+                used_boxes.add(di)
+        tracks += [_Track(int(shot_of[frame]), [frame], [box])
+                   for di, box in enumerate(detections[frame]) if di not in used_boxes]
+    return tracks
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def _same_face(last: np.ndarray, box: np.ndarray) -> bool:
+    centre_shift = np.hypot((box[0] + box[2] - last[0] - last[2]) / 2, (box[1] + box[3] - last[1] - last[3]) / 2)
+    return _iou(last, box) >= _LINK_IOU or centre_shift <= _LINK_CENTRE * (last[2] - last[0])
+
+
+def _fill_from_nearest(boxes: np.ndarray) -> np.ndarray:
+    """Give frames of faceless shots the box of the nearest frame that has one (so they can still be cropped)."""
+    known = np.flatnonzero(~np.isnan(boxes[:, 0]))
+    nearest = known[np.abs(np.arange(len(boxes))[:, None] - known[None, :]).argmin(axis=1)]
+    return boxes[nearest]
+
+
+# --- sampling, cropping, optical flow --------------------------------------------------------------------------------
+
+def _sample_indices(times: np.ndarray, count: int) -> np.ndarray:
+    """The frame on screen at the middle of each of `count` equal time slices (uniform in time, even at a variable
+    frame rate); clips with fewer frames than slices repeat frames."""
+    period = (times[-1] - times[0]) / max(1, len(times) - 1) if len(times) > 1 else 1.0
+    duration = times[-1] - times[0] + period
+    targets = times[0] + (np.arange(count) + 0.5) * duration / count
+    return np.clip(np.searchsorted(times, targets, side="right") - 1, 0, len(times) - 1)
+
+
+def _square_box(box: np.ndarray, margin: float, width: int, height: int) -> np.ndarray:
+    """Square around the face box enlarged by margin on each side, moved inside the frame when it fits."""
+    side = max(box[2] - box[0], box[3] - box[1]) * (1 + 2 * margin)
+    centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+    for axis, limit in enumerate((width, height)):
+        half = side / 2
+        centre[axis] = np.clip(centre[axis], half, limit - half) if side <= limit else limit / 2
+    return np.array([centre[0] - side / 2, centre[1] - side / 2, centre[0] + side / 2, centre[1] + side / 2])
+
+
+def _crop(frame: np.ndarray, square: np.ndarray, size: int) -> np.ndarray:
+    """Cut the square out of the frame, padding with black where it leaves the frame, and resize to size x size."""
+    height, width = frame.shape[:2]
+    x0, y0, x1, y1 = np.round(square).astype(int)
+    inside = frame[max(y0, 0):min(y1, height), max(x0, 0):min(x1, width)]
+    padded = cv2.copyMakeBorder(inside, max(0, -y0), max(0, y1 - height), max(0, -x0), max(0, x1 - width),
+                                cv2.BORDER_CONSTANT, value=0)
+    return cv2.resize(padded, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def _optical_flow(crops: np.ndarray, method: str, size: int) -> np.ndarray:
+    """Dense flow (T-1, S, S, 2) in pixels from each crop to the next, on grayscale."""
+    grays = [cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) for c in crops]
+    if method == "dis":
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        fields = [dis.calc(a, b, None) for a, b in zip(grays, grays[1:])]
+    else:  # farneback; the window is scaled to the crop so small crops keep a few pixels of context
+        window = max(5, size // 8 | 1)
+        fields = [cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, window, 3, 5, 1.1, 0)
+                  for a, b in zip(grays, grays[1:])]
+    return np.stack(fields).astype(np.float16) if fields else np.zeros((0, size, size, 2), np.float16)
+
+
+# --- network inputs --------------------------------------------------------------------------------------------------
+
+def to_tensors(clip: ProcessedClip) -> tuple[torch.Tensor, torch.Tensor]:
+    """Network inputs: rgb (3, T, S, S) standardized, flow (2, T-1, S, S) scaled to O(1) and clipped."""
+    mean = torch.tensor(RGB_MEAN).view(3, 1, 1, 1)
+    std = torch.tensor(RGB_STD).view(3, 1, 1, 1)
+    rgb = torch.from_numpy(clip.rgb).permute(3, 0, 1, 2).float().div(255.0)
+    flow = torch.from_numpy(clip.flow.astype(np.float32)).permute(3, 0, 1, 2) / FLOW_SCALE
+    return ((rgb - mean) / std).contiguous(), flow.clamp(-FLOW_CLIP, FLOW_CLIP).contiguous()
+
+
+def rgb_for_display(tensor: torch.Tensor) -> np.ndarray:
+    """Undo to_tensors on an rgb tensor (3, T, S, S) (or (1, 3, T, S, S)): uint8 (T, S, S, 3) for showing."""
+    tensor = tensor.detach().cpu().float().reshape(3, *tensor.shape[-3:])
+    rgb = tensor * torch.tensor(RGB_STD).view(3, 1, 1, 1) + torch.tensor(RGB_MEAN).view(3, 1, 1, 1)
+    return (rgb.clamp(0, 1) * 255).round().byte().permute(1, 2, 3, 0).numpy()
+
+
+# --- on-disk cache ---------------------------------------------------------------------------------------------------
+
+_ARRAYS = {  # name -> (dtype, shape with T, S, N placeholders)
+    "rgb": (np.uint8, ("T", "S", "S", 3)),
+    "flow": (np.float16, ("T-1", "S", "S", 2)),
+    "frame_indices": (np.int64, ("T",)),
+    "crop_boxes": (np.float32, ("T", 4)),
+    "track_boxes": (np.float32, ("N", 4)),
+    "detected": (np.bool_, ("N",)),
+    "detection_boxes": (np.float32, ("N", 4)),
+}
+
+
+def cache_path(path: Path, config: ProcessConfig, cache_dir: Path) -> Path:
+    """cache_dir/<sha256 of the file's bytes and the settings>.npz: a changed file or setting misses the cache."""
+    with open(path, "rb") as file:
+        digest = hashlib.file_digest(file, "sha256")
+    digest.update(json.dumps({"schema": SCHEMA_VERSION, **config.to_dict()}, sort_keys=True).encode())
+    return Path(cache_dir) / f"{digest.hexdigest()}.npz"
+
+
+def _save(entry: Path, clip: ProcessedClip) -> None:
+    """Write atomically (temp file + rename), so a crash or a parallel worker never leaves half an entry."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {name: getattr(clip, name) for name in _ARRAYS}
+    with tempfile.NamedTemporaryFile(dir=entry.parent, prefix=entry.stem, suffix=".tmp", delete=False) as file:
+        np.savez(file, **arrays, stats=np.array(json.dumps(clip.stats)), schema=np.array(SCHEMA_VERSION),
+                 key=np.array(entry.stem))
+    os.replace(file.name, entry)
+
+
+def _load(entry: Path, config: ProcessConfig) -> ProcessedClip | None:
+    """The cached clip, or None when the entry is missing, corrupt, from another schema or for another key."""
+    try:
+        with np.load(entry, allow_pickle=False) as data:
+            if set(data.files) != {*_ARRAYS, "stats", "schema", "key"}:
+                return None
+            if int(data["schema"]) != SCHEMA_VERSION or str(data["key"]) != entry.stem:
+                return None
+            stats = json.loads(str(data["stats"]))
+            sizes = {"T": config.frames, "T-1": config.frames - 1, "S": config.size, "N": stats["num_frames"]}
+            arrays = {name: data[name] for name in _ARRAYS}
+    except (OSError, ValueError, KeyError, TypeError, EOFError, json.JSONDecodeError, zipfile.BadZipFile):
+        return None
+    for name, (dtype, shape) in _ARRAYS.items():
+        expected = tuple(sizes.get(d, d) for d in shape)
+        if arrays[name].dtype != dtype or arrays[name].shape != expected:
+            return None
+    return ProcessedClip(**arrays, stats=stats)

@@ -1,0 +1,181 @@
+"""Decoding: every container we can write here, rotation, variable frame rate, pixel formats, and broken files.
+
+The small video writers and the drawn face here are also used by test_processing.py.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from model.video import ClipError, read_video
+
+
+def draw_face(image: np.ndarray, centre: tuple[int, int], width: int, mouth_open: float = 0.0) -> None:
+    """A cartoon frontal face (RGB) that OpenCV's Haar cascade detects; mouth_open 0..1 animates the mouth."""
+    cx, cy = centre
+    cv2.ellipse(image, (cx, cy), (width // 2, int(width * 0.62)), 0, 0, 360, (225, 180, 150), -1)
+    eye_dx, eye_dy = int(width * 0.2), int(width * 0.12)
+    for dx in (-eye_dx, eye_dx):
+        cv2.ellipse(image, (cx + dx, cy - eye_dy), (int(width * 0.11), int(width * 0.06)), 0, 0, 360, (40, 40, 40), -1)
+        brow_y = cy - eye_dy - int(width * 0.13)
+        cv2.line(image, (cx + dx - int(width * 0.13), brow_y), (cx + dx + int(width * 0.13), brow_y), (60, 30, 30),
+                 max(1, width // 25))
+    cv2.line(image, (cx, cy - eye_dy), (cx - int(width * 0.05), cy + int(width * 0.12)), (170, 130, 110),
+             max(1, width // 30))
+    mouth = (int(width * 0.18), int(width * (0.06 + 0.08 * mouth_open)))
+    cv2.ellipse(image, (cx, cy + int(width * 0.3)), mouth, 0, 0, 360, (150, 60, 60), -1)
+
+
+def background(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """Smooth random texture, so optical flow and scene-cut histograms have something to work with."""
+    noise = np.random.default_rng(seed).integers(40, 200, (height, width, 3), dtype=np.uint8)
+    return cv2.GaussianBlur(noise, (0, 0), 3)
+
+
+def face_frames(count: int = 30, height: int = 240, width: int = 320, face: int = 90) -> tuple[np.ndarray, np.ndarray]:
+    """RGB frames of a face gliding sideways over a textured background, and its true centres (count, 2)."""
+    base = background(height, width)
+    frames, centres = [], []
+    for i in range(count):
+        centre = (int(width / 2 + width * 0.1 * np.sin(i / 8)), height // 2)
+        image = base.copy()
+        draw_face(image, centre, face, mouth_open=(i % 6) / 5)
+        frames.append(image)
+        centres.append(centre)
+    return np.stack(frames), np.array(centres, dtype=np.float32)
+
+
+def write_video(path, frames: np.ndarray, fps: int = 25, codec: str = "libx264", pix_fmt: str = "yuv420p",
+                rotation: int = 0, times: list[float] | None = None) -> None:
+    """Encode RGB frames with PyAV; times (seconds) gives each frame its own pts, for variable frame rates."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
+        if rotation:
+            stream.set_display_rotation(rotation)
+        if times is not None:
+            stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            if times is not None:
+                frame.pts, frame.time_base = round(times[i] * 1000), Fraction(1, 1000)
+            for packet in stream.encode(frame.reformat(format=pix_fmt)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def write_avi(path, frames: np.ndarray, fps: int = 25) -> None:
+    """MJPG in AVI through OpenCV, the way the embedded corpus is written."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (frames.shape[2], frames.shape[1]))
+    for rgb in frames:
+        writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    writer.release()
+
+
+@pytest.fixture(scope="module")
+def frames() -> np.ndarray:
+    return face_frames(count=12, height=96, width=128, face=40)[0]
+
+
+@pytest.mark.parametrize("name, codec, pix_fmt", [
+    ("clip.mp4", "libx264", "yuv420p"),
+    ("clip.mkv", "libx264", "yuv420p"),
+    ("clip.webm", "libvpx-vp9", "yuv420p"),
+    ("clip.mov", "mpeg4", "yuv420p"),
+    ("clip_gray.mkv", "ffv1", "gray"),
+])
+def test_containers_decode_to_rgb(tmp_path, frames, name, codec, pix_fmt):
+    write_video(tmp_path / name, frames, codec=codec, pix_fmt=pix_fmt)
+    video = read_video(tmp_path / name, max_seconds=10)
+    assert video.frames.shape == frames.shape and video.frames.dtype == np.uint8
+    assert video.fps == pytest.approx(25, rel=0.01) and video.duration == pytest.approx(12 / 25, rel=0.05)
+    assert not video.truncated and video.warnings == []
+    expected = frames if pix_fmt != "gray" else np.repeat(cv2.cvtColor(frames[0], cv2.COLOR_RGB2GRAY)[..., None], 3, 2)
+    assert np.abs(video.frames[0].astype(int) - expected[0]).mean() < 12
+
+
+def test_avi_mjpg(tmp_path, frames):
+    write_avi(tmp_path / "clip.avi", frames)
+    video = read_video(tmp_path / "clip.avi", max_seconds=10)
+    assert video.frames.shape == frames.shape and np.abs(video.frames.astype(int) - frames).mean() < 8
+
+
+def test_rotation_metadata_makes_frames_upright(tmp_path):
+    image = np.zeros((48, 64, 3), np.uint8)
+    image[:12, :16] = 255  # a bright patch in the stored top-left corner
+    write_video(tmp_path / "rotated.mp4", np.stack([image] * 5), rotation=90)
+    video = read_video(tmp_path / "rotated.mp4", max_seconds=10)
+    assert video.frames.shape == (5, 64, 48, 3) and video.original_size == (48, 64)
+    assert video.frames[0, -12:, :12].mean() > 200  # rotated 90 degrees counter-clockwise: now bottom-left
+    assert video.frames[0, :12, :12].mean() < 50
+
+
+def test_variable_frame_rate_uses_timestamps(tmp_path, frames):
+    times = [0.0, 0.04, 0.08, 0.5, 0.54, 0.58, 1.0, 1.04, 1.08, 1.5, 1.54, 1.58]
+    write_video(tmp_path / "vfr.mkv", frames, times=times)
+    video = read_video(tmp_path / "vfr.mkv", max_seconds=10)
+    np.testing.assert_allclose(video.times, times, atol=0.002)
+    assert video.fps == pytest.approx(11 / 1.58, rel=0.01)
+
+
+def test_large_frames_are_downscaled_and_long_clips_cut(tmp_path):
+    big = np.repeat(face_frames(count=3, height=360, width=640, face=120)[0], 10, axis=0)  # 30 frames, 1.2 s
+    write_video(tmp_path / "big.mp4", big)
+    video = read_video(tmp_path / "big.mp4", max_seconds=0.5, max_side=160)
+    assert video.frames.shape[1:] == (90, 160, 3) and video.original_size == (640, 360)
+    assert len(video.frames) == 13 and video.truncated
+    assert len(video.warnings) == 1 and "0.5 s" in video.warnings[0]
+
+
+def _assert_one_line_clip_error(path, *words):
+    with pytest.raises(ClipError) as caught:
+        read_video(path, max_seconds=10)
+    message = str(caught.value)
+    assert "\n" not in message and path.name in message and ":" in message
+    for word in words:
+        assert word in message
+    return message
+
+
+def test_zero_byte_file(tmp_path):
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    _assert_one_line_clip_error(tmp_path / "empty.mp4", "empty", "upload a video")
+
+
+def test_random_bytes(tmp_path):
+    (tmp_path / "noise.mp4").write_bytes(np.random.default_rng(0).bytes(5000))
+    _assert_one_line_clip_error(tmp_path / "noise.mp4", "upload a video")
+
+
+def test_missing_file(tmp_path):
+    _assert_one_line_clip_error(tmp_path / "nowhere.mp4", "not found")
+
+
+def test_audio_only(tmp_path):
+    with av.open(str(tmp_path / "speech.mp4"), "w") as container:
+        stream = container.add_stream("aac", rate=16000)
+        samples = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        samples.sample_rate = 16000
+        for packet in [*stream.encode(samples), *stream.encode()]:
+            container.mux(packet)
+    _assert_one_line_clip_error(tmp_path / "speech.mp4", "no video stream")
+
+
+def test_truncated_mp4_is_a_clip_error(tmp_path, frames):
+    write_video(tmp_path / "full.mp4", frames)
+    data = (tmp_path / "full.mp4").read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])  # the index (moov atom) is at the end: lost
+    _assert_one_line_clip_error(tmp_path / "cut.mp4", "upload a video")
+
+
+def test_truncated_avi_keeps_the_frames_before_the_cut(tmp_path, frames):
+    write_avi(tmp_path / "full.avi", frames)
+    data = (tmp_path / "full.avi").read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: len(data) // 2])
+    video = read_video(tmp_path / "cut.avi", max_seconds=10)
+    assert 0 < len(video.frames) < len(frames) and video.truncated and "cut.avi" in video.warnings[0]
