@@ -17,8 +17,7 @@ import copy
 from dataclasses import dataclass, field
 
 import torch
-from captum.attr import (GradientShap, IntegratedGradients, LayerAttribution, LayerGradCam, NoiseTunnel, Occlusion,
-                         Saliency)
+from captum.attr import GradientShap, IntegratedGradients, LayerAttribution, NoiseTunnel, Occlusion, Saliency
 
 from model.network import TwoStreamNet
 
@@ -70,14 +69,29 @@ def _forward(model: TwoStreamNet, inter_stream_attention: bool):
 
 def _grad_cam(model: TwoStreamNet, forward, inputs, target: int) -> tuple[torch.Tensor, ...]:
     """Grad-CAM on each stream's last convolution, upsampled (trilinear) to the stream's input and spread over its
-    channels so that it has the input's shape like every other method's result."""
+    channels so that it has the input's shape like every other method's result.
+
+    Both streams share one forward and one backward pass (Captum's LayerGradCam takes one layer per pass, which
+    doubles the cost); the maps are the same: ReLU(sum over channels of mean gradient x activation).
+    """
+    streams = [(stream, x) for stream, x in zip((model.spatial, model.temporal), inputs) if stream is not None]
+    activations = {}
+    handles = [stream.last_conv.register_forward_hook(lambda module, _, out, key=i: activations.__setitem__(key, out))
+               for i, (stream, _) in enumerate(streams)]  # on the private copy only
+    try:
+        logit = forward(*inputs)[0, target]
+    finally:
+        for handle in handles:
+            handle.remove()
+    gradients = torch.autograd.grad(logit, [activations[i] for i in range(len(streams))])
+    cams = iter([torch.relu((g.mean(dim=(2, 3, 4), keepdim=True) * activations[i]).sum(1, keepdim=True))
+                 for i, g in enumerate(gradients)])
     maps = []
     for stream, x in zip((model.spatial, model.temporal), inputs):
         if stream is None:
             maps.append(torch.zeros_like(x))
             continue
-        cam = LayerGradCam(forward, stream.last_conv).attribute(inputs, target=target, relu_attributions=True)
-        cam = LayerAttribution.interpolate(cam, tuple(x.shape[2:]), interpolate_mode="trilinear")
+        cam = LayerAttribution.interpolate(next(cams), tuple(x.shape[2:]), interpolate_mode="trilinear")
         maps.append(cam.expand_as(x) / x.shape[1])
     return tuple(maps)
 

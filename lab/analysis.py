@@ -1,0 +1,154 @@
+"""One clip through the model: decode, face track, crops, flow, and the class probabilities of every attention variant.
+
+This is the core the "Analyze a clip" page, the Gradio demo and the benchmark call. The attention switch is the
+forward argument ``inter_stream_attention``; the shared models are only ever called, never changed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+
+from model.config import CLASSES, ProcessConfig
+from model.network import TwoStreamNet
+from model.processing import NoFaceError, ProcessedClip, process_frames, to_tensors
+from model.video import UPLOAD_HINT, VIDEO_EXTENSIONS, ClipError, read_video
+from lab import visuals
+
+UPLOAD_TYPES = ("mp4", "avi", "mov", "mkv", "webm")
+TRACK_SIDE = 320  # long side of the face-track thumbnails
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to run a model on a clip; the page shows the variants' probabilities side by side."""
+
+    label: str
+    model: TwoStreamNet
+    process: ProcessConfig
+    inter_stream_attention: bool = True
+
+
+def attention_variants(model: TwoStreamNet, process: ProcessConfig,
+                       without_module: tuple[TwoStreamNet, ProcessConfig] | None = None) -> list[Variant]:
+    """The attention module on and switched off (when the model has one), and the model trained without it."""
+    if model.attention is None:
+        variants = [Variant("this model", model, process)]
+    else:
+        variants = [Variant("attention on", model, process, True), Variant("attention off", model, process, False)]
+    if without_module is not None and without_module[0] is not model:
+        variants.append(Variant("trained without the module", *without_module))
+    return variants
+
+
+@dataclass
+class ClipAnalysis:
+    name: str
+    clip: ProcessedClip  # processed with the first variant's settings
+    rgb: torch.Tensor  # (3, T, S, S) network input
+    flow: torch.Tensor  # (2, T-1, S, S) network input
+    track_frames: np.ndarray  # (T, h, w, 3) the sampled original frames with face box and crop square drawn
+    probabilities: pd.DataFrame  # index: classes, one column per variant
+    attention: dict | None  # the module's weights as numpy arrays (see lab.attention), None without a module
+
+    @property
+    def prediction(self) -> str:
+        return str(self.probabilities.iloc[:, 0].idxmax())
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.clip.stats.get("warnings", []))
+
+
+def _process(path: Path, config: ProcessConfig) -> tuple[ProcessedClip, np.ndarray]:
+    """Processed clip plus its track thumbnails, decoding the file once."""
+    video = read_video(path, config.max_seconds, config.max_side)
+    try:
+        clip = process_frames(video.frames, video.fps, config, times=video.times, original_size=video.original_size)
+    except NoFaceError as error:
+        raise NoFaceError(f"{path.name}: {error}") from None
+    stats = dict(clip.stats, duration=video.duration, truncated=video.truncated,
+                 warnings=video.warnings + clip.stats["warnings"])
+    clip = dataclasses.replace(clip, stats=stats)
+    return clip, _track_thumbnails(video.frames, clip, video.original_size)
+
+
+def _track_thumbnails(frames: np.ndarray, clip: ProcessedClip, original_size: tuple[int, int]) -> np.ndarray:
+    """The sampled frames, shrunk, with the face box (detected or tracked) and the crop square drawn on them."""
+    height, width = frames.shape[1:3]
+    scale = TRACK_SIDE / max(width, height)
+    to_thumb = np.array([width / original_size[0], height / original_size[1]] * 2) * scale
+    size = (round(width * scale), round(height * scale))
+    thumbs = []
+    for i, frame_index in enumerate(clip.frame_indices):
+        thumb = cv2.resize(frames[frame_index], size, interpolation=cv2.INTER_AREA)
+        thumbs.append(visuals.draw_track(thumb, clip.track_boxes[frame_index] * to_thumb,
+                                         bool(clip.detected[frame_index]), clip.crop_boxes[i] * to_thumb))
+    return np.stack(thumbs)
+
+
+@torch.inference_mode()
+def probabilities(variant: Variant, rgb: torch.Tensor, flow: torch.Tensor) -> np.ndarray:
+    logits = variant.model(rgb[None], flow[None], inter_stream_attention=variant.inter_stream_attention)
+    return logits.softmax(1)[0].numpy()
+
+
+@torch.inference_mode()
+def attention_weights(model: TwoStreamNet, rgb: torch.Tensor, flow: torch.Tensor) -> dict | None:
+    """The inter-stream attention of one clip: both directions' (queries, keys) weights and the token grids."""
+    if model.attention is None:
+        return None
+    _, weights = model(rgb[None], flow[None], inter_stream_attention=True, return_attention=True)
+    return {key: value[0].numpy() if torch.is_tensor(value) else value for key, value in weights.items()}
+
+
+def analyze_file(path: Path, variants: list[Variant], center_crop: bool = False, name: str | None = None
+                 ) -> ClipAnalysis:
+    """Process the clip once per distinct setting the variants need and run every variant on it.
+
+    Raises ClipError (NoFaceError when no face is found: retry with ``center_crop=True``).
+    """
+    path = Path(path)
+    processed: dict[ProcessConfig, tuple[ProcessedClip, np.ndarray]] = {}
+    columns = {}
+    for variant in variants:
+        config = dataclasses.replace(variant.process, center_crop=center_crop)
+        if config not in processed:
+            processed[config] = _process(path, config)
+        columns[variant.label] = probabilities(variant, *to_tensors(processed[config][0]))
+    clip, thumbnails = next(iter(processed.values()))
+    rgb, flow = to_tensors(clip)
+    return ClipAnalysis(
+        name=name or path.name, clip=clip, rgb=rgb, flow=flow, track_frames=thumbnails,
+        probabilities=pd.DataFrame(columns, index=list(CLASSES)),
+        attention=attention_weights(variants[0].model, rgb, flow),
+    )
+
+
+def save_upload(data: bytes, name: str, folder: Path) -> Path:
+    """Write uploaded bytes into the session's folder under a fresh safe name that keeps the extension."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in VIDEO_EXTENSIONS:
+        raise ClipError(f"{name} is not a video file: {UPLOAD_HINT}")
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem)[:40] or "upload"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}-{uuid.uuid4().hex[:8]}{suffix}"
+    path.write_bytes(data)
+    return path
+
+
+def analyze_upload(data: bytes, name: str, variants: list[Variant], folder: Path, center_crop: bool = False
+                   ) -> ClipAnalysis:
+    """Analyze uploaded bytes; the file exists only while it is processed."""
+    path = save_upload(data, name, folder)
+    try:
+        return analyze_file(path, variants, center_crop=center_crop, name=name)
+    finally:
+        path.unlink(missing_ok=True)

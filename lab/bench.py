@@ -1,0 +1,113 @@
+"""Speed of the lab against its targets: ``python -m lab.bench`` (a benchmark to read, not a test).
+
+    upload -> prediction (3 s 640x480 clip, every attention variant)   <= 2 s
+    Grad-CAM, both streams                                              <= 0.5 s
+    Integrated Gradients, 32 steps, both streams                        <= 4 s
+    page switch (AppTest, warm)                                         <= 1 s
+    first render (AppTest, Analyze page with a sample)                  <= 5 s
+
+Uses the shipped checkpoints when present, otherwise a random-initialised network of the default size (the same
+cost). Timings are the median of a few runs; other work on the machine shows up in them.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from lab import analysis, sources
+from lab.attribution import attribute
+from model.checkpoint import load_checkpoint, save_checkpoint
+from model.config import CLASSES, ModelConfig, ProcessConfig
+from model.corpus import FPS, render_clip
+from model.network import TwoStreamNet
+
+TARGETS = {"upload -> prediction": 2.0, "Grad-CAM both streams": 0.5, "IG-32 both streams": 4.0,
+           "page switch": 1.0, "first render": 5.0}
+
+
+def median_seconds(run, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def three_second_clip(folder: Path) -> Path:
+    """A 3 s, 640x480 corpus face clip (upscaled), written like a phone upload would be (MPEG-4 in .mp4)."""
+    frames = render_clip(0, "Val", 0).frames
+    frames = np.concatenate([frames] * (-(-3 * FPS // len(frames))))[:3 * FPS]
+    path = folder / "bench.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (640, 480))
+    for frame in frames:
+        writer.write(cv2.resize(frame, (640, 480), interpolation=cv2.INTER_LINEAR))
+    writer.release()
+    return path
+
+
+def bench_core(folder: Path) -> dict[str, float]:
+    choices = sources.checkpoint_choices()
+    if sources.ATTENTION_CHECKPOINT not in choices:  # stand-in assets, also for the page timings below
+        os.environ["LAB_ASSETS"] = str(folder / "assets")
+        save_checkpoint(folder / "assets" / "checkpoints" / sources.ATTENTION_CHECKPOINT, TwoStreamNet(ModelConfig()),
+                        ProcessConfig())
+        (folder / "assets" / "samples").mkdir(parents=True)
+        shutil.copy(three_second_clip(folder), folder / "assets" / "samples" / "bench.mp4")
+        print("checkpoint: none shipped yet; a random-initialised network of the default size")
+        choices = sources.checkpoint_choices()
+    model, process, _ = load_checkpoint(choices[sources.ATTENTION_CHECKPOINT])
+    no_module = choices.get(sources.NO_MODULE_CHECKPOINT)
+    companion = load_checkpoint(no_module)[:2] if no_module else (TwoStreamNet(ModelConfig(
+        inter_stream_attention=False)).eval(), process)
+    variants = analysis.attention_variants(model, process, companion)
+    data = three_second_clip(folder).read_bytes()
+    uploads = folder / "uploads"
+    analyze = lambda: analysis.analyze_upload(data, "bench.mp4", variants, uploads)  # noqa: E731
+    result = analyze()
+    target = CLASSES.index(result.prediction)
+    return {
+        "upload -> prediction": median_seconds(analyze),
+        "Grad-CAM both streams": median_seconds(lambda: attribute(model, result.rgb, result.flow, target, "Grad-CAM")),
+        "IG-32 both streams": median_seconds(lambda: attribute(model, result.rgb, result.flow, target,
+                                                               "Integrated Gradients", steps=32)),
+    }
+
+
+def bench_pages() -> dict[str, float]:
+    from streamlit.testing.v1 import AppTest
+
+    app = str(sources.REPO_ROOT / "app.py")
+    at = AppTest.from_file(app, default_timeout=120)
+    at.run()
+    started = time.perf_counter()
+    at.switch_page("pages/analyze.py").run()  # first render: model load, a sample analyzed, Grad-CAM, overlay video
+    first = time.perf_counter() - started
+    switches = []
+    for page in ("pages/overview.py", "pages/analyze.py") * 2:
+        started = time.perf_counter()
+        at.switch_page(page).run()
+        switches.append(time.perf_counter() - started)
+    if at.exception:
+        print(f"note: the app raised: {at.exception[0].value}")
+    return {"page switch": statistics.median(switches), "first render": first}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="lab-bench-") as folder:
+        figures = bench_core(Path(folder))
+        figures.update(bench_pages())
+    for name, seconds in figures.items():
+        verdict = "ok" if seconds <= TARGETS[name] else "SLOW"
+        print(f"{name:24s} {seconds:6.2f} s   target <= {TARGETS[name]:.1f} s   {verdict}")
+
+
+if __name__ == "__main__":
+    main()

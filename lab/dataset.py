@@ -1,0 +1,103 @@
+"""The data source: opening a corpus, generating the embedded one on first use, class counts, clip sidecars."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from model.config import CLASSES
+from model.datasets import Corpus, CorpusError, open_corpus
+
+FIRST_USE_SCALE = 0.1  # about 180 clips, a minute or two on two cores; `make corpus` writes the full 1,809
+DONE_MARKER = "corpus.json"  # model.corpus writes it last
+
+
+def resolve_corpus(text: str | Path) -> Corpus:
+    """Open the corpus a user typed (``~`` and relative paths allowed); CorpusError says what was expected."""
+    root = Path(str(text).strip()).expanduser()
+    if not str(text).strip():
+        raise CorpusError("no data folder given: type the path of an AFEW, DFEW or class-folder corpus")
+    return open_corpus(root.resolve())
+
+
+def embedded_corpus_ready(root: Path) -> bool:
+    return (Path(root) / DONE_MARKER).is_file()
+
+
+def generate_embedded_corpus(root: Path, scale: float = FIRST_USE_SCALE,
+                             on_line: Callable[[str], None] | None = None) -> Path:
+    """Write the embedded corpus into a private folder beside ``root`` and move it into place when complete, so a
+    concurrent session never sees half a corpus (if another session finished first, its corpus is kept)."""
+    root = Path(root)
+    partial = root.with_name(f".{root.name}.partial-{os.getpid()}")
+    command = [sys.executable, "-m", "model.corpus", "--out", str(partial), "--scale", str(scale)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          cwd=Path(__file__).resolve().parent.parent) as process:
+        for line in _progress_lines(process.stdout):
+            if on_line is not None:
+                on_line(line)
+    try:
+        if process.returncode != 0:
+            raise CorpusError(f"generating the embedded corpus failed (exit {process.returncode}): "
+                              f"run `python -m model.corpus --out {root}` to see why")
+        if not embedded_corpus_ready(root):
+            shutil.rmtree(root, ignore_errors=True)  # an interrupted earlier attempt
+            os.replace(partial, root)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return root
+
+
+def _progress_lines(stream):
+    """tqdm redraws with carriage returns: split on those too, so every update arrives."""
+    buffer = ""
+    for chunk in iter(lambda: stream.read(64), ""):
+        buffer += chunk
+        *lines, buffer = buffer.replace("\r", "\n").split("\n")
+        yield from (line.strip() for line in lines if line.strip())
+
+
+def class_counts(corpus: Corpus) -> pd.DataFrame:
+    """Clips per class (rows) and split (columns); unlabelled clips counted as "(no label)"."""
+    counts = {split: pd.Series([CLASSES[r.label] if r.label is not None else "(no label)" for r in corpus.clips(split)])
+              .value_counts() for split in corpus.splits}
+    table = pd.DataFrame(counts).fillna(0).astype(int)
+    order = [c for c in (*CLASSES, "(no label)") if c in table.index]
+    return table.loc[order]
+
+
+def relative_clip(corpus: Corpus, path: Path) -> str:
+    """The clip's path relative to the corpus root with forward slashes: what links and prediction tables use."""
+    return Path(path).resolve().relative_to(Path(corpus.root).resolve()).as_posix()
+
+
+def find_clip(corpus: Corpus, relative: str) -> Path:
+    """The corpus clip at ``relative`` (from a link); refuses paths that leave the corpus."""
+    root = Path(corpus.root).resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise CorpusError(f"{relative} is not a clip of the corpus at {root}: pick a clip from the list instead")
+    return path
+
+
+def read_sidecar(clip: Path) -> dict | None:
+    """The embedded corpus's JSON sidecar of a clip (labels, AU curves, onset/apex), or None for other corpora."""
+    path = Path(clip).with_suffix(".json")
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return meta if isinstance(meta, dict) and "au" in meta and "au_names" in meta else None
+
+
+def au_curves(meta: dict) -> pd.DataFrame:
+    """Per-frame expression AU intensities (frames x AUs), only the AUs that move."""
+    table = pd.DataFrame(meta["au"], columns=meta["au_names"])
+    table.index.name = "frame"
+    return table.loc[:, table.max() > 0.01]

@@ -1,0 +1,73 @@
+"""A small Gradio demo on the same lab core: ``python -m lab.gradio_app [--checkpoint DIR] [--port N]``.
+
+One video in; the class probabilities, a saliency overlay video and the temporal importance curve out.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from lab import analysis, explain, figures, sources
+from lab.attribution import METHODS
+from model.checkpoint import load_checkpoint
+from model.config import CLASSES
+from model.processing import NoFaceError
+from model.video import ClipError
+
+
+def build_demo(checkpoint: Path) -> gr.Blocks:
+    model, process, _ = load_checkpoint(checkpoint)
+    output_folder = Path(tempfile.mkdtemp(prefix="lab-gradio-"))
+
+    def recognize(video: str | None, attention_on: bool, method: str):
+        if not video:
+            raise gr.Error("No video: upload an mp4, avi, mov, mkv or webm clip.")
+        variant = analysis.Variant("prediction", model, process, attention_on)
+        try:
+            try:
+                result = analysis.analyze_file(Path(video), [variant])
+            except NoFaceError:
+                gr.Warning("No face found: the frame centre is used instead.")
+                result = analysis.analyze_file(Path(video), [variant], center_crop=True)
+        except ClipError as error:
+            raise gr.Error(str(error)) from None
+        probabilities = result.probabilities["prediction"]
+        shown = explain.explain(model, result, method, CLASSES.index(result.prediction), attention_on)
+        overlay = output_folder / f"{Path(video).stem}-{method.split()[0]}.webm"
+        overlay.write_bytes(explain.overlay_video(shown, result.clip.stats.get("duration", 1.0)))
+        return probabilities.to_dict(), str(overlay), figures.importance_curves(shown.importance)
+
+    with gr.Blocks(title="Expression explainability lab") as demo:
+        gr.Markdown("## Dynamic facial expression recognition, explained\nA two-stream network (face crops + "
+                    "optical flow) with inter-stream attention. Upload a short face video.")
+        with gr.Row():
+            with gr.Column():
+                video = gr.Video(label="Face video", sources=["upload"])
+                attention_on = gr.Checkbox(value=model.attention is not None, label="Inter-stream attention",
+                                           interactive=model.attention is not None)
+                method = gr.Dropdown(list(METHODS), value="Grad-CAM", label="Saliency method")
+                run = gr.Button("Recognize", variant="primary")
+            with gr.Column():
+                label = gr.Label(num_top_classes=len(CLASSES), label="Expression")
+                overlay = gr.Video(label="Saliency: face crops | motion")
+                curve = gr.Plot(label="Share of relevance per frame")
+        run.click(recognize, [video, attention_on, method], [label, overlay, curve], api_name="recognize")
+    return demo
+
+
+def main(argv: list[str] | None = None) -> None:
+    choices = sources.checkpoint_choices()
+    parser = argparse.ArgumentParser(description="Gradio demo of the explainability lab (localhost only).")
+    parser.add_argument("--checkpoint", type=Path, default=choices.get(sources.default_checkpoint_name(choices)))
+    parser.add_argument("--port", type=int, default=7860)
+    args = parser.parse_args(argv)
+    if args.checkpoint is None:
+        parser.error("no checkpoint found: pass --checkpoint DIR or restore assets/checkpoints/")
+    build_demo(args.checkpoint).launch(server_name="127.0.0.1", server_port=args.port)
+
+
+if __name__ == "__main__":
+    main()

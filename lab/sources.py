@@ -1,0 +1,95 @@
+"""Where the lab finds its checkpoints, data, samples and caches.
+
+Every location can be redirected with an environment variable, so tests and demos point the whole app at tiny
+checkpoints and a tiny corpus without touching the repository:
+
+    LAB_ASSETS  replaces assets/ (checkpoints/, predictions/, samples/, results/ablation.json)
+    LAB_RUNS    replaces runs/   (training runs; every runs/<name>/best is offered as a checkpoint)
+    LAB_DATA    replaces data/corpus (the default data source)
+    LAB_CACHE   replaces cache/lab (evaluations, transcoded videos)
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from model.checkpoint import CONFIG, WEIGHTS
+from model.video import VIDEO_EXTENSIONS
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ATTENTION_CHECKPOINT = "two_stream_attention"
+NO_MODULE_CHECKPOINT = "two_stream_no_attention"  # the same recipe trained without the inter-stream attention
+SWITCHED_OFF_SUFFIX = "_switched_off"  # predictions of a model run with inter_stream_attention=False
+
+
+def _location(variable: str, default: str) -> Path:
+    return Path(os.environ.get(variable) or REPO_ROOT / default).expanduser().resolve()
+
+
+def assets_dir() -> Path:
+    return _location("LAB_ASSETS", "assets")
+
+
+def runs_dir() -> Path:
+    return _location("LAB_RUNS", "runs")
+
+
+def default_data() -> Path:
+    return _location("LAB_DATA", "data/corpus")
+
+
+def cache_dir() -> Path:
+    return _location("LAB_CACHE", "cache/lab")
+
+
+def predictions_dir() -> Path:
+    return assets_dir() / "predictions"
+
+
+def ablation_file() -> Path:
+    return assets_dir() / "results" / "ablation.json"
+
+
+def is_checkpoint(folder: Path) -> bool:
+    return (folder / CONFIG).is_file() and (folder / WEIGHTS).is_file()
+
+
+def checkpoint_choices() -> dict[str, Path]:
+    """Display name -> folder: shipped checkpoints first (by name), then ``runs/<name>/best`` as ``runs/<name>``."""
+    shipped = assets_dir() / "checkpoints"
+    choices = {p.name: p for p in sorted(shipped.glob("*")) if is_checkpoint(p)}
+    choices.update({f"runs/{p.parent.name}": p for p in sorted(runs_dir().glob("*/best")) if is_checkpoint(p)})
+    return choices
+
+
+def default_checkpoint_name(choices: dict[str, Path]) -> str | None:
+    if ATTENTION_CHECKPOINT in choices:
+        return ATTENTION_CHECKPOINT
+    return next(iter(choices), None)
+
+
+def sample_clips() -> list[Path]:
+    """The shipped sample clips (a few corpus clips with their sidecars)."""
+    folder = assets_dir() / "samples"
+    return sorted(p for p in folder.glob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
+
+
+def checkpoint_stamp(folder: Path) -> tuple[str, float]:
+    """(path, modification time): a cheap cache key that changes when a training run rewrites ``best``."""
+    return str(folder), max((folder / name).stat().st_mtime for name in (WEIGHTS, CONFIG))
+
+
+def checkpoint_fingerprint(folder: Path) -> str:
+    """A content hash of a checkpoint's weights and config: the key of everything computed from it."""
+    return _fingerprint(*checkpoint_stamp(Path(folder)))
+
+
+@lru_cache(maxsize=64)
+def _fingerprint(folder: str, stamp: float) -> str:
+    digest = hashlib.sha256()
+    for name in (WEIGHTS, CONFIG):
+        with open(Path(folder) / name, "rb") as file:
+            digest.update(hashlib.file_digest(file, "sha256").digest())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,78 @@
+"""Videos a browser can play: WebM/VP9 from frames, and cached transcodes of corpus clips.
+
+Browsers (and Debian's Chromium) play WebM/VP9 but not the corpus's MJPG .avi nor MPEG-4 Part 2. OpenCV writes VP9
+with fourcc "VP90" when its FFmpeg has libvpx; PyAV's libvpx-vp9 is the fallback.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from model.video import read_video
+
+
+def _write_with_opencv(frames: np.ndarray, fps: float, path: Path) -> bool:
+    height, width = frames.shape[1:3]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP90"), fps, (width, height))
+    if not writer.isOpened():
+        return False
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path.is_file() and path.stat().st_size > 0
+
+
+def _write_with_pyav(frames: np.ndarray, fps: float, path: Path) -> None:
+    with av.open(str(path), "w", format="webm") as container:
+        stream = container.add_stream("libvpx-vp9", rate=max(1, round(fps)))
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode(None))
+
+
+def write_webm(frames: np.ndarray, fps: float, path: Path) -> Path:
+    """Encode RGB frames (N, H, W, 3) as WebM/VP9 at ``path`` (written beside it, then renamed: never half a file)."""
+    frames = np.asarray(frames, dtype=np.uint8)
+    height, width = frames.shape[1:3]
+    if height % 2 or width % 2:  # 4:2:0 chroma needs even sides
+        frames = np.pad(frames, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".webm")
+    os.close(fd)
+    temporary = Path(temporary)
+    try:
+        if not _write_with_opencv(frames, fps, temporary):
+            _write_with_pyav(frames, fps, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def webm_bytes(frames: np.ndarray, fps: float) -> bytes:
+    """WebM/VP9 of the frames, in memory (for st.video and download buttons)."""
+    with tempfile.TemporaryDirectory(prefix="lab-video-") as folder:
+        return write_webm(frames, fps, Path(folder) / "video.webm").read_bytes()
+
+
+def browser_playable(path: Path, cache: Path, max_seconds: float = 20.0, max_side: int = 480) -> Path:
+    """A WebM/VP9 copy of any video file, cached under ``cache`` by the file's content (WebM files pass as they are)."""
+    path = Path(path)
+    if path.suffix.lower() == ".webm":
+        return path
+    with open(path, "rb") as file:
+        key = hashlib.file_digest(file, "sha256").hexdigest()[:20]
+    target = Path(cache) / "videos" / f"{key}-{max_side}.webm"
+    if not target.is_file():
+        video = read_video(path, max_seconds=max_seconds, max_side=max_side)
+        write_webm(video.frames, video.fps, target)
+    return target

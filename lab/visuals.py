@@ -1,0 +1,110 @@
+"""Images made with numpy and OpenCV only: heatmap overlays, colour-wheel flow, the face track, montages, PNG bytes.
+
+Everything returns uint8 RGB arrays, so the same pictures go to st.image, into the overlay video and into the PNG
+downloads (plotly's PNG export would need kaleido and a browser on the server).
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+TRACK_COLOUR = (255, 200, 0)  # interpolated or smoothed face box
+DETECTED_COLOUR = (0, 220, 80)  # the detector hit the face on this frame
+CROP_COLOUR = (255, 60, 60)  # the square the model's crop was cut from
+
+
+def normalize_maps(maps: np.ndarray, percentile: float = 99.5) -> np.ndarray:
+    """Scale relevance maps (N, H, W) to [0, 1] with one shared scale, so frames can be compared with each other.
+
+    A high percentile instead of the maximum keeps one hot pixel from washing out every other frame.
+    """
+    maps = np.abs(np.asarray(maps, dtype=np.float32))
+    top = float(np.percentile(maps, percentile)) if maps.size else 0.0
+    return np.clip(maps / top, 0.0, 1.0) if top > 0 else np.zeros_like(maps)
+
+
+def heat_colours(unit_map: np.ndarray) -> np.ndarray:
+    """A [0, 1] map (H, W) as an RGB image (inferno: dark = irrelevant, yellow = most relevant)."""
+    grey = np.round(np.clip(unit_map, 0, 1) * 255).astype(np.uint8)
+    return cv2.cvtColor(cv2.applyColorMap(grey, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
+
+
+def overlay(image: np.ndarray, unit_map: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+    """Blend a [0, 1] relevance map over an RGB image; irrelevant pixels keep the image, relevant ones turn hot."""
+    if unit_map.shape != image.shape[:2]:
+        unit_map = cv2.resize(unit_map, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+    weight = (alpha * np.clip(unit_map, 0, 1))[..., None]
+    blended = image.astype(np.float32) * (1 - weight) + heat_colours(unit_map).astype(np.float32) * weight
+    return np.round(blended).astype(np.uint8)
+
+
+def overlay_all(images: np.ndarray, maps: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+    """Overlay every frame's map on its image, with one shared scale for the whole clip."""
+    units = normalize_maps(maps)
+    return np.stack([overlay(image, unit, alpha) for image, unit in zip(images, units)])
+
+
+def flow_to_rgb(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
+    """Colour-wheel images (N, H, W, 3) of flow fields (N, H, W, 2): hue = direction, brightness = speed.
+
+    One scale for all fields (the clip's 99th-percentile speed unless given), so a still frame stays dark.
+    """
+    flow = np.asarray(flow, dtype=np.float32)
+    magnitude, angle = cv2.cartToPolar(flow[..., 0].ravel(), flow[..., 1].ravel(), angleInDegrees=True)
+    magnitude, angle = magnitude.reshape(flow.shape[:-1]), angle.reshape(flow.shape[:-1])
+    if max_magnitude is None:
+        max_magnitude = float(np.percentile(magnitude, 99)) if magnitude.size else 0.0
+    value = np.clip(magnitude / max_magnitude, 0, 1) if max_magnitude > 0 else np.zeros_like(magnitude)
+    hsv = np.stack([angle / 2, np.full_like(angle, 255), value * 255], axis=-1).astype(np.uint8)  # OpenCV hue: 0..180
+    return np.stack([cv2.cvtColor(field, cv2.COLOR_HSV2RGB) for field in hsv]) if len(hsv) else hsv
+
+
+def colour_wheel(size: int = 96) -> np.ndarray:
+    """The legend of flow_to_rgb: the colour of every direction, brighter towards the rim."""
+    axis = np.linspace(-1, 1, size, dtype=np.float32)
+    x, y = np.meshgrid(axis, axis)
+    wheel = flow_to_rgb(np.stack([x, y], axis=-1)[None], max_magnitude=1.0)[0]
+    wheel[np.hypot(x, y) > 1] = 255
+    return wheel
+
+
+def draw_track(frame: np.ndarray, track_box: np.ndarray, detected: bool, crop_box: np.ndarray | None = None,
+               thickness: int = 2) -> np.ndarray:
+    """The frame with its face box (green where the detector hit, yellow where the tracker filled in) and, on a
+    sampled frame, the square the crop was cut from (red)."""
+    frame = frame.copy()
+    for box, colour in ((track_box, DETECTED_COLOUR if detected else TRACK_COLOUR), (crop_box, CROP_COLOUR)):
+        if box is not None and not np.isnan(box).any():
+            x0, y0, x1, y1 = np.round(box).astype(int)
+            cv2.rectangle(frame, (x0, y0), (x1, y1), colour, thickness)
+    return frame
+
+
+def upscale(images: np.ndarray, side: int) -> np.ndarray:
+    """Nearest-neighbour enlargement of small crops (N, S, S, 3) to side x side, so pixels stay honest."""
+    return np.stack([cv2.resize(image, (side, side), interpolation=cv2.INTER_NEAREST) for image in images])
+
+
+def montage(images: np.ndarray, columns: int, gap: int = 2, background: int = 255) -> np.ndarray:
+    """Tile equally sized images (N, H, W, 3) into a grid with ``columns`` per row."""
+    count, height, width = images.shape[:3]
+    rows = -(-count // columns)
+    grid = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap, 3), background, np.uint8)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        grid[r * (height + gap):r * (height + gap) + height, c * (width + gap):c * (width + gap) + width] = image
+    return grid
+
+
+def side_by_side(*images: np.ndarray, gap: int = 4) -> np.ndarray:
+    """Images of the same height next to each other (the overlay video's spatial | temporal frame)."""
+    spacer = np.full((images[0].shape[0], gap, 3), 255, np.uint8)
+    parts = [part for image in images for part in (image, spacer)][:-1]
+    return np.concatenate(parts, axis=1)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError("the image could not be encoded as PNG")
+    return encoded.tobytes()

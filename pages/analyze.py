@@ -1,0 +1,204 @@
+"""Analyze a clip: processing steps, prediction with the attention switch, saliency of both streams, attention."""
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from lab import analysis, dataset, explain, figures, sources, ui, visuals
+from lab import attention as attention_maps
+from lab.attribution import METHODS
+from model.config import CLASSES
+from model.processing import NoFaceError
+from model.video import ClipError
+
+SAMPLE, UPLOAD, CORPUS = "Shipped sample", "Upload a video", "Corpus clip"
+KEEP_EXPLANATIONS = 6  # per session: switching back and forth between methods stays instant
+
+st.title("Analyze a clip")
+chosen = ui.sidebar()
+loaded = ui.current_model(chosen)
+if loaded is None:
+    st.stop()
+model, process, _ = loaded
+variants = analysis.attention_variants(model, process, ui.model_without_module(chosen))
+
+
+def pick_clip():
+    """(clip id, function that analyzes it) for the chosen source, or None while nothing is chosen."""
+    linked = st.query_params.get("clip")
+    samples = sources.sample_clips()
+    options = [o for o in (SAMPLE, UPLOAD, CORPUS) if o != SAMPLE or samples]
+    source = st.radio("Clip", options, index=options.index(CORPUS if linked else options[0]), horizontal=True,
+                      key="clip_source")
+    if source != CORPUS:
+        st.query_params.clear()
+    if source == SAMPLE:
+        path = st.selectbox("Sample", samples, format_func=lambda p: p.stem, key="sample")
+        return ("sample", str(path)), lambda crop: analysis.analyze_file(path, variants, center_crop=crop)
+    if source == UPLOAD:
+        upload = st.file_uploader("Video file", type=list(analysis.UPLOAD_TYPES), key="upload",
+                                  help="A few seconds with one visible face work best; at most 20 s are read.")
+        if upload is None:
+            return None
+        return ("upload", upload.file_id), lambda crop: analysis.analyze_upload(
+            upload.getvalue(), upload.name, variants, ui.session_folder(), center_crop=crop)
+    corpus = ui.open_data(chosen)
+    if corpus is None:
+        return None
+    splits = list(corpus.splits)
+    split = st.selectbox("Split", splits, key="corpus_split",
+                         index=splits.index(st.query_params["split"]) if st.query_params.get("split") in splits else 0)
+    clips = [dataset.relative_clip(corpus, r.path) for r in corpus.clips(split)]
+    if linked and linked not in clips:
+        clips.insert(0, linked)  # shown, and refused with a one-line error below if it is not in the corpus
+    relative = st.selectbox("Clip", clips, index=clips.index(linked) if linked in clips else 0, key=f"clip-{split}")
+    st.query_params.update(clip=relative, split=split)  # the address bar now shares this clip
+    return ("corpus", relative), lambda crop: analysis.analyze_file(dataset.find_clip(corpus, relative), variants,
+                                                                   center_crop=crop, name=relative)
+
+
+def analyzed(clip_id, run):
+    """The clip's analysis, computed once per clip, checkpoint and crop mode; None after a one-line error."""
+    crop = st.session_state.get("center_crop_for") == clip_id
+    key = (clip_id, sources.checkpoint_stamp(chosen.checkpoint), crop, tuple(v.label for v in variants))
+    stored = st.session_state.get("lab_analysis")
+    if stored and stored[0] == key:
+        return stored[1]
+    try:
+        with st.status("Processing the clip: face track, crops, optical flow, prediction…") as status:
+            result = run(crop)
+            status.update(label=f"Processed {result.name}", state="complete")
+    except NoFaceError as error:
+        st.error(str(error))
+        if st.button("Retry with a centre crop (no face detection)"):
+            st.session_state["center_crop_for"] = clip_id
+            st.rerun()
+        return None
+    except (ClipError, dataset.CorpusError) as error:
+        st.error(str(error))
+        return None
+    st.session_state["lab_analysis"] = (key, result)
+    st.session_state["lab_explanations"] = {}
+    return result
+
+
+picked = pick_clip()
+if picked is None:
+    st.stop()
+result = analyzed(*picked)
+if result is None:
+    st.stop()
+
+has_module = model.attention is not None
+attention_on = st.toggle("Inter-stream attention", value=True, key="attention", disabled=not has_module,
+                         help="Switch the module off for this model (a forward argument: the model is unchanged).")
+column = variants[0].label if attention_on or not has_module else "attention off"
+probabilities = result.probabilities[column]
+predicted = str(probabilities.idxmax())
+left, right = st.columns([1, 3])
+left.metric(f"Prediction ({column})", predicted, f"{probabilities.max():.0%} confidence", delta_color="off")
+for warning in result.warnings:
+    right.warning(warning)
+if result.clip.stats.get("center_crop"):
+    right.info("Centre crop: no face detection was used for this clip.")
+
+tab_prediction, tab_processing, tab_saliency, tab_attention = st.tabs(
+    ["Prediction", "Processing steps", "Saliency", "Inter-stream attention"])
+
+with tab_prediction:
+    st.plotly_chart(figures.probability_bars(result.probabilities), key="probabilities")
+    st.caption("Attention on / off: the same model with its module used or bypassed. Trained without the module: "
+               "the same recipe trained with no module at all (shipped checkpoint two_stream_no_attention).")
+    st.download_button("Probabilities (CSV)", result.probabilities.to_csv(index_label="class"),
+                       file_name=f"{result.name}-probabilities.csv", mime="text/csv")
+
+with tab_processing:
+    stats = result.clip.stats
+    st.markdown(f"**{stats['num_frames']} frames** at {stats['fps']:.1f} fps, {stats['width']}×{stats['height']}; "
+                f"face found by the detector on {stats.get('detection_rate', 0):.0%} of its runs, tracked on "
+                f"{stats.get('track_coverage', 0):.0%} of the frames; flow: {stats['flow_method']}.")
+    track = visuals.montage(result.track_frames, columns=4)
+    st.image(track, caption="Face track on the sampled frames: green = detected, yellow = tracked, red = crop")
+    crops = visuals.montage(visuals.upscale(result.clip.rgb, 96), columns=8)
+    st.image(crops, caption=f"The {len(result.clip.rgb)} face crops the spatial stream sees")
+    flow_left, flow_right = st.columns([6, 1])
+    flows = visuals.montage(visuals.upscale(visuals.flow_to_rgb(result.clip.flow), 96), columns=8)
+    flow_left.image(flows, caption="Optical flow between consecutive crops (the temporal stream's input)")
+    flow_right.image(visuals.colour_wheel(), caption="hue = direction, brightness = speed")
+    for label, image in (("Face track", track), ("Face crops", crops), ("Flow fields", flows)):
+        st.download_button(f"{label} (PNG)", visuals.png_bytes(image), file_name=f"{result.name}-{label}.png",
+                           mime="image/png", key=f"png-{label}")
+
+with tab_saliency:
+    choose_method, choose_target, choose_steps = st.columns(3)
+    method = choose_method.selectbox("Method", METHODS, key="method")
+    target_name = choose_target.selectbox("Target class", CLASSES, index=CLASSES.index(predicted),
+                                          key=f"target-{picked[0]}", help="Default: the predicted class.")
+    steps = 32
+    if method == "Integrated Gradients":
+        steps = choose_steps.select_slider("Integration steps", [8, 16, 32, 64], value=32, key="ig_steps")
+    explanations = st.session_state.setdefault("lab_explanations", {})
+    key = (method, target_name, attention_on, steps)
+    if key not in explanations:
+        with st.status(f"Computing {method} for both streams…") as status:
+            explanations[key] = {"explanation": explain.explain(model, result, method, CLASSES.index(target_name),
+                                                                attention_on, steps)}
+            status.update(label=f"{method}: {explanations[key]['explanation'].seconds:.2f} s", state="complete")
+        while len(explanations) > KEEP_EXPLANATIONS:
+            explanations.pop(next(iter(explanations)))
+    entry = explanations[key]
+    shown = entry["explanation"]
+    spatial_share, temporal_share = shown.shares
+    share_left, share_right, share_time = st.columns(3)
+    share_left.metric("Spatial stream's share", f"{spatial_share:.0%}")
+    share_right.metric("Temporal stream's share", f"{temporal_share:.0%}")
+    share_time.metric("Computed in", f"{shown.seconds:.2f} s")
+    frame = st.slider("Frame", 0, len(shown.spatial) - 1, int(np.nanargmax(shown.importance["spatial"])),
+                      key=f"frame-{picked[0]}")
+    picture, curve = st.columns([2, 3])
+    picture.image(explain.frame_panel(shown, frame),
+                  caption="Left: face crop with spatial saliency. Right: motion into this frame with temporal saliency.")
+    curve.plotly_chart(figures.importance_curves(shown.importance, frame), key="importance")
+    if "video" not in entry:
+        entry["video"] = explain.overlay_video(shown, result.clip.stats.get("duration", 1.0))
+    st.video(entry["video"], format="video/webm", loop=True)
+    stem = f"{result.name}-{method}-{target_name}"
+    downloads = st.columns(3)
+    downloads[0].download_button("Overlay video (WebM)", entry["video"], file_name=f"{stem}.webm", mime="video/webm")
+    downloads[1].download_button("All frames (PNG)", explain.overview_png(shown), file_name=f"{stem}.png",
+                                 mime="image/png")
+    downloads[2].download_button("Importance per frame (CSV)", shown.importance.to_csv(index=False),
+                                 file_name=f"{stem}.csv", mime="text/csv")
+
+with tab_attention:
+    weights = result.attention
+    if weights is None:
+        st.info("This model has no inter-stream attention module.")
+        st.stop()
+    if not attention_on:
+        st.info("The module is switched off for the prediction above; these are its weights when it is on.")
+    direction = st.radio("Direction", list(attention_maps.DIRECTIONS), horizontal=True, key="direction",
+                         format_func=lambda d: "appearance → motion" if d == "spatial_to_temporal"
+                         else "motion → appearance")
+    query, key_stream = attention_maps.DIRECTIONS[direction]
+    (query_times, rows, cols), (key_times, _, _) = attention_maps.grids(weights, direction)
+    frames_of = {"spatial": len(result.clip.rgb), "temporal": len(result.clip.flow)}
+    query_labels = [attention_maps.token_frames(t, frames_of[query]) for t in range(query_times)]
+    key_labels = [attention_maps.token_frames(t, frames_of[key_stream]) for t in range(key_times)]
+    matrix = attention_maps.time_to_time(weights, direction)
+    st.plotly_chart(figures.attention_heatmap(matrix, query_labels, key_labels, query, key_stream),
+                    key="attention_time")
+    st.caption(f"Each row: how the {query} stream's tokens at those frames spread their attention over the "
+               f"{key_stream} stream's times (summed over regions, averaged over the query's regions).")
+    pick_time, pick_region = st.columns(2)
+    query_time = pick_time.select_slider("Query frames", range(query_times), format_func=lambda t: query_labels[t],
+                                         key="query_time")
+    regions = [None] + [(r, c) for r in range(rows) for c in range(cols)]
+    region = pick_region.selectbox("Query region", regions, key="query_region",
+                                   format_func=lambda rc: "all regions" if rc is None else f"row {rc[0]}, column {rc[1]}")
+    where = attention_maps.query_map(weights, direction, query_time, *(region or (None, None)))
+    key_images = result.clip.rgb if key_stream == "spatial" else visuals.flow_to_rgb(result.clip.flow)
+    montage = attention_maps.attention_montage(visuals.upscale(key_images, 96), where)
+    st.image(montage, caption=f"Where that query attends in the {key_stream} stream, one tile per token time")
+    table = pd.DataFrame(matrix, index=pd.Index(query_labels, name=f"{query} frames"), columns=key_labels)
+    st.download_button("Time × time attention (CSV)", table.to_csv(), file_name=f"{result.name}-{direction}.csv",
+                       mime="text/csv")

@@ -1,0 +1,105 @@
+"""Every page of the Streamlit app, headless (AppTest), on the tiny lab: it renders, reacts, and never raises."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lab import sources
+from tests.lab.lab_env import REPO
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def open_page(page: str, **query) -> AppTest:
+    at = AppTest.from_file(REPO / "app.py", default_timeout=120)
+    at.query_params.update(query)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label_start: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label_start))
+
+
+def test_overview_shows_architecture_model_card_and_ablation(lab_env):
+    at = open_page("pages/overview.py")
+    assert at.get("graphviz_chart")
+    assert "two_stream_attention" in at.dataframe[0].value["checkpoint"].tolist()
+    assert "two streams + attention" in at.dataframe[1].value["variant"].tolist()
+
+
+def test_analyze_upload_attention_switch_and_methods(lab_env):
+    at = open_page("pages/analyze.py")
+    at.radio(key="clip_source").set_value("Upload a video").run()
+    sample = sources.sample_clips()[0]
+    at.file_uploader(key="upload").set_value((sample.name, sample.read_bytes(), "video/x-msvideo")).run()
+    assert not at.exception and not at.error
+    assert metric(at, "Prediction (attention on)") in ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad",
+                                                       "Surprise")
+    assert not list(Path(at.session_state["lab_upload_folder"]).iterdir()), "uploads are deleted after processing"
+    at.toggle(key="attention").set_value(False).run()
+    assert metric(at, "Prediction (attention off)")
+    for method in ("Integrated Gradients", "Temporal occlusion"):
+        at.selectbox(key="method").set_value(method).run()
+        assert not at.exception
+        assert float(metric(at, "Spatial stream's share").rstrip("%")) + float(
+            metric(at, "Temporal stream's share").rstrip("%")) == pytest.approx(100, abs=1)
+    assert at.get("video"), "the overlay video is shown"
+    at.radio(key="direction").set_value("temporal_to_spatial").run()
+    at.selectbox(key="query_region").set_value((0, 0)).run()
+    assert not at.exception
+
+
+def test_analyze_bad_upload_is_one_line_error_and_app_stays_usable(lab_env):
+    at = open_page("pages/analyze.py")
+    at.radio(key="clip_source").set_value("Upload a video").run()
+    at.file_uploader(key="upload").set_value(("broken.mp4", b"not a video at all", "video/mp4")).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "\n" not in at.error[0].value
+    at.radio(key="clip_source").set_value("Shipped sample").run()
+    assert not at.exception and metric(at, "Prediction")
+
+
+def test_sidebar_choice_survives_a_page_switch(lab_env):
+    at = open_page("pages/overview.py")
+    at.selectbox(key="_checkpoint").set_value("two_stream_no_attention").run()
+    at.switch_page("pages/analyze.py").run()
+    assert at.selectbox(key="_checkpoint").value == "two_stream_no_attention"
+    assert metric(at, "Prediction (this model)")
+    assert not at.exception
+
+
+def test_analyze_opens_a_linked_corpus_clip(lab_env):
+    at = open_page("pages/analyze.py", clip="Val/Happy/" + sources.sample_clips()[0].name, split="Val")
+    assert at.radio(key="clip_source").value == "Corpus clip"
+    assert not at.error and metric(at, "Prediction")
+
+
+def test_confusion_matrices_cells_link_to_analyze(lab_env):
+    at = open_page("pages/confusion.py")
+    assert [m.value for m in at.metric if m.label == "UAR"], "every labelled split shows UAR"
+    at.radio(key="cm_scale").set_value("counts").run()
+    first_cell = at.session_state["cm_cell"]
+    assert first_cell[1] != first_cell[2], "the largest error is offered first"
+    links = [link.proto for link in at.get("page_link")]
+    assert links and all("analyze" in link.page for link in links)
+    assert len(at.get("plotly_chart")) >= 6, "three splits, then attention on, off and their difference"
+    assert not at.exception
+
+
+def test_dataset_explorer_plays_clips_and_shows_action_units(lab_env):
+    at = open_page("pages/dataset.py")
+    assert at.get("video")
+    assert any("onset" in m.value for m in at.markdown)
+    at.selectbox(key="browse_split").set_value("Test").run()
+    assert not at.exception
+
+
+def test_missing_corpus_folder_is_one_line_error(lab_env, tmp_path):
+    at = open_page("pages/dataset.py")
+    at.radio(key="_data_source").set_value("A corpus folder").run()
+    at.text_input(key="_data_path").input(str(tmp_path / "nowhere")).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "not a folder" in at.error[0].value
