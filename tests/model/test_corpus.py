@@ -1,0 +1,142 @@
+"""The embedded corpus: determinism, AFEW's counts, layout on disk, ground truth and detectability."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from model.config import CLASSES, SPLITS
+from model.face_render import FaceRenderer, region_points, sample_face
+from model.corpus import (
+    AU_NAMES, AU_REGIONS, PROTOTYPES, REGIONS, corpus_index, main, render_clip, split_counts,
+)
+
+SEED = 0
+
+
+def _first_clip_of(label: str, split: str = "Val") -> int:
+    return next(spec.index for spec in corpus_index(SEED, split) if spec.label == label)
+
+
+@pytest.fixture(scope="module")
+def clips_by_class():
+    return {label: render_clip(SEED, "Val", _first_clip_of(label)) for label in CLASSES}
+
+
+def test_au_tables_are_consistent():
+    assert len(AU_NAMES) == 18 and set(AU_REGIONS) == set(AU_NAMES)
+    assert set(AU_REGIONS.values()) == set(REGIONS)
+
+
+def test_same_address_gives_the_same_clip_and_another_seed_another():
+    first, again = render_clip(SEED, "Train", 3), render_clip(SEED, "Train", 3)
+    assert np.array_equal(first.frames, again.frames) and first.meta == again.meta
+    other = render_clip(SEED + 1, "Train", 3)
+    assert first.frames.shape != other.frames.shape or not np.array_equal(first.frames, other.frames)
+
+
+def test_split_counts_follow_afew():
+    assert sum(split_counts("Train").values()) == 773 and split_counts("Train")["Happy"] == 150
+    assert sum(split_counts("Val").values()) == 383 and split_counts("Val")["Fear"] == 46
+    test = split_counts("Test")
+    assert sum(test.values()) == 653 and test["Happy"] == 127  # 653 * 150 / 773 = 126.7
+    assert all(n == 1 for n in split_counts("Val", 0.01).values())
+
+
+def test_identities_are_disjoint_across_splits_and_depend_on_the_seed():
+    people = {split: {spec.identity for spec in corpus_index(SEED, split)} for split in SPLITS}
+    assert not people["Train"] & people["Val"] and not people["Train"] & people["Test"]
+    assert not people["Val"] & people["Test"]
+    assert len(people["Train"]) >= 100 and len(people["Val"]) >= 50
+    labels = [(spec.label, spec.identity) for spec in corpus_index(SEED, "Train")]
+    assert labels != [(spec.label, spec.identity) for spec in corpus_index(SEED + 1, "Train")]
+
+
+def test_scaled_index_is_a_subset_of_the_full_one():
+    full = {spec.index: spec for spec in corpus_index(SEED, "Test")}
+    small = corpus_index(SEED, "Test", 0.1)
+    assert all(full[spec.index] == spec for spec in small)
+    assert {c: sum(s.label == c for s in small) for c in CLASSES} == split_counts("Test", 0.1)
+
+
+def test_sidecar_matches_the_frames(clips_by_class):
+    for label, clip in clips_by_class.items():
+        meta, n = clip.meta, len(clip.frames)
+        assert clip.frames.shape == (n, 240, 320, 3) and clip.frames.dtype == np.uint8
+        assert 38 <= n <= 75 and meta["num_frames"] == n and meta["label"] == label
+        assert len(meta["au"]) == len(meta["face_box"]) == len(meta["occluder"]) == n
+        assert all(len(row) == 18 for row in meta["au"]) and len(meta["resting_au"]) == 18
+        assert set(meta["regions"]) == set(REGIONS) and all(len(b) == n for b in meta["regions"].values())
+        for x0, y0, x1, y1 in meta["face_box"]:
+            assert 0 <= x0 < x1 <= 320 and 0 <= y0 < y1 <= 240  # the whole face stays in the frame
+        assert 0 < meta["onset_frame"] < meta["apex_frame"] < n
+
+
+def test_apex_shows_the_prototype_core(clips_by_class):
+    for label, clip in clips_by_class.items():
+        apex = dict(zip(AU_NAMES, clip.meta["au"][clip.meta["apex_frame"]]))
+        assert all(apex[name] >= 0.2 for name in PROTOTYPES[label].core), (label, apex)
+        if label == "Neutral":
+            assert max(apex.values()) == 0.0
+
+
+def test_every_action_unit_visibly_moves_its_region():
+    face = sample_face(np.random.default_rng(7))
+    renderer = FaceRenderer(face, light_side=0.0, gaze=0.0)
+    rest = region_points(renderer.geometry(np.zeros(len(AU_NAMES))))
+    for i, name in enumerate(AU_NAMES):
+        full = np.zeros(len(AU_NAMES))
+        full[i] = 1.0
+        moved = region_points(renderer.geometry(full))[AU_REGIONS[name]]
+        largest_move = np.abs(moved - rest[AU_REGIONS[name]]).max()
+        assert largest_move >= 2.5, (name, largest_move)  # pixels, on a face about 110 pixels tall
+
+
+def test_haar_cascade_finds_the_face():
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    found = total = 0
+    for spec in corpus_index(SEED, "Test")[:8]:
+        clip = render_clip(SEED, "Test", spec.index)
+        for i in np.linspace(0, len(clip.frames) - 1, 5).astype(int):
+            gray = cv2.equalizeHist(cv2.cvtColor(clip.frames[i], cv2.COLOR_BGR2GRAY))
+            detections = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=4, minSize=(40, 40))
+            truth = np.array(clip.meta["face_box"][i])
+            found += any(_iou(truth, (x, y, x + w, y + h)) >= 0.3 for x, y, w, h in detections)
+            total += 1
+    assert found / total >= 0.9
+
+
+def _iou(a, b) -> float:
+    w = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union
+
+
+def test_cli_writes_a_resumable_afew_layout(tmp_path):
+    main(["--out", str(tmp_path), "--scale", "0.01", "--workers", "2"])
+    videos = sorted(tmp_path.glob("*/*/*.avi"))
+    assert len(videos) == sum(sum(split_counts(split, 0.01).values()) for split in SPLITS)
+    assert {v.parent.name for v in videos} == set(CLASSES) and {v.parent.parent.name for v in videos} == set(SPLITS)
+    assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]  # atomic writes leave nothing behind
+    summary = json.loads((tmp_path / "corpus.json").read_text())
+    assert summary["seed"] == SEED and summary["scale"] == 0.01 and summary["counts"]["Train"]["Happy"] == 2
+
+    video = videos[0]
+    meta = json.loads(video.with_suffix(".json").read_text())
+    capture = cv2.VideoCapture(str(video))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    assert len(frames) == meta["num_frames"] and frames[0].shape == (240, 320, 3)
+    assert video.name == f"{meta['split'].lower()}_{meta['index']:05d}.avi"
+
+    before = video.stat().st_mtime_ns
+    main(["--out", str(tmp_path), "--scale", "0.01", "--workers", "1"])  # a rerun skips finished clips
+    assert video.stat().st_mtime_ns == before
