@@ -1,0 +1,460 @@
+"""Grade the explanations: how well each attribution method localizes what really happened in a clip, how faithful it
+is to the model, and whether it depends on the model at all.
+
+    python -m lab.grade --checkpoint assets/checkpoints/two_stream_attention --split Test --clips 100 \
+        --out assets/results/grading/two_stream_attention.csv [--data data/corpus] [--methods Saliency Grad-CAM ...]
+
+The embedded corpus knows, frame by frame, which action units (AUs) are active and where every facial region is, so
+for each method x stream x attention setting we measure (metric names as in the CSV):
+
+- localization (spatial stream: regions of the AUs active in a frame; temporal stream: regions of the AUs that change
+  between the two frames of a flow field): ``mass_accuracy``, ``pointing_game`` and their ``_apex`` variants on the
+  frames where the expression (or its motion) is near its peak; ``curve_pearson`` / ``curve_spearman`` between each
+  frame's relevance and the AU intensity curve (its frame-to-frame change for the flow stream); ``onset_apex_share``;
+- faithfulness: ``deletion_*_auc`` / ``insertion_*_auc`` of the target-class probability, removing the most relevant
+  pixels of every frame (spatial) or the most relevant frames (temporal) first;
+- sanity, on the first ``check_clips`` clips: ``randomization_spearman`` after the full parameter-randomization
+  cascade, and Integrated Gradients' ``completeness_error`` at 32 steps.
+
+Every metric is also computed for uniform random maps on the same clips (method "Random"), the chance level. The
+target is the clip's true class (the expression whose AUs are the ground truth), or the predicted one when unlabelled.
+The page pages/explanation_quality.py and this CLI both call ``grade_corpus``, so they report the same numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import random
+import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import t as student_t
+from tqdm import tqdm
+
+from lab.attribution import FAST_METHODS, METHODS, attribute
+from lab.quality import (Explainer, Predictor, auc, box_masks, curve_correlations, frame_mass, mass_accuracy,
+                         perturbation_inputs, pointing_game, randomization_correlations, removal_order, window_share)
+from model.checkpoint import REPO_ROOT, load_checkpoint
+from model.config import ProcessConfig, TrainConfig
+from model.corpus import AU_REGIONS, REGIONS
+from model.datasets import ClipRecord, open_corpus
+from model.network import TwoStreamNet
+from model.processing import DEFAULT_CACHE_DIR, ClipError, ProcessedClip, process_video, to_tensors
+
+RANDOM = "Random"
+INTEGRATED_GRADIENTS = "Integrated Gradients"
+STREAMS = ("spatial", "temporal")  # rgb, flow
+DEFAULT_DATA = REPO_ROOT / TrainConfig().data
+SANITY_MAX_SPEARMAN = 0.5  # maps still this rank-correlated after the full randomization cascade fail the check
+COMPLETENESS_MAX_ERROR = 0.05
+
+Progress = Callable[[int, int, str], None]  # (clips done, clips in all, what is happening)
+
+
+@dataclass(frozen=True)
+class GradeSettings:
+    """What to grade and how finely; the defaults grade 100 clips with the four fast methods in about 10 minutes."""
+
+    methods: tuple[str, ...] = FAST_METHODS
+    attention: tuple[bool, ...] = (True, False)  # inter-stream attention on, off
+    clips: int = 100
+    check_clips: int = 4  # the first clips also get the randomization cascade and the completeness check (costly)
+    ig_steps: int = 16
+    completeness_steps: int = 32
+    samples: int = 8  # GradientShap / SmoothGrad samples
+    deletion_steps: int = 4  # faithfulness curves at 0, 25, 50, 75 and 100 % removed
+    active_threshold: float = 0.15  # an AU at least this intense is active
+    change_threshold: float = 0.05  # an AU whose intensity changes this much between two sampled frames moves
+    apex_share: float = 0.8  # apex frames: the ground-truth curve is at least this share of its peak
+    tolerance_px: float = 2.0  # pointing-game margin around the regions, in crop pixels
+    batch_size: int = 16
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class StreamTruth:
+    """What really happened in each frame of one stream (F frames for the spatial stream, F flow fields for the
+    temporal one)."""
+
+    boxes: torch.Tensor  # (F, R, 4) every facial region's box [x0, y0, x1, y1] in crop pixels
+    active: torch.Tensor  # (F, R) bool: the region's AUs are active (spatial) or moving (temporal)
+    curve: torch.Tensor  # (F,) summed intensity of the active AUs (spatial) or summed absolute AU change (temporal)
+    window: torch.Tensor  # (F,) bool: the frame lies in the onset-to-apex window
+
+
+@dataclass(frozen=True)
+class GradedClip:
+    name: str
+    rgb: torch.Tensor  # (3, T, S, S)
+    flow: torch.Tensor  # (2, T-1, S, S)
+    target: int
+    truth: dict[str, StreamTruth] | None  # by stream; None without a corpus sidecar (only faithfulness and sanity)
+
+
+@dataclass
+class GradeReport:
+    table: pd.DataFrame  # method, stream, attention, metric, mean, ci_low, ci_high, random_mean, n, flag
+    curves: pd.DataFrame  # method, stream, attention, curve, x, x_label, mean, ci_low, ci_high, n
+    clips: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # clips that could not be processed, with the reason
+    seconds: float = 0.0
+
+
+# --- ground truth ----------------------------------------------------------------------------------------------------
+
+def ground_truth(sidecar: dict, clip: ProcessedClip, settings: GradeSettings) -> dict[str, StreamTruth]:
+    """Both streams' ground truth from an embedded-corpus sidecar and the processed clip (its sampled frames and
+    crop boxes; decoded frame i is sidecar frame i)."""
+    frames = clip.frame_indices
+    size = clip.rgb.shape[1]
+    au = torch.tensor(sidecar["au"], dtype=torch.float32)[frames]  # (T, AUs)
+    region_of_au = torch.zeros(au.shape[1], len(REGIONS))
+    for i, name in enumerate(sidecar["au_names"]):
+        region_of_au[i, REGIONS.index(AU_REGIONS[name])] = 1
+    boxes = torch.tensor([sidecar["regions"][r] for r in REGIONS], dtype=torch.float32).permute(1, 0, 2)[frames]
+    crops = torch.from_numpy(clip.crop_boxes).float()  # (T, 4) square crops in frame pixels
+    scale = size / (crops[:, 2] - crops[:, 0])
+    boxes = (boxes - crops[:, None, [0, 1, 0, 1]]) * scale[:, None, None]  # (T, R, 4) in crop pixels
+    field_boxes = torch.cat([torch.minimum(boxes[:-1, :, :2], boxes[1:, :, :2]),  # a region's extent over both
+                             torch.maximum(boxes[:-1, :, 2:], boxes[1:, :, 2:])], -1)  # frames of a flow field
+
+    active = au >= settings.active_threshold
+    change = (au[1:] - au[:-1]).abs()
+    onset, apex = sidecar["onset_frame"], sidecar["apex_frame"]
+    frames = torch.from_numpy(frames)
+    return {
+        "spatial": StreamTruth(boxes, (active.float() @ region_of_au) > 0, (au * active).sum(1),
+                               (frames >= onset) & (frames <= apex)),
+        "temporal": StreamTruth(field_boxes, ((change >= settings.change_threshold).float() @ region_of_au) > 0,
+                                change.sum(1), (frames[1:] > onset) & (frames[:-1] < apex)),
+    }
+
+
+# --- one clip --------------------------------------------------------------------------------------------------------
+
+def method_explainer(method: str, settings: GradeSettings) -> Explainer:
+    """A named method of lab.attribution as an Explainer (per-pixel relevance maps of both streams)."""
+    def explain(model, rgb, flow, target, inter_stream_attention):
+        result = attribute(model, rgb, flow, target, method, inter_stream_attention,
+                           steps=settings.ig_steps, samples=settings.samples)
+        return result.rgb_map(), result.flow_map()
+    return explain
+
+
+def target_probability(model: TwoStreamNet, target: int, inter_stream_attention: bool, batch_size: int) -> Predictor:
+    def predict(rgb: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return torch.cat([model(r, f, inter_stream_attention=inter_stream_attention).softmax(1)[:, target]
+                              for r, f in zip(rgb.split(batch_size), flow.split(batch_size))])
+    return predict
+
+
+def localization_scores(maps: torch.Tensor, truth: StreamTruth, settings: GradeSettings) -> dict[str, float]:
+    """Spatial and temporal localization of one stream's (F, S, S) maps against its ground truth."""
+    size = maps.shape[-1]
+    evaluated = truth.active.any(1)  # frames with something to point at: from the onset on
+    apex = evaluated & (truth.curve >= settings.apex_share * truth.curve.max())
+    mass = mass_accuracy(maps, box_masks(truth.boxes, truth.active, size))
+    hits = pointing_game(maps, box_masks(truth.boxes, truth.active, size, settings.tolerance_px))
+    pearson, spearman = curve_correlations(frame_mass(maps), truth.curve)
+
+    def mean_over(values: torch.Tensor, where: torch.Tensor) -> float:
+        return float(values[where].mean()) if where.any() else math.nan
+    return {
+        "mass_accuracy": mean_over(mass, evaluated), "mass_accuracy_apex": mean_over(mass, apex),
+        "pointing_game": mean_over(hits, evaluated), "pointing_game_apex": mean_over(hits, apex),
+        "curve_pearson": pearson, "curve_spearman": spearman,
+        "onset_apex_share": window_share(frame_mass(maps), truth.window),
+    }
+
+
+def faithfulness_curves(predict: Predictor, inputs: tuple[torch.Tensor, torch.Tensor], stream: int,
+                        maps: torch.Tensor, ends: tuple[float, float], fractions: torch.Tensor,
+                        generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Deletion and insertion curves (spatial and temporal orders) of one stream, the other stream left intact.
+
+    ``ends`` = (probability of the intact clip, probability with this stream at the baseline): the curves' shared
+    end points, computed once per clip; only the interior fractions are evaluated, in one batch.
+    """
+    interior = fractions[1:-1]
+    orders = {version: removal_order(maps, version == "temporal", generator) for version in ("spatial", "temporal")}
+    batch = torch.cat([perturbation_inputs(inputs[stream], order, interior) for order in orders.values()])
+    other = inputs[1 - stream][None].expand(len(batch), *inputs[1 - stream].shape)
+    probabilities = predict(*((batch, other) if stream == 0 else (other, batch))).view(len(orders), 2, -1)
+    full, empty = (torch.tensor([p]) for p in ends)
+    curves = {}
+    for version, (deleted, inserted) in zip(orders, probabilities):
+        curves[f"deletion_{version}"] = torch.cat([full, deleted, empty])
+        curves[f"insertion_{version}"] = torch.cat([empty, inserted, full])
+    return curves
+
+
+def completeness_error(model: TwoStreamNet, rgb: torch.Tensor, flow: torch.Tensor, target: int,
+                       inter_stream_attention: bool, steps: int) -> float:
+    """|sum of IG attributions - (f(x) - f(baseline))| / |f(x) - f(baseline)| for the target logit (baseline: the
+    normalized zero that lab.attribution integrates from)."""
+    result = attribute(model, rgb, flow, target, INTEGRATED_GRADIENTS, inter_stream_attention, steps=steps)
+    with torch.inference_mode():
+        logits = model(torch.stack([rgb, torch.zeros_like(rgb)]), torch.stack([flow, torch.zeros_like(flow)]),
+                       inter_stream_attention=inter_stream_attention)[:, target]
+    difference = float(logits[0] - logits[1])
+    return abs(float(result.rgb.sum() + result.flow.sum()) - difference) / max(abs(difference), 1e-12)
+
+
+def grade_clip(model: TwoStreamNet, clip: GradedClip, settings: GradeSettings, seed: int,
+               with_checks: bool) -> tuple[list[dict], list[dict]]:
+    """Score rows (clip, method, stream, attention, metric, value) and curve rows (..., curve, x, x_label, value) of
+    one clip, for every method, the random baseline and every attention setting."""
+    generator = torch.Generator().manual_seed(seed)
+    inputs = (clip.rgb, clip.flow)
+    random_maps = (torch.rand(clip.rgb.shape[1:], generator=generator),
+                   torch.rand(clip.flow.shape[1:], generator=generator))
+    explainers = {m: method_explainer(m, settings) for m in settings.methods}
+    explainers[RANDOM] = lambda *_: random_maps
+    fractions = torch.linspace(0, 1, settings.deletion_steps + 1)
+    scores, curves = [], []
+    for attention in settings.attention:
+        predict = target_probability(model, clip.target, attention, settings.batch_size)
+        zeros = tuple(torch.zeros_like(x) for x in inputs)
+        full, no_rgb, no_flow = predict(torch.stack([clip.rgb, zeros[0], clip.rgb]),
+                                        torch.stack([clip.flow, clip.flow, zeros[1]])).tolist()
+        for method, explain in explainers.items():
+            row = {"clip": clip.name, "method": method, "attention": "on" if attention else "off"}
+            maps = explain(model, clip.rgb, clip.flow, clip.target, attention)
+            for index, (stream, ends) in enumerate(zip(STREAMS, ((full, no_rgb), (full, no_flow)))):
+                values = localization_scores(maps[index], clip.truth[stream], settings) if clip.truth else {}
+                stream_curves = faithfulness_curves(predict, inputs, index, maps[index], ends, fractions, generator)
+                values.update({f"{kind}_auc": auc(curve, fractions) for kind, curve in stream_curves.items()})
+                scores += [dict(row, stream=stream, metric=k, value=v) for k, v in values.items()]
+                curves += [dict(row, stream=stream, curve=kind, x=float(x), x_label=f"{float(x):.0%}", value=float(y))
+                           for kind, curve in stream_curves.items() for x, y in zip(fractions, curve)]
+            if with_checks and method != RANDOM:
+                cascade = randomization_correlations(model, explain, clip.rgb, clip.flow, clip.target, attention,
+                                                     maps, settings.seed)
+                for step, (name, *rhos) in enumerate(cascade):
+                    curves += [dict(row, stream=s, curve="randomization", x=float(step), x_label=name, value=rho)
+                               for s, rho in zip(STREAMS, rhos)]
+                scores += [dict(row, stream=s, metric="randomization_spearman", value=rho)
+                           for s, rho in zip(STREAMS, cascade[-1][1:])]
+            if with_checks and method == INTEGRATED_GRADIENTS:
+                error = completeness_error(model, clip.rgb, clip.flow, clip.target, attention,
+                                           settings.completeness_steps)
+                scores.append(dict(row, stream="both", metric="completeness_error", value=error))
+    return scores, curves
+
+
+# --- the corpus ------------------------------------------------------------------------------------------------------
+
+def load_clip(path: Path, label: int | None, model: TwoStreamNet, process_config, settings: GradeSettings,
+              cache_dir: Path | None) -> GradedClip:
+    """Process a clip (through the shared cache) and read its ground truth from the sidecar, if it has one."""
+    processed = process_video(path, process_config, cache_dir=cache_dir)
+    rgb, flow = to_tensors(processed)
+    if label is None:
+        with torch.inference_mode():
+            label = int(model(rgb[None], flow[None]).argmax(1))
+    sidecar = path.with_suffix(".json")
+    truth = ground_truth(json.loads(sidecar.read_text()), processed, settings) if sidecar.is_file() else None
+    return GradedClip(path.stem, rgb, flow, label, truth)
+
+
+def grade_record(model: TwoStreamNet, process_config: ProcessConfig, settings: GradeSettings,
+                 cache_dir: Path | None, index: int, record: ClipRecord) -> tuple[str, list[dict], list[dict]]:
+    """(clip name, score rows, curve rows) of the ``index``-th drawn clip; the rows are empty if it was skipped, and
+    the name then says why. Its seed and whether it gets the checks depend on ``index`` only, so any worker gives
+    the same numbers."""
+    try:
+        clip = load_clip(record.path, record.label, model, process_config, settings, cache_dir)
+    except ClipError as error:
+        return f"{record.path.name}: {error}", [], []
+    return clip.name, *grade_clip(model, clip, settings, seed=settings.seed + index,
+                                  with_checks=index < settings.check_clips)
+
+
+_worker_state: tuple = ()  # (model, process config, settings, cache dir) of a grading worker process
+
+
+def _start_worker(checkpoint: Path, settings: GradeSettings, cache_dir: Path | None) -> None:
+    """Worker processes run one thread each: on a shared CPU, two-thread torch ops stall when a core is taken."""
+    global _worker_state
+    torch.set_num_threads(1)
+    model, process_config, _ = load_checkpoint(checkpoint)
+    _worker_state = (model, process_config, settings, cache_dir)
+
+
+def _grade_in_worker(job: tuple[int, ClipRecord]) -> tuple[str, list[dict], list[dict]]:
+    return grade_record(*_worker_state, *job)
+
+
+def grade_corpus(checkpoint: Path, data: Path = DEFAULT_DATA, split: str = "Test",
+                 settings: GradeSettings = GradeSettings(), progress: Progress | None = None,
+                 cache_dir: Path | None = DEFAULT_CACHE_DIR, workers: int = 1) -> GradeReport:
+    """Grade ``settings.clips`` clips of a split, drawn at random (seeded) so that every class is represented, in
+    this process or in ``workers`` processes (same numbers either way)."""
+    for method in settings.methods:
+        if method not in METHODS:
+            raise ValueError(f"unknown attribution method {method!r}: choose from {', '.join(METHODS)}")
+    started = time.perf_counter()
+    records = open_corpus(data).clips(split)
+    jobs = list(enumerate(random.Random(settings.seed).sample(records, min(settings.clips, len(records)))))
+    scores, curves, graded, skipped = [], [], [], []
+    if progress:
+        progress(0, len(jobs), f"grading {len(jobs)} clips")
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: forking a process that ran torch can hang
+    with (ProcessPoolExecutor(workers, mp_context=spawn, initializer=_start_worker,
+                              initargs=(checkpoint, settings, cache_dir)) if workers > 1 else nullcontext()) as pool:
+        if pool is None:
+            model, process_config, _ = load_checkpoint(checkpoint)
+            results = (grade_record(model, process_config, settings, cache_dir, *job) for job in jobs)
+        else:
+            results = pool.map(_grade_in_worker, jobs)
+        for done, (name, clip_scores, clip_curves) in enumerate(results, start=1):
+            (graded if clip_scores else skipped).append(name)
+            scores += clip_scores
+            curves += clip_curves
+            if progress:
+                progress(done, len(jobs), f"graded {name}")
+    table, curve_table = summarize(pd.DataFrame(scores), pd.DataFrame(curves))
+    return GradeReport(table, curve_table, graded, skipped, time.perf_counter() - started)
+
+
+# --- tables, flags, verdicts -----------------------------------------------------------------------------------------
+
+def mean_ci(frame: pd.DataFrame, keys: list[str], value: str = "value") -> pd.DataFrame:
+    """Mean, 95 % t-interval over clips and n per group (NaN values are left out, so n counts real values)."""
+    groups = frame.dropna(subset=[value]).groupby(keys, sort=False)[value]
+    table = groups.agg(mean="mean", std="std", n="size").reset_index()
+    half = student_t.ppf(0.975, (table.n - 1).clip(lower=1)) * table["std"] / np.sqrt(table.n)
+    table["ci_low"], table["ci_high"] = table["mean"] - half, table["mean"] + half
+    return table.drop(columns="std")
+
+
+def summarize(scores: pd.DataFrame, curves: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-clip rows -> the tidy table (with the random baseline on the same clips, and flags) and mean curves."""
+    keys = ["method", "stream", "attention", "metric"]
+    chance = (scores[scores.method == RANDOM].drop(columns="method")
+              .rename(columns={"value": "random_value"}))
+    paired = scores.merge(chance, on=["clip", "stream", "attention", "metric"], how="left")
+    paired = paired[paired.value.notna()]
+    table = mean_ci(paired, keys).merge(
+        paired.groupby(keys, sort=False).random_value.mean().rename("random_mean").reset_index(), on=keys)
+    table = table[[*keys, "mean", "ci_low", "ci_high", "random_mean", "n"]]
+    table["flag"] = [flag(row) for row in table.itertuples()]
+    curve_table = mean_ci(curves, ["method", "stream", "attention", "curve", "x", "x_label"])
+    return table, curve_table
+
+
+def flag(row) -> str:
+    """Why a method fails a sanity or completeness check (empty when it passes or the metric is not a check)."""
+    if row.metric == "randomization_spearman" and row.mean > SANITY_MAX_SPEARMAN:
+        return (f"maps barely change when the model's weights are randomized (Spearman {row.mean:.2f} > "
+                f"{SANITY_MAX_SPEARMAN} after the full cascade): they do not explain this model")
+    if row.metric == "completeness_error" and row.mean > COMPLETENESS_MAX_ERROR:
+        return (f"attributions miss f(input) - f(baseline) by {row.mean:.1%} on average (target <= "
+                f"{COMPLETENESS_MAX_ERROR:.0%}): use more integration steps")
+    return ""
+
+
+REGION_WORDS = {"spatial": "an active facial region", "temporal": "the moving region"}
+
+
+def verdicts(table: pd.DataFrame) -> list[str]:
+    """One plain sentence per method, stream and attention setting, from the headline metrics that were computed."""
+    sentences = []
+    for (method, stream, attention), rows in table[table.method != RANDOM].groupby(
+            ["method", "stream", "attention"], sort=False):
+        metric = {row.metric: row for row in rows.itertuples()}
+        parts = []
+        if (row := metric.get("pointing_game_apex")) is not None:
+            parts.append(f"points at {REGION_WORDS[stream]} in {row.mean:.0%} of apex frames "
+                         f"(random: {row.random_mean:.0%})")
+        if (row := metric.get("mass_accuracy")) is not None:
+            parts.append(f"puts {row.mean:.0%} of its relevance there (random: {row.random_mean:.0%})")
+        if (row := metric.get("deletion_spatial_auc")) is not None:
+            speed = ("faster than" if row.ci_high < row.random_mean else
+                     "slower than" if row.ci_low > row.random_mean else "no faster than")
+            parts.append(f"deleting its most relevant pixels first lowers the class probability {speed} a random "
+                         f"order (deletion AUC {row.mean:.2f} vs {row.random_mean:.2f})")
+        if (row := metric.get("randomization_spearman")) is not None:
+            parts.append(f"its maps {'barely change' if row.flag else 'change'} when the model's weights are "
+                         f"randomized (Spearman {row.mean:.2f}: {'fails' if row.flag else 'passes'} the sanity check)")
+        if parts:
+            sentences.append(f"{method} on the {stream} stream (attention {attention}) " + "; ".join(parts) + ".")
+    for row in table[table.metric == "completeness_error"].itertuples():
+        sentences.append(f"{row.method} (attention {row.attention}): attributions add up to the change of the class "
+                         f"score within {row.mean:.1%} on average" + (f" - {row.flag}." if row.flag else "."))
+    return sentences
+
+
+def curves_path(table_path: Path) -> Path:
+    """Where the curves of a report live: beside its table."""
+    return table_path.with_name(f"{table_path.stem}_curves.csv")
+
+
+def save_report(report: GradeReport, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    report.table.to_csv(path, index=False)
+    report.curves.to_csv(curves_path(path), index=False)
+
+
+def load_report(path: Path) -> GradeReport:
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    table["flag"] = table["flag"].fillna("")
+    return GradeReport(table, pd.read_csv(curves_path(path)))
+
+
+def results_path(checkpoint_name: str, assets: Path = REPO_ROOT / "assets") -> Path:
+    """Where the precomputed report of a checkpoint is shipped (``runs/x`` names become ``runs_x``)."""
+    return assets / "results" / "grading" / f"{checkpoint_name.replace('/', '_')}.csv"
+
+
+# --- command line ----------------------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    defaults = GradeSettings()
+    parser = argparse.ArgumentParser(description="Grade attribution methods on corpus clips: localization against "
+                                                 "the true AU regions, faithfulness and sanity checks.")
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="corpus root (default: %(default)s)")
+    parser.add_argument("--split", default="Test")
+    parser.add_argument("--methods", nargs="+", default=list(defaults.methods), choices=METHODS, metavar="METHOD",
+                        help=f"from: {', '.join(METHODS)} (default: the fast ones)")
+    parser.add_argument("--attention", nargs="+", default=["on", "off"], choices=["on", "off"])
+    parser.add_argument("--clips", type=int, default=defaults.clips)
+    parser.add_argument("--check-clips", type=int, default=defaults.check_clips,
+                        help="clips that also get the randomization and completeness checks")
+    parser.add_argument("--ig-steps", type=int, default=defaults.ig_steps)
+    parser.add_argument("--deletion-steps", type=int, default=defaults.deletion_steps)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--workers", type=int, default=2, help="processes grading clips in parallel, one thread each")
+    parser.add_argument("--out", type=Path, required=True, help="table CSV; the curves go beside it (*_curves.csv)")
+    args = parser.parse_args(argv)
+    settings = GradeSettings(methods=tuple(args.methods), attention=tuple(a == "on" for a in args.attention),
+                             clips=args.clips, check_clips=args.check_clips, ig_steps=args.ig_steps,
+                             deletion_steps=args.deletion_steps, seed=args.seed)
+    bar = tqdm(desc="grading", unit="clip")
+
+    def progress(done: int, total: int, _: str) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+    report = grade_corpus(args.checkpoint, args.data, args.split, settings, progress, workers=args.workers)
+    bar.close()
+    save_report(report, args.out)
+    print(f"graded {len(report.clips)} clips in {report.seconds:.0f} s -> {args.out}, {curves_path(args.out)}")
+    for skipped in report.skipped:
+        print(f"skipped {skipped}")
+    print("\n".join(verdicts(report.table)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
