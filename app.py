@@ -9,11 +9,7 @@ LAB_PAGES = [
     st.Page("pages/confusion.py", title="Confusion matrices", icon=":material/grid_on:"),
     st.Page("pages/dataset.py", title="Dataset explorer", icon=":material/movie:"),
 ]
-# The "Explanation quality" page (lab/quality*.py, lab/grade.py) goes in this section:
-# st.Page("pages/quality.py", title="Explanation quality", icon=":material/rule:")
-EXPLANATION_PAGES: list = []
-
-sections = {"Lab": LAB_PAGES}
-if EXPLANATION_PAGES:
-    sections["Explanations"] = EXPLANATION_PAGES
-st.navigation(sections).run()  # every page draws the sidebar itself (lab.ui.sidebar)
+EXPLANATION_PAGES = [
+    st.Page("pages/explanation_quality.py", title="Explanation quality", icon=":material/rule:"),
+]
+st.navigation({"Lab": LAB_PAGES, "Explanations": EXPLANATION_PAGES}).run()  # every page draws the sidebar itself (lab.ui.sidebar)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import uuid
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +18,12 @@ import torch
 
 from model.config import CLASSES, ProcessConfig
 from model.network import TwoStreamNet
-from model.processing import NoFaceError, ProcessedClip, process_frames, to_tensors
+from model.processing import ProcessedClip, process_decoded, to_tensors
 from model.video import UPLOAD_HINT, VIDEO_EXTENSIONS, ClipError, read_video
 from lab import visuals
 
 UPLOAD_TYPES = ("mp4", "avi", "mov", "mkv", "webm")
+MAX_UPLOAD_MB = 200  # the same as server.maxUploadSize in .streamlit/config.toml and the Gradio demo's max_file_size
 TRACK_SIDE = 320  # long side of the face-track thumbnails
 
 
@@ -67,16 +68,10 @@ class ClipAnalysis:
         return list(self.clip.stats.get("warnings", []))
 
 
-def _process(path: Path, config: ProcessConfig) -> tuple[ProcessedClip, np.ndarray]:
+def _process(path: Path, config: ProcessConfig, name: str) -> tuple[ProcessedClip, np.ndarray]:
     """Processed clip plus its track thumbnails, decoding the file once."""
     video = read_video(path, config.max_seconds, config.max_side)
-    try:
-        clip = process_frames(video.frames, video.fps, config, times=video.times, original_size=video.original_size)
-    except NoFaceError as error:
-        raise NoFaceError(f"{path.name}: {error}") from None
-    stats = dict(clip.stats, duration=video.duration, truncated=video.truncated,
-                 warnings=video.warnings + clip.stats["warnings"])
-    clip = dataclasses.replace(clip, stats=stats)
+    clip = process_decoded(video, config, name)
     return clip, _track_thumbnails(video.frames, clip, video.original_size)
 
 
@@ -121,7 +116,7 @@ def analyze_file(path: Path, variants: list[Variant], center_crop: bool = False,
     for variant in variants:
         config = dataclasses.replace(variant.process, center_crop=center_crop)
         if config not in processed:
-            processed[config] = _process(path, config)
+            processed[config] = _process(path, config, name or path.name)
         columns[variant.label] = probabilities(variant, *to_tensors(processed[config][0]))
     clip, thumbnails = next(iter(processed.values()))
     rgb, flow = to_tensors(clip)
@@ -132,23 +127,29 @@ def analyze_file(path: Path, variants: list[Variant], center_crop: bool = False,
     )
 
 
+def check_upload_size(size: int, name: str) -> None:
+    """Refuse files over MAX_UPLOAD_MB (the servers refuse them too; this covers every other way in)."""
+    if size > MAX_UPLOAD_MB * 1024 * 1024:
+        raise ClipError(f"{name} is {size / 1024 / 1024:.0f} MB, over the {MAX_UPLOAD_MB} MB limit: "
+                        "upload a shorter clip (at most 20 s are read anyway)")
+
+
 def save_upload(data: bytes, name: str, folder: Path) -> Path:
-    """Write uploaded bytes into the session's folder under a fresh safe name that keeps the extension."""
-    suffix = Path(name).suffix.lower()
-    if suffix not in VIDEO_EXTENSIONS:
+    """Write uploaded bytes into ``folder`` under a safe name that keeps the extension (the user's name may hold
+    path separators or any other character)."""
+    base = Path(name.replace("\\", "/"))
+    if base.suffix.lower() not in VIDEO_EXTENSIONS:
         raise ClipError(f"{name} is not a video file: {UPLOAD_HINT}")
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem)[:40] or "upload"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{stem}-{uuid.uuid4().hex[:8]}{suffix}"
+    check_upload_size(len(data), name)
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", base.stem)[:40].strip("_") or "upload"
+    path = Path(folder) / f"{stem}{base.suffix.lower()}"
     path.write_bytes(data)
     return path
 
 
-def analyze_upload(data: bytes, name: str, variants: list[Variant], folder: Path, center_crop: bool = False
-                   ) -> ClipAnalysis:
-    """Analyze uploaded bytes; the file exists only while it is processed."""
-    path = save_upload(data, name, folder)
-    try:
-        return analyze_file(path, variants, center_crop=center_crop, name=name)
-    finally:
-        path.unlink(missing_ok=True)
+def analyze_upload(data: bytes, name: str, variants: list[Variant], folder: Path | None = None,
+                   center_crop: bool = False) -> ClipAnalysis:
+    """Analyze uploaded bytes; the file lives in a private temporary folder (under ``folder``, default the system's)
+    that is removed as soon as the clip is processed, whatever happens."""
+    with tempfile.TemporaryDirectory(prefix="lab-upload-", dir=folder) as private:
+        return analyze_file(save_upload(data, name, Path(private)), variants, center_crop=center_crop, name=name)

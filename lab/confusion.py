@@ -119,13 +119,29 @@ def evaluation_cache_path(checkpoint: Path, corpus, split: str, inter_stream_att
     return sources.cache_dir() / "evaluations" / f"{key}.csv"
 
 
+TABLE_COLUMNS = {"clip", "label", "prediction", *CLASSES}
+
+
+def _read_cached_table(path: Path, clips: int) -> pd.DataFrame | None:
+    """A cached prediction table, or None when it is missing, unreadable, or not a table of ``clips`` predictions
+    (a foreign or damaged file is then recomputed and replaced, never shown)."""
+    try:
+        table = pd.read_csv(path, keep_default_na=False)
+    except (OSError, ValueError):  # parser and decoding errors are ValueErrors
+        return None
+    if not TABLE_COLUMNS <= set(table.columns) or len(table) != clips or \
+            not table["prediction"].isin(CLASSES).all() or table["clip"].duplicated().any():
+        return None
+    return table
+
+
 def evaluated_table(checkpoint: Path, corpus, split: str, inter_stream_attention: bool = True) -> pd.DataFrame:
     """Predictions of a checkpoint on one split of a corpus (model.datasets.Corpus), from the disk cache if there."""
     from model.evaluate import evaluate  # imports the processing pool machinery only when needed
 
     cached = evaluation_cache_path(checkpoint, corpus, split, inter_stream_attention)
-    if cached.is_file():
-        return pd.read_csv(cached, keep_default_na=False)
+    if (table := _read_cached_table(cached, len(corpus.clips(split)))) is not None:
+        return table
     table, _ = evaluate(checkpoint, corpus.root, split, out=None, inter_stream_attention=inter_stream_attention,
                         progress=False)
     buffer = io.StringIO()

@@ -1,6 +1,7 @@
 """The data source: opening a corpus, generating the embedded one on first use, class counts, clip sidecars."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ from typing import Callable
 
 import pandas as pd
 
+from lab import sources
 from model.config import CLASSES
 from model.datasets import Corpus, CorpusError, open_corpus
 
@@ -19,11 +21,26 @@ DONE_MARKER = "corpus.json"  # model.corpus writes it last
 
 
 def resolve_corpus(text: str | Path) -> Corpus:
-    """Open the corpus a user typed (``~`` and relative paths allowed); CorpusError says what was expected."""
-    root = Path(str(text).strip()).expanduser()
+    """Open the corpus a user typed (``~`` and relative paths allowed); CorpusError says what was expected.
+
+    The folder must lie in LAB_DATA_ROOTS when that is set, and clips that are links leading out of the corpus are
+    left out: nothing outside the chosen folder is listed or read.
+    """
     if not str(text).strip():
         raise CorpusError("no data folder given: type the path of an AFEW, DFEW or class-folder corpus")
-    return open_corpus(root.resolve())
+    root = Path(str(text).strip()).expanduser().resolve()
+    allowed = sources.allowed_data_roots()
+    if allowed is not None and not any(root.is_relative_to(parent) for parent in allowed):
+        raise CorpusError(f"{root} is outside the data folders this lab serves: use a folder inside "
+                          f"{', '.join(map(str, allowed))}")
+    corpus = open_corpus(root)
+    inside = {split: [r for r in records if r.path.resolve().is_relative_to(root)]
+              for split, records in corpus.records.items()}
+    left_out = sum(len(records) for records in corpus.records.values()) - sum(map(len, inside.values()))
+    if not left_out:
+        return corpus
+    warning = f"{left_out} clips are links to files outside {root} and are left out"
+    return dataclasses.replace(corpus, records=inside, warnings=[*corpus.warnings, warning])
 
 
 def embedded_corpus_ready(root: Path) -> bool:
@@ -74,7 +91,7 @@ def class_counts(corpus: Corpus) -> pd.DataFrame:
 
 def relative_clip(corpus: Corpus, path: Path) -> str:
     """The clip's path relative to the corpus root with forward slashes: what links and prediction tables use."""
-    return Path(path).resolve().relative_to(Path(corpus.root).resolve()).as_posix()
+    return Path(path).relative_to(corpus.root).as_posix()
 
 
 def find_clip(corpus: Corpus, relative: str) -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -17,6 +18,16 @@ from model.config import CLASSES
 from model.processing import NoFaceError
 from model.video import ClipError
 
+LAUNCH_OPTIONS = {"server_name": "127.0.0.1", "max_file_size": f"{analysis.MAX_UPLOAD_MB}mb"}  # local by default
+KEEP_SECONDS = 3600  # overlay videos and Gradio's copies of uploads are deleted after an hour
+
+
+def _prune(folder: Path, max_age: float = KEEP_SECONDS) -> None:
+    """Delete the overlays older than max_age: the demo may run for weeks on a shared machine."""
+    for path in folder.glob("*.webm"):
+        if time.time() - path.stat().st_mtime > max_age:
+            path.unlink(missing_ok=True)
+
 
 def build_demo(checkpoint: Path) -> gr.Blocks:
     model, process, _ = load_checkpoint(checkpoint)
@@ -27,6 +38,7 @@ def build_demo(checkpoint: Path) -> gr.Blocks:
             raise gr.Error("No video: upload an mp4, avi, mov, mkv or webm clip.")
         variant = analysis.Variant("prediction", model, process, attention_on)
         try:
+            analysis.check_upload_size(Path(video).stat().st_size, Path(video).name)
             try:
                 result = analysis.analyze_file(Path(video), [variant])
             except NoFaceError:
@@ -36,11 +48,12 @@ def build_demo(checkpoint: Path) -> gr.Blocks:
             raise gr.Error(str(error)) from None
         probabilities = result.probabilities["prediction"]
         shown = explain.explain(model, result, method, CLASSES.index(result.prediction), attention_on)
-        overlay = output_folder / f"{Path(video).stem}-{method.split()[0]}.webm"
+        _prune(output_folder)
+        overlay = Path(tempfile.mkstemp(dir=output_folder, prefix=f"{method.split()[0]}-", suffix=".webm")[1])
         overlay.write_bytes(explain.overlay_video(shown, result.clip.stats.get("duration", 1.0)))
         return probabilities.to_dict(), str(overlay), figures.importance_curves(shown.importance)
 
-    with gr.Blocks(title="Expression explainability lab") as demo:
+    with gr.Blocks(title="Expression explainability lab", delete_cache=(KEEP_SECONDS, KEEP_SECONDS)) as demo:
         gr.Markdown("## Dynamic facial expression recognition, explained\nA two-stream network (face crops + "
                     "optical flow) with inter-stream attention. Upload a short face video.")
         with gr.Row():
@@ -66,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.checkpoint is None:
         parser.error("no checkpoint found: pass --checkpoint DIR or restore assets/checkpoints/")
-    build_demo(args.checkpoint).launch(server_name="127.0.0.1", server_port=args.port)
+    build_demo(args.checkpoint).launch(**LAUNCH_OPTIONS, server_port=args.port)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ checkpoints and a tiny corpus without touching the repository:
     LAB_RUNS    replaces runs/   (training runs; every runs/<name>/best is offered as a checkpoint)
     LAB_DATA    replaces data/corpus (the default data source)
     LAB_CACHE   replaces cache/lab (evaluations, transcoded videos)
+    LAB_DATA_ROOTS  folders (separated like PATH) that typed corpus paths must lie in; unset: any folder
 """
 from __future__ import annotations
 
@@ -42,6 +43,15 @@ def default_data() -> Path:
 
 def cache_dir() -> Path:
     return _location("LAB_CACHE", "cache/lab")
+
+
+def allowed_data_roots() -> list[Path] | None:
+    """The folders a typed corpus path must lie in (LAB_DATA_ROOTS, separated like PATH); None: anywhere.
+
+    Set it when the app is served beyond localhost, so visitors cannot browse the machine's videos.
+    """
+    value = os.environ.get("LAB_DATA_ROOTS", "").strip()
+    return [Path(p).expanduser().resolve() for p in value.split(os.pathsep) if p.strip()] if value else None
 
 
 def predictions_dir() -> Path:

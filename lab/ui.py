@@ -5,7 +5,6 @@ called (lab.attribution copies before hooking; the attention switch is a forward
 """
 from __future__ import annotations
 
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,12 +152,4 @@ def _generate_embedded(root: Path) -> None:
                     return
         status.update(label="The embedded corpus is ready", state="complete", expanded=False)
 
-
-def session_folder() -> Path:
-    """A private temporary folder for this session's uploads (each file is deleted right after processing)."""
-    folder = st.session_state.get("lab_upload_folder")
-    if folder is None or not Path(folder).is_dir():
-        folder = tempfile.mkdtemp(prefix="lab-session-")
-        st.session_state["lab_upload_folder"] = folder
-    return Path(folder)
 

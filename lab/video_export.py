@@ -64,6 +64,15 @@ def webm_bytes(frames: np.ndarray, fps: float) -> bytes:
         return write_webm(frames, fps, Path(folder) / "video.webm").read_bytes()
 
 
+def _is_webm(path: Path) -> bool:
+    """A cached transcode is used only if it opens as WebM with a video stream; anything else is rebuilt."""
+    try:
+        with av.open(str(path)) as container:
+            return "webm" in container.format.name and bool(container.streams.video)
+    except (av.FFmpegError, OSError):
+        return False
+
+
 def browser_playable(path: Path, cache: Path, max_seconds: float = 20.0, max_side: int = 480) -> Path:
     """A WebM/VP9 copy of any video file, cached under ``cache`` by the file's content (WebM files pass as they are)."""
     path = Path(path)
@@ -72,7 +81,7 @@ def browser_playable(path: Path, cache: Path, max_seconds: float = 20.0, max_sid
     with open(path, "rb") as file:
         key = hashlib.file_digest(file, "sha256").hexdigest()[:20]
     target = Path(cache) / "videos" / f"{key}-{max_side}.webm"
-    if not target.is_file():
+    if not _is_webm(target):
         video = read_video(path, max_seconds=max_seconds, max_side=max_side)
         write_webm(video.frames, video.fps, target)
     return target

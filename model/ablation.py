@@ -30,17 +30,18 @@ RESULTS = REPO_ROOT / "assets" / "results" / "ablation.json"
 
 
 def run_variant(name: str, seed: int, data: Path, runs: Path, epochs: int) -> dict:
-    """Train (or resume) one variant with one seed and evaluate its best checkpoint on Test."""
+    """Train (or resume) one variant with one seed, evaluate its best checkpoint on Test, keep the result beside it."""
     out = runs / f"{name}_seed{seed}"
-    cfg = TrainConfig(data=str(data), out=str(out), epochs=epochs, seed=seed,
-                      model=ModelConfig(**VARIANTS[name][1]))
+    if (out / "result.json").is_file():
+        return json.loads((out / "result.json").read_text())
+    cfg = TrainConfig(data=str(data), out=str(out), epochs=epochs, seed=seed, model=ModelConfig(**VARIANTS[name][1]))
     train(cfg)
-    result = {"seed": seed, "checkpoint": str(out / "best")}
+    result = {"variant": name, "seed": seed, "checkpoint": str(out / "best"),
+              "train_seconds": json.loads((out / "best" / "config.json").read_text())["metrics"]["train_seconds"]}
     for attention in ([True, False] if name == "two_stream_attention" else [True]):
         _, metrics = evaluate(out / "best", data, "Test", None, inter_stream_attention=attention, progress=False)
-        key = "test" if attention else "test_attention_switched_off"
-        result[key] = {"war": metrics["war"], "uar": metrics["uar"]}
-    print(json.dumps({name: result}))
+        result["test" if attention else "test_attention_switched_off"] = {"war": metrics["war"], "uar": metrics["uar"]}
+    atomic_write_bytes(out / "result.json", json.dumps(result, indent=2).encode())
     return result
 
 
@@ -54,6 +55,20 @@ def summarize(rows: list[dict], key: str = "test") -> dict:
     return summary
 
 
+def ablation_table(runs: Path, command: str) -> dict:
+    """Every finished run under ``runs``, grouped by variant, with mean and spread over seeds."""
+    results = [json.loads(p.read_text()) for p in sorted(runs.glob("*/result.json"))]
+    table = {"command": command, "variants": {}}
+    for name, (description, _) in VARIANTS.items():
+        rows = [r for r in results if r["variant"] == name]
+        if rows:
+            entry = {"description": description, "runs": rows, "test": summarize(rows)}
+            if name == "two_stream_attention":
+                entry["test_attention_switched_off"] = summarize(rows, "test_attention_switched_off")
+            table["variants"][name] = entry
+    return table
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, type=Path)
@@ -63,20 +78,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     p.add_argument("--out", type=Path, default=RESULTS)
     a = p.parse_args(argv)
-    table = json.loads(a.out.read_text()) if a.out.is_file() else {}
     for name in a.variants:
-        seeds = a.seeds if name in MULTI_SEED else a.seeds[:1]
-        rows = [run_variant(name, seed, a.data, a.runs, a.epochs) for seed in seeds]
-        table[name] = {"description": VARIANTS[name][0], "runs": rows, "test": summarize(rows)}
-        if name == "two_stream_attention":
-            table[name]["test_attention_switched_off"] = summarize(rows, "test_attention_switched_off")
-        table["command"] = f"python -m model.ablation --data {a.data} --seeds {' '.join(map(str, a.seeds))}"
-        atomic_write_bytes(a.out, json.dumps(table, indent=2).encode())
-    for name, entry in table.items():
-        if isinstance(entry, dict) and "test" in entry:
-            t = entry["test"]
-            print(f"{entry['description']:70s} WAR {t['war']:.3f}±{t['war_std']:.3f}  UAR {t['uar']:.3f}±{t['uar_std']:.3f}"
-                  f"  (seeds {t['seeds']})")
+        for seed in (a.seeds if name in MULTI_SEED else a.seeds[:1]):
+            run_variant(name, seed, a.data, a.runs, a.epochs)
+    table = ablation_table(a.runs, f"python -m model.ablation --data {a.data} --seeds {' '.join(map(str, a.seeds))}")
+    atomic_write_bytes(a.out, json.dumps(table, indent=2).encode())
+    for entry in table["variants"].values():
+        t = entry["test"]
+        print(f"{entry['description']:70s} WAR {t['war']:.3f}±{t['war_std']:.3f}  UAR {t['uar']:.3f}±{t['uar_std']:.3f}"
+              f"  (seeds {t['seeds']})")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,17 @@ CONFIG_SCHEMA = {
         "process": {
             "type": "object",
             "required": ["frames", "size", "flow"],
-            "properties": {"flow": {"enum": ["farneback", "dis"]}},
+            "properties": {
+                "frames": {"type": "integer", "minimum": 2, "maximum": 256},
+                "size": {"type": "integer", "minimum": 16, "maximum": 512},
+                "flow": {"enum": ["farneback", "dis"]},
+                "margin": {"type": "number", "minimum": 0, "maximum": 2},
+                "center_crop": {"type": "boolean"},
+                "max_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
+                "max_side": {"type": "integer", "minimum": 16, "maximum": 4096},
+                "detect_side": {"type": "integer", "minimum": 16, "maximum": 4096},
+                "detect_every": {"type": "integer", "minimum": 1},
+            },
         },
         "metrics": {"type": "object"},
         "train": {"type": "object"},
@@ -119,6 +129,11 @@ def load_checkpoint(folder: Path) -> tuple[TwoStreamNet, ProcessConfig, dict]:
     """The network in eval mode, the processing settings it was trained with, and the full config."""
     config = read_config(folder)
     model_config = ModelConfig.from_dict(config["model"])
+    process = config["process"]
+    if (process["frames"], process["size"]) != (model_config.frames, model_config.size):
+        raise CheckpointError(f"{folder}/{CONFIG}: the processing makes {process['frames']} crops of "
+                              f"{process['size']} px but the network takes {model_config.frames} of "
+                              f"{model_config.size} px: re-export the checkpoint")
     try:
         state = load_file(str(Path(folder) / WEIGHTS))
     except (SafetensorError, OSError, ValueError) as e:
@@ -137,7 +152,7 @@ def load_checkpoint(folder: Path) -> tuple[TwoStreamNet, ProcessConfig, dict]:
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return model, ProcessConfig.from_dict(config["process"]), config
+    return model, ProcessConfig.from_dict(process), config
 
 
 def shipped_checkpoints() -> dict[str, Path]:

@@ -6,7 +6,7 @@ worker processes; the tensors are kept in float16 to halve memory.
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from model.config import ProcessConfig
 from model.datasets import ClipRecord
-from model.processing import DEFAULT_CACHE_DIR, process_video, to_tensors
+from model.processing import DEFAULT_CACHE_DIR, NoFaceError, process_video, to_tensors
 
 
 @dataclass
@@ -32,10 +32,16 @@ class ClipSet:
         return self.rgb[index].float(), self.flow[index].float(), self.labels[index]
 
 
-def _tensors_of(args: tuple[Path, ProcessConfig, Path]) -> tuple[torch.Tensor, torch.Tensor]:
+def _tensors_of(args: tuple[Path, ProcessConfig, Path]) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """A clip's tensors; a clip where no face is found is centre-cropped (and reported) rather than dropped, so a
+    split is always evaluated whole."""
     path, config, cache_dir = args
-    rgb, flow = to_tensors(process_video(path, config, cache_dir=cache_dir))
-    return rgb.half(), flow.half()
+    try:
+        clip, centred = process_video(path, config, cache_dir=cache_dir), False
+    except NoFaceError:
+        clip, centred = process_video(path, replace(config, center_crop=True), cache_dir=cache_dir), True
+    rgb, flow = to_tensors(clip)
+    return rgb.half(), flow.half(), centred
 
 
 def _init_worker() -> None:
@@ -53,5 +59,8 @@ def load_clipset(records: list[ClipRecord], config: ProcessConfig, cache_dir: Pa
                                 disable=not progress))
     else:
         results = [_tensors_of(j) for j in tqdm(jobs, desc=desc, disable=not progress)]
+    centred = [r.path.name for r, (_, _, c) in zip(records, results) if c]
+    if centred and progress:
+        print(f"{desc}: no face found in {len(centred)} clip(s), centre-cropped instead: {', '.join(centred)}")
     labels = torch.tensor([-1 if r.label is None else r.label for r in records], dtype=torch.long)
-    return ClipSet(records, torch.stack([r for r, _ in results]), torch.stack([f for _, f in results]), labels)
+    return ClipSet(records, torch.stack([r for r, _, _ in results]), torch.stack([f for _, f, _ in results]), labels)

@@ -18,7 +18,7 @@ class ProcessConfig:
     frames: int = 16  # T face crops sampled uniformly over the clip; the flow stream gets T-1 fields
     size: int = 64  # S: crops are S x S pixels
     flow: str = "farneback"  # optical flow method: "farneback" or "dis"
-    margin: float = 0.2  # the face box is enlarged by this fraction on each side before cropping
+    margin: float = 0.1  # the face box is enlarged by this fraction on each side before cropping
     center_crop: bool = False  # skip face detection and crop the frame centre (explicit opt-in for faceless clips)
     max_seconds: float = 20.0  # decode at most this much of a clip; longer clips are cut and the user is told
     max_side: int = 640  # frames are downscaled while decoding so their long side is at most this (bounds 4K memory)
@@ -63,7 +63,7 @@ class TrainConfig:
     out: str = "runs/default"
     epochs: int = 12
     batch_size: int = 16
-    lr: float = 3e-3
+    lr: float = 1e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
     seed: int = 0

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,10 +20,10 @@ import numpy as np
 import torch
 
 from model.config import ProcessConfig
-from model.video import ClipError, read_video
+from model.video import ClipError, Video, read_video
 
 __all__ = [
-    "ClipError", "NoFaceError", "ProcessedClip", "DEFAULT_CACHE_DIR", "process_video", "process_frames",
+    "ClipError", "NoFaceError", "ProcessedClip", "DEFAULT_CACHE_DIR", "process_video", "process_decoded", "process_frames",
     "to_tensors", "rgb_for_display", "cache_path",
 ]
 
@@ -37,7 +38,8 @@ FLOW_SCALE = 2.0  # flow is in crop pixels; facial motion between sampled crops 
 FLOW_CLIP = 5.0  # after scaling, so a tracking glitch cannot dominate a batch
 
 # Face detection and tracking settings that are not worth exposing.
-_CASCADE = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+_CASCADE_FILE = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+_PER_THREAD = threading.local()  # a CascadeClassifier is not thread-safe: concurrent sessions corrupt each other's boxes
 _DETECT_SCALE_STEP = 1.2  # detectMultiScale scaleFactor: 1.2 is about twice as fast as 1.1 and finds the same faces
 _DETECT_NEIGHBOURS = 4  # overlapping raw hits needed to accept a detection (fewer = more false positives)
 _MIN_FACE = 24  # pixels in the detection image: the cascade's window size
@@ -70,17 +72,23 @@ def process_video(path: str | Path, config: ProcessConfig, cache_dir: Path | Non
     entry = cache_path(path, config, cache_dir) if cache_dir is not None and path.is_file() else None
     if entry is not None and (cached := _load(entry, config)) is not None:
         return cached
-    video = read_video(path, config.max_seconds, config.max_side)
-    try:
-        clip = process_frames(video.frames, video.fps, config, times=video.times, original_size=video.original_size)
-    except NoFaceError as error:
-        raise NoFaceError(f"{path.name}: {error}") from None
-    stats = dict(clip.stats, duration=video.duration, truncated=video.truncated,
-                 warnings=video.warnings + clip.stats["warnings"])
-    clip = replace(clip, stats=stats)
+    clip = process_decoded(read_video(path, config.max_seconds, config.max_side), config, path.name)
     if entry is not None:
         _save(entry, clip)
     return clip
+
+
+def process_decoded(video: Video, config: ProcessConfig, name: str) -> ProcessedClip:
+    """Process a decoded video, adding the decoder's duration, truncation and warnings to the stats.
+
+    For callers that keep the decoded frames (the lab draws the face track on them); the error names the clip.
+    """
+    try:
+        clip = process_frames(video.frames, video.fps, config, times=video.times, original_size=video.original_size)
+    except NoFaceError as error:
+        raise NoFaceError(f"{name}: {error}") from None
+    return replace(clip, stats=dict(clip.stats, duration=video.duration, truncated=video.truncated,
+                                    warnings=video.warnings + clip.stats["warnings"]))
 
 
 def process_frames(frames: np.ndarray, fps: float, config: ProcessConfig, *, times: np.ndarray | None = None,
@@ -104,6 +112,9 @@ def process_frames(frames: np.ndarray, fps: float, config: ProcessConfig, *, tim
         squares = np.tile(box, (len(indices), 1))
         detection_boxes = np.full((count, 4), np.nan, np.float32)
         face_stats = dict(detection_rate=0.0, track_coverage=0.0, num_faces_seen=0, scene_cuts=0, detector_runs=0)
+    elif min(width, height) < _MIN_FACE:
+        raise NoFaceError(f"the frames are only {width}x{height} pixels, too small to find a face in: use a larger "
+                          "video, or crop the frame centre instead (ProcessConfig.center_crop=True, --center-crop)")
     else:
         track_boxes, detection_boxes, face_stats = _track_main_face(frames, fps, config)
         if face_stats["num_faces_seen"] > 1:
@@ -203,8 +214,10 @@ def _track_main_face(frames: np.ndarray, fps: float, config: ProcessConfig):
 
 def _detect_faces(gray: np.ndarray) -> np.ndarray:
     """Haar face boxes (K, 4) as [x0, y0, x1, y1] in the detection image's pixels."""
-    found = _CASCADE.detectMultiScale(cv2.equalizeHist(gray), scaleFactor=_DETECT_SCALE_STEP,
-                                      minNeighbors=_DETECT_NEIGHBOURS, minSize=(_MIN_FACE, _MIN_FACE))
+    if not hasattr(_PER_THREAD, "cascade"):
+        _PER_THREAD.cascade = cv2.CascadeClassifier(_CASCADE_FILE)
+    found = _PER_THREAD.cascade.detectMultiScale(cv2.equalizeHist(gray), scaleFactor=_DETECT_SCALE_STEP,
+                                                  minNeighbors=_DETECT_NEIGHBOURS, minSize=(_MIN_FACE, _MIN_FACE))
     boxes = np.asarray(found, dtype=np.float32).reshape(-1, 4)
     boxes[:, 2:] += boxes[:, :2]
     return boxes

@@ -44,7 +44,7 @@ def augment(rgb: torch.Tensor, flow: torch.Tensor, generator: torch.Generator) -
     mirrored_flow = flow.flip(-1) * torch.tensor([-1.0, 1.0]).view(1, 2, 1, 1, 1)
     flow = torch.where(flip[:, None, None, None, None], mirrored_flow, flow)
     size = rgb.shape[-1]
-    pad = max(1, size // 16)
+    pad = max(1, size // 32)
     dy, dx = torch.randint(0, 2 * pad + 1, (2,), generator=generator).tolist()
     rgb = F.pad(rgb, (pad, pad, pad, pad, 0, 0), mode="replicate")[..., dy:dy + size, dx:dx + size]
     flow = F.pad(flow, (pad, pad, pad, pad, 0, 0), mode="replicate")[..., dy:dy + size, dx:dx + size]

@@ -13,6 +13,7 @@ import numpy as np
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 UPLOAD_HINT = "upload a video file (mp4, avi, mov, mkv, webm)"
+MAX_FPS = 30.0  # faster clips are thinned to this rate while decoding: 20 s of 60 fps would hold 1,200 frames
 
 
 class ClipError(ValueError):
@@ -57,6 +58,8 @@ def _decode(name: str, container, stream, max_seconds: float, max_side: int) -> 
     truncated = False
     nominal_rate = float(stream.average_rate or stream.guessed_rate or 25.0)
     first_time = None
+    next_time = -np.inf  # the next frame kept is at least 1 / MAX_FPS after the last one (a tolerance for jitter)
+    skipped = 0
     out_size = rotation = None
     try:
         for frame in container.decode(stream):
@@ -70,6 +73,10 @@ def _decode(name: str, container, stream, max_seconds: float, max_side: int) -> 
                 truncated = True
                 warnings.append(f"{name} is longer than {max_seconds:g} s: only the first {max_seconds:g} s are used")
                 break
+            if time < next_time:
+                skipped += 1
+                continue
+            next_time = time + 0.9 / MAX_FPS
             rgb = frame.reformat(width=out_size[0], height=out_size[1], format="rgb24").to_ndarray()
             frames.append(np.rot90(rgb, k=rotation // 90) if rotation else rgb)
             times.append(time - first_time)
@@ -78,9 +85,12 @@ def _decode(name: str, container, stream, max_seconds: float, max_side: int) -> 
             raise ClipError(f"{name} could not be decoded ({_reason(error)}): {UPLOAD_HINT}") from None
         truncated = True
         warnings.append(f"{name} is damaged after frame {len(frames)}: only the frames before it are used")
+    if skipped:
+        warnings.append(f"{name} has frames under 1/{MAX_FPS:g} s apart: {skipped} of them are skipped "
+                        f"(at most {MAX_FPS:g} frames per second are read)")
     if not frames:
         raise ClipError(f"{name} contains no decodable video frames (empty or truncated file): {UPLOAD_HINT}")
-    if not truncated and len(frames) < stream.frames - 1:  # the container's index promised more: cut-off download?
+    if not truncated and len(frames) + skipped < stream.frames - 1:  # the container's index promised more: cut-off download?
         truncated = True
         warnings.append(f"{name} ends after {len(frames)} of {stream.frames} frames (incomplete file?): "
                         "only the frames present are used")

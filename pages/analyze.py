@@ -40,7 +40,7 @@ def pick_clip():
         if upload is None:
             return None
         return ("upload", upload.file_id), lambda crop: analysis.analyze_upload(
-            upload.getvalue(), upload.name, variants, ui.session_folder(), center_crop=crop)
+            upload.getvalue(), upload.name, variants, center_crop=crop)
     corpus = ui.open_data(chosen)
     if corpus is None:
         return None

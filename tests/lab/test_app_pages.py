@@ -1,5 +1,5 @@
 """Every page of the Streamlit app, headless (AppTest), on the tiny lab: it renders, reacts, and never raises."""
-from pathlib import Path
+import tempfile
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -30,7 +30,8 @@ def test_overview_shows_architecture_model_card_and_ablation(lab_env):
     assert "two streams + attention" in at.dataframe[1].value["variant"].tolist()
 
 
-def test_analyze_upload_attention_switch_and_methods(lab_env):
+def test_analyze_upload_attention_switch_and_methods(lab_env, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the upload's private folder goes
     at = open_page("pages/analyze.py")
     at.radio(key="clip_source").set_value("Upload a video").run()
     sample = sources.sample_clips()[0]
@@ -38,7 +39,7 @@ def test_analyze_upload_attention_switch_and_methods(lab_env):
     assert not at.exception and not at.error
     assert metric(at, "Prediction (attention on)") in ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad",
                                                        "Surprise")
-    assert not list(Path(at.session_state["lab_upload_folder"]).iterdir()), "uploads are deleted after processing"
+    assert not list(tmp_path.iterdir()), "uploads are deleted after processing"
     at.toggle(key="attention").set_value(False).run()
     assert metric(at, "Prediction (attention off)")
     for method in ("Integrated Gradients", "Temporal occlusion"):

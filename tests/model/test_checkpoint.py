@@ -61,3 +61,38 @@ def test_missing_or_foreign_weights_are_refused(tmp_path):
     weights.write_bytes(b"\x80\x04pickle? no")
     with pytest.raises(CheckpointError, match="safetensors"):
         load_checkpoint(tmp_path / "ck")
+
+
+def test_processing_that_does_not_fit_the_network_is_refused(tmp_path):
+    save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
+    path = tmp_path / "ck" / "config.json"
+    config = json.loads(path.read_text())
+    config["process"]["frames"] = 16
+    path.write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="the network takes 8"):
+        load_checkpoint(tmp_path / "ck")
+    config["process"]["frames"] = "8"
+    path.write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="schema at process/frames"):
+        load_checkpoint(tmp_path / "ck")
+
+
+class _Payload:
+    """Unpickling this runs code (it creates the marker file): what a hostile .pt or .pkl would do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_a_pickle_in_place_of_the_weights_is_refused_without_running_it(tmp_path):
+    import pickle
+
+    save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
+    marker = tmp_path / "pwned"
+    (tmp_path / "ck" / "model.safetensors").write_bytes(pickle.dumps(_Payload(marker)))
+    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+        load_checkpoint(tmp_path / "ck")
+    assert not marker.exists()

@@ -1,0 +1,35 @@
+"""Eight sessions at once through one process give exactly the answers they get alone (no cross-talk through the
+shared model, Captum's hooks or the caches), and every Analyze-page session completes without an error."""
+import os
+
+import pytest
+
+from lab import loadtest
+
+pytestmark = pytest.mark.timeout(400)
+SESSIONS = 8
+
+
+@pytest.fixture(scope="module")
+def load_lab(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("load")
+    clips = loadtest.write_clips(folder / "clips", 4)
+    env = loadtest.stand_in_lab(folder, clips, checkpoint=None)
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    yield clips, env
+    for name, value in saved.items():
+        os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
+
+
+def test_concurrent_core_requests_equal_their_answers_alone(load_lab):
+    clips, env = load_lab
+    checkpoint = loadtest.Path(env["LAB_ASSETS"]) / "checkpoints" / "two_stream_attention"
+    row = loadtest.core_load(checkpoint, clips, SESSIONS)
+    assert row["mismatches"] == []
+
+
+def test_concurrent_analyze_page_sessions_all_complete(load_lab):
+    clips, _ = load_lab
+    row = loadtest.apptest_load(clips, SESSIONS)
+    assert row["problems"] == []
