@@ -18,39 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from lab import analysis, sources
 from lab.attribution import attribute
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import CLASSES, ModelConfig, ProcessConfig
-from model.corpus import FPS, render_clip
+from model.bench import median_seconds, write_test_clip
 from model.network import TwoStreamNet
 
 TARGETS = {"upload -> prediction": 2.0, "Grad-CAM both streams": 0.5, "IG-32 both streams": 4.0,
            "page switch": 1.0, "first render": 5.0}
-
-
-def median_seconds(run, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def three_second_clip(folder: Path) -> Path:
-    """A 3 s, 640x480 corpus face clip (upscaled), written like a phone upload would be (MPEG-4 in .mp4)."""
-    frames = render_clip(0, "Val", 0).frames
-    frames = np.concatenate([frames] * (-(-3 * FPS // len(frames))))[:3 * FPS]
-    path = folder / "bench.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (640, 480))
-    for frame in frames:
-        writer.write(cv2.resize(frame, (640, 480), interpolation=cv2.INTER_LINEAR))
-    writer.release()
-    return path
 
 
 def bench_core(folder: Path) -> dict[str, float]:
@@ -60,7 +36,7 @@ def bench_core(folder: Path) -> dict[str, float]:
         save_checkpoint(folder / "assets" / "checkpoints" / sources.ATTENTION_CHECKPOINT, TwoStreamNet(ModelConfig()),
                         ProcessConfig())
         (folder / "assets" / "samples").mkdir(parents=True)
-        shutil.copy(three_second_clip(folder), folder / "assets" / "samples" / "bench.mp4")
+        shutil.copy(write_test_clip(folder / "bench.mp4"), folder / "assets" / "samples" / "bench.mp4")
         print("checkpoint: none shipped yet; a random-initialised network of the default size")
         choices = sources.checkpoint_choices()
     model, process, _ = load_checkpoint(choices[sources.ATTENTION_CHECKPOINT])
@@ -68,7 +44,7 @@ def bench_core(folder: Path) -> dict[str, float]:
     companion = load_checkpoint(no_module)[:2] if no_module else (TwoStreamNet(ModelConfig(
         inter_stream_attention=False)).eval(), process)
     variants = analysis.attention_variants(model, process, companion)
-    data = three_second_clip(folder).read_bytes()
+    data = write_test_clip(folder / "bench.mp4").read_bytes()
     uploads = folder / "uploads"
     analyze = lambda: analysis.analyze_upload(data, "bench.mp4", variants, uploads)  # noqa: E731
     result = analyze()

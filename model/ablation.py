@@ -66,6 +66,10 @@ def ablation_table(runs: Path, command: str) -> dict:
             if name == "two_stream_attention":
                 entry["test_attention_switched_off"] = summarize(rows, "test_attention_switched_off")
             table["variants"][name] = entry
+    table["rows"] = [{"model": e["description"], "seeds": len(e["runs"]),
+                      "Test WAR": f"{e['test']['war']:.3f} ± {e['test']['war_std']:.3f}",
+                      "Test UAR": f"{e['test']['uar']:.3f} ± {e['test']['uar_std']:.3f}"}
+                     for e in table["variants"].values()]
     return table
 
 

@@ -24,7 +24,7 @@ from model.predict import class_probabilities
 from model.processing import process_video, to_tensors
 
 
-def median_seconds(fn, repeats: int) -> float:
+def median_seconds(fn, repeats: int = 3) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -11,7 +11,6 @@ import tempfile
 from pathlib import Path
 
 import jsonschema
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 

@@ -307,11 +307,16 @@ def _optical_flow(crops: np.ndarray, method: str, size: int) -> np.ndarray:
 # --- network inputs --------------------------------------------------------------------------------------------------
 
 def to_tensors(clip: ProcessedClip) -> tuple[torch.Tensor, torch.Tensor]:
-    """Network inputs: rgb (3, T, S, S) standardized, flow (2, T-1, S, S) scaled to O(1) and clipped."""
+    """Network inputs: rgb (3, T, S, S) standardized, flow (2, T-1, S, S) scaled to O(1) and clipped.
+
+    Each flow field has its median subtracted (as in classic two-stream networks' camera-motion compensation): what
+    is left of head motion and crop jitter is mostly global, the expression's motion is local.
+    """
     mean = torch.tensor(RGB_MEAN).view(3, 1, 1, 1)
     std = torch.tensor(RGB_STD).view(3, 1, 1, 1)
     rgb = torch.from_numpy(clip.rgb).permute(3, 0, 1, 2).float().div(255.0)
-    flow = torch.from_numpy(clip.flow.astype(np.float32)).permute(3, 0, 1, 2) / FLOW_SCALE
+    flow = torch.from_numpy(clip.flow.astype(np.float32)).permute(3, 0, 1, 2)
+    flow = (flow - flow.flatten(2).median(dim=2).values[..., None, None]) / FLOW_SCALE
     return ((rgb - mean) / std).contiguous(), flow.clamp(-FLOW_CLIP, FLOW_CLIP).contiguous()
 
 

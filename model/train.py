@@ -29,7 +29,7 @@ from tqdm import tqdm
 from model.checkpoint import atomic_write_bytes, save_checkpoint
 from model.clipset import load_clipset
 from model.config import CLASSES, ModelConfig, ProcessConfig, TrainConfig
-from model.datasets import open_corpus
+from model.datasets import ClipRecord, Corpus, open_corpus
 from model.evaluate import classification_metrics, predict_clipset
 from model.network import TwoStreamNet
 
@@ -37,20 +37,11 @@ RESUME_FILE = "resume.safetensors"
 
 
 def augment(rgb: torch.Tensor, flow: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mirror, shift and re-light a batch the same way in both streams (a mirrored flow field negates its x part)."""
-    b = rgb.shape[0]
-    flip = torch.rand(b, generator=generator) < 0.5
-    rgb = torch.where(flip[:, None, None, None, None], rgb.flip(-1), rgb)
+    """Mirror half the clips of a batch, both streams alike (a mirrored flow field negates its x part). Faces are
+    nearly symmetric and every expression reads the same mirrored; shifts and re-lighting slowed learning here."""
+    flip = (torch.rand(rgb.shape[0], generator=generator) < 0.5)[:, None, None, None, None]
     mirrored_flow = flow.flip(-1) * torch.tensor([-1.0, 1.0]).view(1, 2, 1, 1, 1)
-    flow = torch.where(flip[:, None, None, None, None], mirrored_flow, flow)
-    size = rgb.shape[-1]
-    pad = max(1, size // 32)
-    dy, dx = torch.randint(0, 2 * pad + 1, (2,), generator=generator).tolist()
-    rgb = F.pad(rgb, (pad, pad, pad, pad, 0, 0), mode="replicate")[..., dy:dy + size, dx:dx + size]
-    flow = F.pad(flow, (pad, pad, pad, pad, 0, 0), mode="replicate")[..., dy:dy + size, dx:dx + size]
-    gain = 1 + 0.2 * (torch.rand(b, 1, 1, 1, 1, generator=generator) - 0.5)
-    offset = 0.3 * (torch.rand(b, 1, 1, 1, 1, generator=generator) - 0.5)
-    return rgb * gain + offset, flow
+    return torch.where(flip, rgb.flip(-1), rgb), torch.where(flip, mirrored_flow, flow)
 
 
 def learning_rate(step: int, total: int, peak: float, warmup: int) -> float:
@@ -99,6 +90,16 @@ def setup_distributed() -> tuple[int, int, torch.device]:
     return rank, world, torch.device("cpu")
 
 
+def train_and_val_records(corpus: Corpus) -> tuple[list[ClipRecord], list[ClipRecord]]:
+    """The corpus's Train and Val clips. A corpus without Val (a DFEW fold, a plain folder of class folders) holds out
+    every 10th clip of its training split in path order: deterministic, and the same on every rank."""
+    records = corpus.clips("Train" if "Train" in corpus.splits else corpus.splits[0])
+    if "Val" in corpus.splits:
+        return records, corpus.clips("Val")
+    ordered = sorted(records, key=lambda r: str(r.path))
+    return [r for i, r in enumerate(ordered) if i % 10], [r for i, r in enumerate(ordered) if i % 10 == 0]
+
+
 def train(cfg: TrainConfig, progress: bool = True) -> dict:
     """Run (or resume) one training run; returns the best Val metrics."""
     rank, world, device = setup_distributed()
@@ -107,8 +108,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     show = progress and rank == 0
     if rank != 0:
         dist.barrier()  # rank 0 fills the processing cache first; the others then read it
-    train_set = load_clipset(corpus.clips("Train"), cfg.process, workers=cfg.workers, desc="Train", progress=show)
-    val_set = load_clipset(corpus.clips("Val"), cfg.process, workers=cfg.workers, desc="Val", progress=show)
+    train_records, val_records = train_and_val_records(corpus)
+    train_set = load_clipset(train_records, cfg.process, workers=cfg.workers, desc="Train", progress=show)
+    val_set = load_clipset(val_records, cfg.process, workers=cfg.workers, desc="Val", progress=show)
     if rank == 0 and world > 1:
         dist.barrier()
 

@@ -68,3 +68,15 @@ def test_torchrun_with_two_processes(tiny_corpus, tmp_path):
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2]
     assert json.loads((out / "best" / "config.json").read_text())["train"]["world_size"] == 2
+
+
+def test_a_corpus_without_val_holds_out_every_tenth_training_clip(tmp_path):
+    from model.datasets import open_corpus
+    from model.train import train_and_val_records
+    for name in ("Happy", "Sad"):
+        (tmp_path / name).mkdir()
+        for i in range(10):
+            (tmp_path / name / f"{name}_{i}.avi").write_bytes(b"")
+    train_records, val_records = train_and_val_records(open_corpus(tmp_path))
+    assert len(train_records) == 18 and len(val_records) == 2
+    assert not {r.path for r in train_records} & {r.path for r in val_records}

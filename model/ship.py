@@ -1,0 +1,66 @@
+"""Put trained runs into ``assets/``: ``python -m model.ship --runs runs/ablation --data data/corpus [--seed 0]``.
+
+Copies the best checkpoints of the two shipped recipes (with and without the inter-stream attention module), records
+their Test metrics in their configs, writes their prediction tables for Train, Val and Test (and the attention model's
+with the module switched off), and copies a few corpus clips as samples. Everything the lab shows instantly comes
+from here, and this command reproduces it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from model.checkpoint import CONFIG, SHIPPED_DIR, WEIGHTS, atomic_write_bytes, read_config
+from model.config import SPLITS
+from model.corpus import corpus_index
+from model.evaluate import evaluate
+
+ASSETS = SHIPPED_DIR.parent
+SHIPPED = {"two_stream_attention": "two_stream_attention", "two_stream_no_attention": "two_stream_no_attention"}
+SAMPLES_PER_CLASS = 1  # Test clips, one per class: small enough for assets/, enough for a demo
+
+
+def ship_checkpoint(run: Path, name: str, data: Path) -> None:
+    target = SHIPPED_DIR / name
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run / "best" / WEIGHTS, target / WEIGHTS)
+    config = read_config(run / "best")
+    switches = [True, False] if config["model"]["inter_stream_attention"] else [True]
+    for attention in switches:
+        folder = ASSETS / "predictions" / (name if attention else f"{name}_switched_off")
+        for split in SPLITS:
+            _, metrics = evaluate(run / "best", data, split, folder / f"{split}.csv", inter_stream_attention=attention)
+            if attention:
+                config["metrics"][split.lower()] = {"war": metrics["war"], "uar": metrics["uar"]}
+            print(f"{name} {'on ' if attention else 'off'} {split}: WAR {metrics['war']:.4f} UAR {metrics['uar']:.4f}")
+    atomic_write_bytes(target / CONFIG, json.dumps(config, indent=2).encode())
+
+
+def ship_samples(data: Path, seed: int) -> None:
+    folder = ASSETS / "samples"
+    folder.mkdir(parents=True, exist_ok=True)
+    taken: dict[str, int] = {}
+    for spec in corpus_index(seed, "Test"):
+        if taken.get(spec.label, 0) < SAMPLES_PER_CLASS:
+            taken[spec.label] = taken.get(spec.label, 0) + 1
+            for suffix in (".avi", ".json"):
+                source = data / "Test" / spec.label / f"{spec.stem}{suffix}"
+                shutil.copyfile(source, folder / f"{spec.label.lower()}_{spec.stem}{suffix}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=Path, default=Path("runs/ablation"))
+    p.add_argument("--data", type=Path, default=Path("data/corpus"))
+    p.add_argument("--seed", type=int, default=0, help="which training seed's runs to ship")
+    a = p.parse_args(argv)
+    for variant, name in SHIPPED.items():
+        ship_checkpoint(a.runs / f"{variant}_seed{a.seed}", name, a.data)
+    corpus_seed = json.loads((a.data / "corpus.json").read_text())["seed"]
+    ship_samples(a.data, corpus_seed)
+
+
+if __name__ == "__main__":
+    main()
