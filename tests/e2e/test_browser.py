@@ -36,7 +36,13 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab_assets(tmp_path_factory):
-    return build_lab_env(tmp_path_factory.mktemp("e2e"))
+    """A tiny lab; with LAB_E2E_REAL=1 the shipped assets and the embedded corpus in data/corpus instead (that is how
+    the README's screenshots are taken: ``LAB_E2E_REAL=1 CI=true pytest tests/e2e``)."""
+    root = tmp_path_factory.mktemp("e2e")
+    if os.environ.get("LAB_E2E_REAL") == "1":
+        return {"LAB_ASSETS": str(REPO / "assets"), "LAB_DATA": str(REPO / "data" / "corpus"),
+                "LAB_RUNS": str(root / "runs"), "LAB_CACHE": str(root / "cache")}
+    return build_lab_env(root)
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +124,7 @@ def test_every_page_in_a_real_browser(page, app_url, lab_assets):
     page.goto(f"{app_url}/dataset")
     page.get_by_text("Browse").wait_for(timeout=SLOW)
     settle(page, "dataset")
+
+    page.goto(f"{app_url}/explanation_quality")
+    page.get_by_text("Explanation quality").first.wait_for(timeout=SLOW)
+    settle(page, "explanation-quality")
