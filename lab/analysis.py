@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lab import visuals
 from model.config import CLASSES, ProcessConfig
 from model.network import TwoStreamNet
 from model.processing import ProcessedClip, process_decoded, to_tensors
 from model.video import UPLOAD_HINT, VIDEO_EXTENSIONS, ClipError, read_video
-from lab import visuals
 
 UPLOAD_TYPES = ("mp4", "avi", "mov", "mkv", "webm")
 MAX_UPLOAD_MB = 200  # the same as server.maxUploadSize in .streamlit/config.toml and the Gradio demo's max_file_size

@@ -17,7 +17,14 @@ import copy
 from dataclasses import dataclass, field
 
 import torch
-from captum.attr import GradientShap, IntegratedGradients, LayerAttribution, NoiseTunnel, Occlusion, Saliency
+from captum.attr import (
+    GradientShap,
+    IntegratedGradients,
+    LayerAttribution,
+    NoiseTunnel,
+    Occlusion,
+    Saliency,
+)
 
 from model.network import TwoStreamNet
 

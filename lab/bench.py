@@ -20,9 +20,9 @@ from pathlib import Path
 
 from lab import analysis, sources
 from lab.attribution import attribute
+from model.bench import median_seconds, write_test_clip
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import CLASSES, ModelConfig, ProcessConfig
-from model.bench import median_seconds, write_test_clip
 from model.network import TwoStreamNet
 
 TARGETS = {"upload -> prediction": 2.0, "Grad-CAM both streams": 0.5, "IG-32 both streams": 4.0,

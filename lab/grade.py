@@ -25,10 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing
 import random
 import time
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,14 +39,33 @@ from scipy.stats import t as student_t
 from tqdm import tqdm
 
 from lab.attribution import FAST_METHODS, METHODS, attribute
-from lab.quality import (Explainer, Predictor, auc, box_masks, curve_correlations, frame_mass, mass_accuracy,
-                         perturbation_inputs, pointing_game, randomization_correlations, removal_order, window_share)
+from lab.quality import (
+    Explainer,
+    Predictor,
+    auc,
+    box_masks,
+    curve_correlations,
+    frame_mass,
+    mass_accuracy,
+    perturbation_inputs,
+    pointing_game,
+    randomization_correlations,
+    removal_order,
+    window_share,
+)
 from model.checkpoint import REPO_ROOT, load_checkpoint
 from model.config import ProcessConfig, TrainConfig
 from model.corpus import AU_REGIONS, REGIONS
 from model.datasets import ClipRecord, open_corpus
 from model.network import TwoStreamNet
-from model.processing import DEFAULT_CACHE_DIR, ClipError, ProcessedClip, process_video, to_tensors
+from model.parallel import process_pool
+from model.processing import (
+    DEFAULT_CACHE_DIR,
+    ClipError,
+    ProcessedClip,
+    process_video,
+    to_tensors,
+)
 
 RANDOM = "Random"
 INTEGRATED_GRADIENTS = "Integrated Gradients"
@@ -284,9 +301,8 @@ _worker_state: tuple = ()  # (model, process config, settings, cache dir) of a g
 
 
 def _start_worker(checkpoint: Path, settings: GradeSettings, cache_dir: Path | None) -> None:
-    """Worker processes run one thread each: on a shared CPU, two-thread torch ops stall when a core is taken."""
+    """Each worker loads the checkpoint once (process_pool already limits it to one thread)."""
     global _worker_state
-    torch.set_num_threads(1)
     model, process_config, _ = load_checkpoint(checkpoint)
     _worker_state = (model, process_config, settings, cache_dir)
 
@@ -309,9 +325,8 @@ def grade_corpus(checkpoint: Path, data: Path = DEFAULT_DATA, split: str = "Test
     scores, curves, graded, skipped = [], [], [], []
     if progress:
         progress(0, len(jobs), f"grading {len(jobs)} clips")
-    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: forking a process that ran torch can hang
-    with (ProcessPoolExecutor(workers, mp_context=spawn, initializer=_start_worker,
-                              initargs=(checkpoint, settings, cache_dir)) if workers > 1 else nullcontext()) as pool:
+    with (process_pool(workers, _start_worker, (checkpoint, settings, cache_dir))
+          if workers > 1 else nullcontext()) as pool:
         if pool is None:
             model, process_config, _ = load_checkpoint(checkpoint)
             results = (grade_record(model, process_config, settings, cache_dir, *job) for job in jobs)

@@ -5,16 +5,15 @@ worker processes; the tensors are kept in float16 to halve memory.
 """
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import cv2
 import torch
 from tqdm import tqdm
 
 from model.config import ProcessConfig
 from model.datasets import ClipRecord
+from model.parallel import process_pool
 from model.processing import DEFAULT_CACHE_DIR, NoFaceError, process_video, to_tensors
 
 
@@ -44,17 +43,12 @@ def _tensors_of(args: tuple[Path, ProcessConfig, Path]) -> tuple[torch.Tensor, t
     return rgb.half(), flow.half(), centred
 
 
-def _init_worker() -> None:
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
-
-
 def load_clipset(records: list[ClipRecord], config: ProcessConfig, cache_dir: Path = DEFAULT_CACHE_DIR,
                  workers: int = 2, desc: str = "clips", progress: bool = True) -> ClipSet:
     """Process (or read from cache) every clip of ``records`` and stack the results."""
     jobs = [(r.path, config, cache_dir) for r in records]
     if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
+        with process_pool(workers) as pool:
             results = list(tqdm(pool.map(_tensors_of, jobs, chunksize=4), total=len(jobs), desc=desc,
                                 disable=not progress))
     else:

@@ -21,7 +21,6 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from multiprocessing import get_context
 from pathlib import Path
 
 import cv2
@@ -29,7 +28,16 @@ import numpy as np
 from tqdm import tqdm
 
 from model.config import CLASSES, SPLITS
-from model.face_render import AU_INDEX, AU_NAMES, CENTRE, FaceIdentity, FaceRenderer, region_points, sample_face
+from model.face_render import (
+    AU_INDEX,
+    AU_NAMES,
+    CENTRE,
+    FaceIdentity,
+    FaceRenderer,
+    region_points,
+    sample_face,
+)
+from model.parallel import process_pool
 
 __all__ = [
     "AU_NAMES", "AU_REGIONS", "REGIONS", "CorpusDifficulty", "ClipSpec", "RenderedClip", "PROTOTYPES",
@@ -463,10 +471,6 @@ def _write_json(path: Path, content: dict) -> None:
     os.replace(tmp, path)
 
 
-def _init_worker() -> None:
-    cv2.setNumThreads(1)  # the pool already uses every core
-
-
 def write_corpus(out: Path, seed: int = 0, scale: float = 1.0, workers: int = 2, progress: bool = True,
                  difficulty: CorpusDifficulty = CorpusDifficulty()) -> Path:
     """Write the corpus in AFEW's layout under ``out``; clips already written (video and sidecar) are skipped."""
@@ -475,9 +479,8 @@ def write_corpus(out: Path, seed: int = 0, scale: float = 1.0, workers: int = 2,
     todo = [(out, spec, difficulty) for spec in specs if not all(p.exists() for p in _clip_paths(out, spec))]
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc="corpus", unit="clip", disable=not progress)
     if workers > 1 and len(todo) > 1:
-        # forkserver: forking a parent whose OpenCV thread pool is busy can deadlock the children.
-        with get_context("forkserver").Pool(workers, initializer=_init_worker) as pool:
-            for _ in pool.imap_unordered(_write_clip, todo, chunksize=4):
+        with process_pool(workers) as pool:
+            for _ in pool.map(_write_clip, todo, chunksize=4):
                 bar.update()
     else:
         for task in todo:

@@ -15,7 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
+)
 
 from model.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint
 from model.clipset import ClipSet, load_clipset

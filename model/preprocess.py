@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from model.config import ProcessConfig
 from model.datasets import CorpusError, open_corpus
+from model.parallel import process_pool
 from model.processing import DEFAULT_CACHE_DIR, ClipError, ProcessedClip, process_video
 
 HIT_IOU = 0.3  # a detection "hits" the true face when it overlaps it at least this much
@@ -63,11 +62,6 @@ def _process_one(job: tuple[Path, ProcessConfig, Path]) -> dict:
     return result
 
 
-def _single_threaded_opencv() -> None:
-    """Each worker process uses one core: OpenCV's own threads would only fight the other workers."""
-    cv2.setNumThreads(1)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="corpus root (AFEW, DFEW or class folders)")
@@ -88,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
 
     start = time.perf_counter()
     if args.workers > 1:
-        with ProcessPoolExecutor(args.workers, initializer=_single_threaded_opencv) as pool:
+        with process_pool(args.workers) as pool:
             results = list(tqdm(pool.map(_process_one, jobs, chunksize=4), total=len(jobs), unit="clip"))
     else:
         results = [_process_one(job) for job in tqdm(jobs, unit="clip")]

@@ -12,7 +12,13 @@ import json
 import shutil
 from pathlib import Path
 
-from model.checkpoint import CONFIG, SHIPPED_DIR, WEIGHTS, atomic_write_bytes, read_config
+from model.checkpoint import (
+    CONFIG,
+    SHIPPED_DIR,
+    WEIGHTS,
+    atomic_write_bytes,
+    read_config,
+)
 from model.config import SPLITS
 from model.corpus import corpus_index
 from model.evaluate import evaluate
