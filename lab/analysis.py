@@ -151,5 +151,7 @@ def analyze_upload(data: bytes, name: str, variants: list[Variant], folder: Path
                    center_crop: bool = False) -> ClipAnalysis:
     """Analyze uploaded bytes; the file lives in a private temporary folder (under ``folder``, default the system's)
     that is removed as soon as the clip is processed, whatever happens."""
+    if folder is not None:
+        Path(folder).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="lab-upload-", dir=folder) as private:
         return analyze_file(save_upload(data, name, Path(private)), variants, center_crop=center_crop, name=name)
