@@ -126,5 +126,5 @@ def test_every_page_in_a_real_browser(page, app_url, lab_assets):
     settle(page, "dataset")
 
     page.goto(f"{app_url}/explanation_quality")
-    page.get_by_text("Explanation quality").first.wait_for(timeout=SLOW)
+    page.get_by_role("heading", name="Explanation quality").wait_for(timeout=SLOW)
     settle(page, "explanation-quality")
