@@ -331,7 +331,7 @@ def grade_corpus(checkpoint: Path, data: Path = DEFAULT_DATA, split: str = "Test
             model, process_config, _ = load_checkpoint(checkpoint)
             results = (grade_record(model, process_config, settings, cache_dir, *job) for job in jobs)
         else:
-            results = pool.map(_grade_in_worker, jobs)
+            results = pool.imap(_grade_in_worker, jobs)
         for done, (name, clip_scores, clip_curves) in enumerate(results, start=1):
             (graded if clip_scores else skipped).append(name)
             scores += clip_scores

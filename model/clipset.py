@@ -49,7 +49,7 @@ def load_clipset(records: list[ClipRecord], config: ProcessConfig, cache_dir: Pa
     jobs = [(r.path, config, cache_dir) for r in records]
     if workers > 1 and len(jobs) > 1:
         with process_pool(workers) as pool:
-            results = list(tqdm(pool.map(_tensors_of, jobs, chunksize=4), total=len(jobs), desc=desc,
+            results = list(tqdm(pool.imap(_tensors_of, jobs, chunksize=4), total=len(jobs), desc=desc,
                                 disable=not progress))
     else:
         results = [_tensors_of(j) for j in tqdm(jobs, desc=desc, disable=not progress)]

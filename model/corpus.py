@@ -480,7 +480,7 @@ def write_corpus(out: Path, seed: int = 0, scale: float = 1.0, workers: int = 2,
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc="corpus", unit="clip", disable=not progress)
     if workers > 1 and len(todo) > 1:
         with process_pool(workers) as pool:
-            for _ in pool.map(_write_clip, todo, chunksize=4):
+            for _ in pool.imap_unordered(_write_clip, todo, chunksize=4):
                 bar.update()
     else:
         for task in todo:

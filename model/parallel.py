@@ -1,9 +1,12 @@
-"""Worker processes for the CPU-heavy loops (corpus rendering, preprocessing, grading)."""
+"""Worker processes for the CPU-heavy loops (corpus rendering, preprocessing, clip loading, grading)."""
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from typing import Callable
+import sys
+import types
+from contextlib import contextmanager
+from multiprocessing.pool import Pool
+from typing import Callable, Iterator
 
 import cv2
 import torch
@@ -17,8 +20,20 @@ def _one_thread_each(initializer: Callable | None, initargs: tuple) -> None:
         initializer(*initargs)
 
 
-def process_pool(workers: int, initializer: Callable | None = None, initargs: tuple = ()) -> ProcessPoolExecutor:
-    """A pool of fresh interpreters ("spawn"): forking a process whose OpenCV or torch thread pools have run can
-    deadlock the children (seen here in pytest, the Streamlit server and the benchmark)."""
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_one_thread_each, initargs=(initializer, initargs))
+@contextmanager
+def process_pool(workers: int, initializer: Callable | None = None, initargs: tuple = ()) -> Iterator[Pool]:
+    """A pool of fresh interpreters ("spawn"): forking a process whose OpenCV or torch threads have run can deadlock
+    the children. A spawned child re-runs the parent's ``__main__`` when it was started from a file path, which inside
+    Streamlit (and after AppTest) is a page script; so such a ``__main__`` is hidden while the workers start (all of
+    them start in Pool's constructor). A ``python -m`` main is importable by name and is kept."""
+    main = sys.modules["__main__"]
+    hide = getattr(main, "__spec__", None) is None
+    if hide:
+        sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        pool = multiprocessing.get_context("spawn").Pool(workers, _one_thread_each, (initializer, initargs))
+    finally:
+        if hide:
+            sys.modules["__main__"] = main
+    with pool:
+        yield pool

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     if args.workers > 1:
         with process_pool(args.workers) as pool:
-            results = list(tqdm(pool.map(_process_one, jobs, chunksize=4), total=len(jobs), unit="clip"))
+            results = list(tqdm(pool.imap(_process_one, jobs, chunksize=4), total=len(jobs), unit="clip"))
     else:
         results = [_process_one(job) for job in tqdm(jobs, unit="clip")]
     seconds = time.perf_counter() - start
