@@ -26,26 +26,27 @@ def test_round_trip_gives_identical_outputs(tmp_path):
     assert not list(tmp_path.glob("ck/*.tmp")) and not list(tmp_path.glob("ck/.*"))
 
 
+def refused_after_editing(folder, section, key, value, message):
+    """Change one value of a saved checkpoint's config and check that loading refuses it with ``message``."""
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    config[section][key] = value
+    path.write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(folder)
+
+
 def test_weights_that_do_not_match_the_config_are_refused(tmp_path):
-    save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
-    config = json.loads((tmp_path / "ck" / "config.json").read_text())
-    config["model"]["width"] = 8
-    (tmp_path / "ck" / "config.json").write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match="do not match"):
-        load_checkpoint(tmp_path / "ck")
+    folder = save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
+    refused_after_editing(folder, "model", "width", 8, "do not match")
 
 
 def test_config_against_schema(tmp_path):
-    save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
-    path = tmp_path / "ck" / "config.json"
-    config = json.loads(path.read_text())
-    config["model"]["streams"] = "three"
-    path.write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match="schema at model/streams"):
-        load_checkpoint(tmp_path / "ck")
-    path.write_text("{not json")
+    folder = save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
+    refused_after_editing(folder, "model", "streams", "three", "schema at model/streams")
+    (folder / "config.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="not valid JSON"):
-        load_checkpoint(tmp_path / "ck")
+        load_checkpoint(folder)
 
 
 def test_missing_or_foreign_weights_are_refused(tmp_path):
@@ -64,17 +65,9 @@ def test_missing_or_foreign_weights_are_refused(tmp_path):
 
 
 def test_processing_that_does_not_fit_the_network_is_refused(tmp_path):
-    save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
-    path = tmp_path / "ck" / "config.json"
-    config = json.loads(path.read_text())
-    config["process"]["frames"] = 16
-    path.write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match="the network takes 8"):
-        load_checkpoint(tmp_path / "ck")
-    config["process"]["frames"] = "8"
-    path.write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match="schema at process/frames"):
-        load_checkpoint(tmp_path / "ck")
+    folder = save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
+    refused_after_editing(folder, "process", "frames", 16, "the network takes 8")
+    refused_after_editing(folder, "process", "frames", "8", "schema at process/frames")
 
 
 class _Payload:
