@@ -43,7 +43,7 @@ class ModelConfig:
     width: int = 16  # channels of the first stage; doubled at every later stage
     attention_dim: int = 32  # bottleneck width of the inter-stream attention
     attention_heads: int = 2
-    dropout: float = 0.3
+    dropout: float = 0.0  # a GPU sweep (see README) found dropout slowed learning more than it curbed overfitting
     streams: str = "both"  # "both", "spatial", "temporal" or "frame" (single-frame 2D baseline)
     inter_stream_attention: bool = True  # whether the module exists at all (the no-attention recipe has none)
 
@@ -61,11 +61,11 @@ class TrainConfig:
 
     data: str = "data/corpus"
     out: str = "runs/default"
-    epochs: int = 12
+    epochs: int = 20  # fits the 10-minute budget on a 2-core CPU (about 25 s an epoch)
     batch_size: int = 16
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    label_smoothing: float = 0.05
+    label_smoothing: float = 0.0
     seed: int = 0
     workers: int = 2  # processes that preprocess clips
     augment: bool = True

@@ -83,6 +83,8 @@ def settle(page, name: str) -> None:
     """Wait until the script run is over, check that nothing raised, and keep a screenshot."""
     page.wait_for_timeout(500)
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=SLOW)
+    # Lazily loaded elements (data frames, charts) show a skeleton until their code has arrived and drawn.
+    page.wait_for_function("!document.querySelector('[data-testid^=\"stSkeleton\"]')", timeout=SLOW)
     assert page.locator('[data-testid="stException"]').count() == 0, f"an exception is shown on {name}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

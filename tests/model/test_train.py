@@ -61,13 +61,16 @@ def test_torchrun_with_two_processes(tiny_corpus, tmp_path):
     out = tmp_path / "ddp"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "model.train", "--data", str(tiny_corpus), "--out", str(out), "--epochs", "2",
-               "--batch-size", "2", "--workers", "1", "--width", "4", "--frames", "8", "--size", "32"]
+               "--batch-size", "2", "--workers", "1", "--width", "4", "--frames", "8", "--size", "32",
+               "--dropout", "0.2", "--label-smoothing", "0.1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2]
-    assert json.loads((out / "best" / "config.json").read_text())["train"]["world_size"] == 2
+    saved = json.loads((out / "best" / "config.json").read_text())
+    assert saved["train"]["world_size"] == 2
+    assert saved["model"]["dropout"] == 0.2 and saved["train"]["label_smoothing"] == 0.1
 
 
 def test_a_corpus_without_val_holds_out_every_tenth_training_clip(tmp_path):
