@@ -137,9 +137,7 @@ def _read_cached_table(path: Path, clips: int) -> pd.DataFrame | None:
 
 def evaluated_table(checkpoint: Path, corpus, split: str, inter_stream_attention: bool = True) -> pd.DataFrame:
     """Predictions of a checkpoint on one split of a corpus (model.datasets.Corpus), from the disk cache if there."""
-    from model.evaluate import (
-        evaluate,  # imports the processing pool machinery only when needed
-    )
+    from model.evaluate import evaluate  # imports the processing pool machinery only when needed
 
     cached = evaluation_cache_path(checkpoint, corpus, split, inter_stream_attention)
     if (table := _read_cached_table(cached, len(corpus.clips(split)))) is not None:

@@ -210,8 +210,8 @@ def main(argv: list[str] | None = None) -> None:
     model = ModelConfig(frames=a.frames, size=a.size, width=a.width, streams=a.streams, dropout=a.dropout,
                         inter_stream_attention=not a.no_attention)
     cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
-                      label_smoothing=a.label_smoothing,
-                      workers=a.workers, augment=not a.no_augment, process=process, model=model)
+                      label_smoothing=a.label_smoothing, workers=a.workers, augment=not a.no_augment,
+                      process=process, model=model)
     torch.set_num_threads(max(1, torch.get_num_threads() // int(os.environ.get("WORLD_SIZE", 1))))
     best = train(cfg)
     if int(os.environ.get("RANK", 0)) == 0:

@@ -80,7 +80,8 @@ def test_short_clips_repeat_frames_and_one_frame_warns(moving_face):
     clip = process_frames(moving_face[0][:3], 25.0, CONFIG)
     assert sorted(set(clip.frame_indices)) == [0, 1, 2] and "repeat" in clip.stats["warnings"][0]
     single = process_frames(moving_face[0][:1], 25.0, CONFIG)
-    assert list(single.frame_indices) == [0] * 8 and np.abs(single.flow).max() < 0.1  # identical crops: no motion (Farneback leaves ~0.03 px of noise)
+    # identical crops: no motion (Farneback leaves about 0.03 px of noise)
+    assert list(single.frame_indices) == [0] * 8 and np.abs(single.flow).max() < 0.1
     assert "single frame" in single.stats["warnings"][0]
 
 
