@@ -28,12 +28,13 @@ def architecture_dot(config: ModelConfig) -> str:
   video [label="Face video", shape=oval, fillcolor="#ffffff"];
   process [label="Data processing\\nface track → {t} crops {s}×{s}\\noptical flow between crops"];
   rgb [label="RGB crops\\n3×{t}×{s}×{s}", shape=note, fillcolor="#ffffff"];
-  flow [label="Flow fields\\n2×{t - 1}×{s}×{s}", shape=note, fillcolor="#ffffff"];
+  flow [label="Flow fields\\n2×{t - 1}×{s}×{s}\\n+ running sum (displacement)", shape=note, fillcolor="#ffffff"];
   spatial [label="Spatial stream\\n(2+1)D CNN, 4 stages\\n→ {c}×{st_}×{sh}×{sw} tokens", fillcolor="#d6e6fa"];
   temporal [label="Temporal stream\\n(2+1)D CNN, 4 stages\\n→ {c}×{tt}×{sh}×{sw} tokens", fillcolor="#fbe0cf"];
   {attention}
-  pool_s [label="average pool"]; pool_t [label="average pool"];
-  fusion [label="Feature fusion\\nconcat → {2 * c}"]; fc [label="Fully connected\\n{c}"];
+  pool_s [label="average over time\\nkeeps the {sh}×{sw} face grid"];
+  pool_t [label="average over time\\nkeeps the {sh}×{sw} face grid"];
+  fusion [label="Feature fusion\\nconcat {c}×{sh}×{sw} per stream → {2 * c}"]; fc [label="Fully connected\\n{c}"];
   classifier [label="Classifier\\n{config.num_classes} expressions", fillcolor="#dff2df"];
   video -> process; process -> rgb; process -> flow; rgb -> spatial; flow -> temporal;
   {into_pool}

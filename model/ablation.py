@@ -19,7 +19,7 @@ from model.evaluate import evaluate
 from model.train import train
 
 VARIANTS = {  # name -> (description, model settings)
-    "frame": ("Single-frame CNN (per-frame 2D CNN, features averaged over frames)", dict(streams="frame")),
+    "frame": ("Single-frame CNN (per-frame 2D CNN, feature grids averaged over frames)", dict(streams="frame")),
     "spatial": ("Spatial stream only (RGB face crops)", dict(streams="spatial")),
     "temporal": ("Temporal stream only (optical flow)", dict(streams="temporal")),
     "two_stream_no_attention": ("Two streams, no inter-stream attention", dict(inter_stream_attention=False)),

@@ -1,15 +1,20 @@
 """The two-stream network with inter-stream attention (after patent CN112800894), in one file.
 
     rgb  (B, 3, T,   S, S) -> SpatialStream  -> tokens (B, C, T', S', S') --+
-                                                                            +-> InterStreamAttention -> pool -> fusion
-    flow (B, 2, T-1, S, S) -> TemporalStream -> tokens (B, C, T'', S', S') -+      -> fully connected -> classifier
+                                                                            +-> InterStreamAttention -> pool over time
+    flow (B, 2, T-1, S, S) -> TemporalStream -> tokens (B, C, T'', S', S') -+   -> fusion -> fully connected -> classify
 
 Each stream is a small (2+1)D CNN: a 3x3 spatial convolution followed by a 3-tap temporal one, which separates
-appearance from motion and is cheap on a CPU. The inter-stream attention module lets every spatio-temporal token of one
-stream attend to all tokens of the other (queries from one stream, keys and values from the other, both directions,
-through a narrow bottleneck as in CAST), and adds the result back residually. It is switched per call
-(``inter_stream_attention=False`` bypasses it), never by changing module state, so one model object can serve many
-sessions at once.
+appearance from motion and is cheap on a CPU. The temporal stream reads each flow field together with the running sum
+of the fields before it: the displacement since the first frame, which holds an expression's apex steady over the
+rest of the clip instead of showing it only in the few fields of its onset. The inter-stream attention module lets
+every spatio-temporal token of one stream attend to all tokens of the other (queries from one stream, keys and values
+from the other, both directions, through a narrow bottleneck as in CAST), and adds the result back residually. It is
+switched per call (``inter_stream_attention=False`` bypasses it), never by changing module state, so one model object
+can serve many sessions at once.
+
+Pooling averages over time only and keeps the S' x S' grid: the crops are aligned faces, so *where* something moves
+(brows or mouth corners, up or down) is what tells expressions apart, and a global average would throw that away.
 """
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ import torch
 from torch import nn
 
 from model.config import ModelConfig
+
+DISPLACEMENT_SCALE = 4.0  # summed flow grows with the clip; a quarter keeps it near the per-field range
 
 
 class Conv2Plus1d(nn.Sequential):
@@ -101,6 +108,12 @@ class InterStreamAttention(nn.Module):
         return s_out.transpose(1, 2).reshape(spatial.shape), t_out.transpose(1, 2).reshape(temporal.shape), weights
 
 
+def with_displacement(flow: torch.Tensor) -> torch.Tensor:
+    """(B, 2, T-1, S, S) flow -> (B, 4, T-1, S, S): each field and the summed fields up to it (the displacement since
+    the first frame, to first order), scaled so both stay of the same order."""
+    return torch.cat([flow, flow.cumsum(dim=2) / DISPLACEMENT_SCALE], dim=1)
+
+
 def token_grid(frames: int, size: int) -> tuple[int, int, int]:
     """(T', H', W') of a stream's output for an input of ``frames`` x ``size`` x ``size`` (see Stream's strides)."""
     side = size
@@ -113,7 +126,7 @@ class TwoStreamNet(nn.Module):
     """Spatial stream + temporal stream -> inter-stream attention -> fusion -> fully connected -> classifier.
 
     ``config.streams`` selects the ablations: "both" (the product), "spatial" or "temporal" (one stream only) and
-    "frame" (the spatial stream without any temporal convolution: a single-frame CNN whose features are averaged
+    "frame" (the spatial stream without any temporal convolution: a single-frame CNN whose feature grids are averaged
     over frames). All variants take the same ``(rgb, flow)`` inputs so every tool can call any of them.
     """
 
@@ -123,8 +136,9 @@ class TwoStreamNet(nn.Module):
         use_rgb = config.streams in ("both", "spatial", "frame")
         use_flow = config.streams in ("both", "temporal")
         self.spatial = Stream(3, config.width, temporal=config.streams != "frame") if use_rgb else None
-        self.temporal = Stream(2, config.width) if use_flow else None
+        self.temporal = Stream(4, config.width) if use_flow else None  # flow and displacement, see with_displacement
         channels = 8 * config.width
+        _, grid_h, grid_w = token_grid(config.frames, config.size)  # the face grid the pooling keeps
         self.attention = None
         if config.streams == "both" and config.inter_stream_attention:
             s_grid = token_grid(config.frames, config.size)
@@ -133,8 +147,9 @@ class TwoStreamNet(nn.Module):
                 channels, config.attention_dim, config.attention_heads,
                 spatial_tokens=s_grid[0] * s_grid[1] * s_grid[2], temporal_tokens=t_grid[0] * t_grid[1] * t_grid[2],
             )
-        fused_in = channels * (int(use_rgb) + int(use_flow))
-        self.fusion = nn.Sequential(nn.Linear(fused_in, 2 * channels), nn.ReLU(), nn.Dropout(config.dropout))
+        fused_in = channels * grid_h * grid_w * (int(use_rgb) + int(use_flow))
+        self.fusion = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(fused_in, 2 * channels), nn.ReLU(),
+                                    nn.Dropout(config.dropout))
         self.fc = nn.Sequential(nn.Linear(2 * channels, channels), nn.ReLU(), nn.Dropout(config.dropout))
         self.classifier = nn.Linear(channels, config.num_classes)
 
@@ -142,11 +157,11 @@ class TwoStreamNet(nn.Module):
                 return_attention: bool = False):
         """Class logits (B, num_classes); with ``return_attention`` also the module's weights (None when bypassed)."""
         s = self.spatial(rgb) if self.spatial is not None else None
-        t = self.temporal(flow) if self.temporal is not None else None
+        t = self.temporal(with_displacement(flow)) if self.temporal is not None else None
         weights = None
         if inter_stream_attention and self.attention is not None:
             s, t, weights = self.attention(s, t)
             weights["spatial_grid"], weights["temporal_grid"] = tuple(s.shape[2:]), tuple(t.shape[2:])
-        pooled = [x.mean(dim=(2, 3, 4)) for x in (s, t) if x is not None]
+        pooled = [x.mean(dim=2).flatten(1) for x in (s, t) if x is not None]  # over time; the face grid stays
         logits = self.classifier(self.fc(self.fusion(torch.cat(pooled, dim=1))))
         return (logits, weights) if return_attention else logits
