@@ -138,16 +138,15 @@ class TwoStreamNet(nn.Module):
         self.spatial = Stream(3, config.width, temporal=config.streams != "frame") if use_rgb else None
         self.temporal = Stream(4, config.width) if use_flow else None  # flow and displacement, see with_displacement
         channels = 8 * config.width
-        _, grid_h, grid_w = token_grid(config.frames, config.size)  # the face grid the pooling keeps
+        s_grid = token_grid(config.frames, config.size)  # (T', H', W'); pooling keeps the H' x W' face grid
         self.attention = None
         if config.streams == "both" and config.inter_stream_attention:
-            s_grid = token_grid(config.frames, config.size)
             t_grid = token_grid(config.frames - 1, config.size)
             self.attention = InterStreamAttention(
                 channels, config.attention_dim, config.attention_heads,
                 spatial_tokens=s_grid[0] * s_grid[1] * s_grid[2], temporal_tokens=t_grid[0] * t_grid[1] * t_grid[2],
             )
-        fused_in = channels * grid_h * grid_w * (int(use_rgb) + int(use_flow))
+        fused_in = channels * s_grid[1] * s_grid[2] * (int(use_rgb) + int(use_flow))
         self.fusion = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(fused_in, 2 * channels), nn.ReLU(),
                                     nn.Dropout(config.dropout))
         self.fc = nn.Sequential(nn.Linear(2 * channels, channels), nn.ReLU(), nn.Dropout(config.dropout))
