@@ -50,6 +50,7 @@ CONFIG_SCHEMA = {
                 "frames": {"type": "integer", "minimum": 2, "maximum": 256},
                 "size": {"type": "integer", "minimum": 16, "maximum": 512},
                 "flow": {"enum": ["farneback", "dis"]},
+                "flow_oversample": {"type": "integer", "minimum": 1, "maximum": 4},
                 "margin": {"type": "number", "minimum": 0, "maximum": 2},
                 "center_crop": {"type": "boolean"},
                 "max_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},

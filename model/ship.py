@@ -1,6 +1,7 @@
-"""Put trained runs into ``assets/``: ``python -m model.ship --runs runs/ablation --data data/corpus [--seed 0]``.
+"""Put trained runs into ``assets/``: ``python -m model.ship --runs runs/ablation --data data/corpus [--seed S]``.
 
-Copies the best checkpoints of the two shipped recipes (with and without the inter-stream attention module), records
+Copies the best checkpoints of the two shipped recipes (with and without the inter-stream attention module) of one
+training seed (by default the seed whose attention model is best on Val; Test plays no part in the choice), records
 their Test metrics in their configs, writes their prediction tables for Train, Val and Test (and the attention model's
 with the module switched off), and copies a few corpus clips as samples. Everything the lab shows instantly comes
 from here, and this command reproduces it.
@@ -44,6 +45,17 @@ def ship_checkpoint(run: Path, name: str, data: Path) -> None:
     atomic_write_bytes(target / CONFIG, json.dumps(config, indent=2).encode())
 
 
+def best_seed_on_val(runs: Path) -> int:
+    """The seed whose attention run scored best on Val (UAR, then WAR): model selection that never looks at Test."""
+    scores = {}
+    for config_path in runs.glob("two_stream_attention_seed*/best/config.json"):
+        val = json.loads(config_path.read_text())["metrics"]["val"]
+        scores[int(config_path.parent.parent.name.rsplit("seed", 1)[1])] = (val["uar"], val["war"])
+    if not scores:
+        raise SystemExit(f"error: no two_stream_attention_seed*/best under {runs}: run python -m model.ablation first")
+    return max(scores, key=lambda seed: scores[seed])
+
+
 def ship_samples(data: Path, seed: int) -> None:
     folder = ASSETS / "samples"
     folder.mkdir(parents=True, exist_ok=True)
@@ -60,10 +72,12 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=Path, default=Path("runs/ablation"))
     p.add_argument("--data", type=Path, default=Path("data/corpus"))
-    p.add_argument("--seed", type=int, default=0, help="which training seed's runs to ship")
+    p.add_argument("--seed", type=int, help="which training seed's runs to ship (default: the best on Val)")
     a = p.parse_args(argv)
+    seed = best_seed_on_val(a.runs) if a.seed is None else a.seed
+    print(f"shipping the runs of training seed {seed}")
     for variant, name in SHIPPED.items():
-        ship_checkpoint(a.runs / f"{variant}_seed{a.seed}", name, a.data)
+        ship_checkpoint(a.runs / f"{variant}_seed{seed}", name, a.data)
     corpus_seed = json.loads((a.data / "corpus.json").read_text())["seed"]
     ship_samples(a.data, corpus_seed)
 

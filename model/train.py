@@ -204,9 +204,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--frames", type=int, default=ProcessConfig.frames)
     p.add_argument("--size", type=int, default=ProcessConfig.size)
     p.add_argument("--flow", choices=["farneback", "dis"], default=ProcessConfig.flow)
+    p.add_argument("--flow-oversample", type=int, default=ProcessConfig.flow_oversample,
+                   help="measure flow on crops this many times --size, then pool it down")
     p.add_argument("--no-augment", action="store_true")
     a = p.parse_args(argv)
-    process = ProcessConfig(frames=a.frames, size=a.size, flow=a.flow)
+    process = ProcessConfig(frames=a.frames, size=a.size, flow=a.flow, flow_oversample=a.flow_oversample)
     model = ModelConfig(frames=a.frames, size=a.size, width=a.width, streams=a.streams, dropout=a.dropout,
                         inter_stream_attention=not a.no_attention)
     cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,

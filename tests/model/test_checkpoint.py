@@ -41,6 +41,16 @@ def test_weights_that_do_not_match_the_config_are_refused(tmp_path):
     refused_after_editing(folder, "model", "width", 8, "do not match")
 
 
+def test_processing_saved_before_flow_oversampling_loads_as_flow_measured_at_s(tmp_path):
+    folder = save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
+    assert load_checkpoint(folder)[1].flow_oversample == ProcessConfig.flow_oversample == 2
+    config = json.loads((folder / "config.json").read_text())
+    del config["process"]["flow_oversample"]
+    (folder / "config.json").write_text(json.dumps(config))
+    assert load_checkpoint(folder)[1].flow_oversample == 1
+    refused_after_editing(folder, "process", "flow_oversample", 100, "schema at process/flow_oversample")
+
+
 def test_config_against_schema(tmp_path):
     folder = save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
     refused_after_editing(folder, "model", "streams", "three", "schema at model/streams")
