@@ -298,8 +298,8 @@ def _optical_flow(crops: np.ndarray, method: str, size: int) -> np.ndarray:
     """Dense flow (T-1, S, S, 2) in S-pixel units from each crop to the next, on grayscale.
 
     The crops may be larger than S (``ProcessConfig.flow_oversample``): a brow that moves half an S-pixel moves a whole
-    pixel on crops twice as large, which the flow methods resolve better (Farneback's estimate of a uniform slide goes
-    from about 80% to 87% of the truth); the fields are then area-pooled to S x S and rescaled to S-pixels."""
+    pixel on crops twice as large, which the flow methods resolve better (tests/model/test_processing.py measures
+    it on a sliding texture); the fields are then area-pooled to S x S and rescaled to S-pixels."""
     grays = [cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) for c in crops]
     side = crops.shape[1]
     if method == "dis":
