@@ -9,9 +9,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
-from lab import dataset, sources
+from lab import conditions, dataset, sources
 from model.checkpoint import CheckpointError, load_checkpoint
 from model.config import ProcessConfig
 from model.datasets import Corpus, CorpusError
@@ -136,6 +137,12 @@ def _listing_stamp(root: Path) -> float:
 @st.cache_data(max_entries=8, show_spinner=False)
 def _open_corpus(root: str, stamp: float) -> Corpus:
     return dataset.resolve_corpus(root)
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the corpus's ground truth…")
+def accuracy_by_condition(tables: dict[str, pd.DataFrame], root: str) -> pd.DataFrame:
+    """lab.conditions.accuracy_by_condition_and_split, once per set of prediction tables (it reads every sidecar)."""
+    return conditions.accuracy_by_condition_and_split(tables, Path(root))
 
 
 def _generate_embedded(root: Path) -> None:

@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lr", type=float, default=TrainConfig.lr)
     p.add_argument("--seed", type=int, default=TrainConfig.seed)
     p.add_argument("--dropout", type=float, default=ModelConfig.dropout)
+    p.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
     p.add_argument("--label-smoothing", type=float, default=TrainConfig.label_smoothing)
     p.add_argument("--workers", type=int, default=2, help="processes that preprocess clips (cached after the first run)")
     p.add_argument("--no-attention", action="store_true", help="train the same recipe without the inter-stream module")
@@ -212,8 +213,8 @@ def main(argv: list[str] | None = None) -> None:
     model = ModelConfig(frames=a.frames, size=a.size, width=a.width, streams=a.streams, dropout=a.dropout,
                         inter_stream_attention=not a.no_attention)
     cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
-                      label_smoothing=a.label_smoothing, workers=a.workers, augment=not a.no_augment,
-                      process=process, model=model)
+                      weight_decay=a.weight_decay, label_smoothing=a.label_smoothing, workers=a.workers,
+                      augment=not a.no_augment, process=process, model=model)
     torch.set_num_threads(max(1, torch.get_num_threads() // int(os.environ.get("WORLD_SIZE", 1))))
     best = train(cfg)
     if int(os.environ.get("RANK", 0)) == 0:

@@ -53,6 +53,18 @@ for column, result in zip(st.columns(len(per_split)), per_split.values()):
         with st.expander("Per class"):
             st.dataframe(confusion.per_class_table(result.metrics), key=f"per-class-{result.split}")
 
+if st.toggle("Accuracy by condition (the embedded corpus's ground truth)", key="cm_conditions"):
+    by_condition = ui.accuracy_by_condition(tables, str(corpus.root))
+    if by_condition.empty:
+        st.info("These clips carry no ground-truth conditions: only the embedded corpus records occluders and "
+                "expression intensities beside its clips.")
+    else:
+        st.dataframe(by_condition, hide_index=True, key="cm-conditions", column_config={
+            column: st.column_config.NumberColumn(format="%.3f") for column in by_condition if "accuracy" in column})
+        st.caption("Each clip counted once per condition: whether a hand or object covers the face at the "
+                   "expression's apex, how intense the expression's action units get, whether it fades back to "
+                   "neutral before the clip ends.")
+
 # Cell picker: a click on a heatmap cell selects it; the list works everywhere (also without a pointer).
 cells = confusion.cells(per_split)
 if not cells:

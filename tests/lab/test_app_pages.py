@@ -88,6 +88,11 @@ def test_confusion_matrices_cells_link_to_analyze(lab_env):
     assert links and all("analyze" in link.page for link in links)
     assert len(at.get("plotly_chart")) >= 6, "three splits, then attention on, off and their difference"
     assert not at.exception
+    at.toggle(key="cm_conditions").set_value(True).run()
+    by_condition = next(frame.value for frame in at.dataframe if "condition" in frame.value.columns)
+    assert {"Train clips", "Val accuracy", "Test accuracy"} <= set(by_condition.columns)
+    assert (by_condition.groupby("condition")["Test clips"].sum() == 7).all(), "every Test clip once per condition"
+    assert not at.exception
 
 
 def test_dataset_explorer_plays_clips_and_shows_action_units(lab_env):
