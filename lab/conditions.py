@@ -20,6 +20,8 @@ from model.config import SPLITS
 
 SUBTLE, STRONG = 0.45, 0.7  # peak AU intensity bounds; the corpus draws apex intensities from 0.35 to 1.0
 NO_EXPRESSION = 0.01  # Neutral clips' expression AUs stay at zero (blinks and speech are nuisances, not AUs here)
+ORDER = ("never", "only in other frames", "at the apex", "none (Neutral)", f"subtle (< {SUBTLE})", "moderate",
+         f"strong (>= {STRONG})", "no", "yes")  # the order each condition's values are listed in
 
 
 def clip_conditions(meta: dict) -> dict[str, str]:
@@ -53,8 +55,7 @@ def accuracy_by_condition(table: pd.DataFrame, root: Path) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=["condition", "value", "clips", "accuracy"])
     grouped = pd.DataFrame(rows).groupby(["condition", "value"], sort=False)["correct"]
-    return grouped.agg(clips="size", accuracy="mean").reset_index().sort_values(["condition", "value"],
-                                                                              ignore_index=True)
+    return _ordered(grouped.agg(clips="size", accuracy="mean").reset_index())
 
 
 def accuracy_by_condition_and_split(tables: dict[str, pd.DataFrame], root: Path) -> pd.DataFrame:
@@ -64,7 +65,12 @@ def accuracy_by_condition_and_split(tables: dict[str, pd.DataFrame], root: Path)
     parts = [accuracy_by_condition(tables[split], root).set_index(["condition", "value"]).add_prefix(f"{split} ")
              for split in order]
     parts = [part for part in parts if not part.empty]
-    return pd.concat(parts, axis=1).reset_index() if parts else pd.DataFrame(columns=["condition", "value"])
+    return _ordered(pd.concat(parts, axis=1).reset_index()) if parts else pd.DataFrame(columns=["condition", "value"])
+
+
+def _ordered(table: pd.DataFrame) -> pd.DataFrame:
+    return table.sort_values(["condition", "value"], ignore_index=True,
+                             key=lambda column: column.map(ORDER.index) if column.name == "value" else column)
 
 
 def main(argv: list[str] | None = None) -> None:

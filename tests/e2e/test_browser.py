@@ -116,6 +116,9 @@ def test_every_page_in_a_real_browser(page, app_url, lab_assets):
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Cell").click()
     page.get_by_role("option").nth(1).click()
     settle(page, "confusion")
+    page.get_by_text("Accuracy by condition").click()
+    page.get_by_text("Each clip counted once per condition").wait_for(timeout=SLOW)
+    settle(page, "confusion-conditions")
     link = page.locator('[data-testid="stPageLink"] a').filter(has_text=".avi").first
     clip = link.inner_text().split(" ")[0]
     link.click()
