@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from lab.confusion import labelled_rows
+from lab.confusion import labelled_rows, split_order
 from lab.dataset import read_sidecar
-from model.config import SPLITS
 
 SUBTLE, STRONG = 0.45, 0.7  # peak AU intensity bounds; the corpus draws apex intensities from 0.35 to 1.0
 NO_EXPRESSION = 0.01  # Neutral clips' expression AUs stay at zero (blinks and speech are nuisances, not AUs here)
@@ -61,9 +60,8 @@ def accuracy_by_condition(table: pd.DataFrame, root: Path) -> pd.DataFrame:
 def accuracy_by_condition_and_split(tables: dict[str, pd.DataFrame], root: Path) -> pd.DataFrame:
     """accuracy_by_condition of every split side by side: condition, value, then "<split> clips" and
     "<split> accuracy" for each split that has labelled clips with sidecars."""
-    order = sorted(tables, key=lambda split: SPLITS.index(split) if split in SPLITS else len(SPLITS))
     parts = [accuracy_by_condition(tables[split], root).set_index(["condition", "value"]).add_prefix(f"{split} ")
-             for split in order]
+             for split in split_order(tables)]
     parts = [part for part in parts if not part.empty]
     return _ordered(pd.concat(parts, axis=1).reset_index()) if parts else pd.DataFrame(columns=["condition", "value"])
 

@@ -50,10 +50,14 @@ def confusion_of(split: str, table: pd.DataFrame) -> SplitConfusion:
     return SplitConfusion(split, len(table), np.array(metrics["confusion"]), metrics)
 
 
+def split_order(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """The splits of ``tables`` in Train, Val, Test order (others, such as DFEW's or class folders' "All", last)."""
+    return sorted(tables, key=lambda s: SPLITS.index(s) if s in SPLITS else len(SPLITS))
+
+
 def confusion_by_split(tables: dict[str, pd.DataFrame]) -> dict[str, SplitConfusion]:
     """One confusion per split, in Train, Val, Test order."""
-    order = sorted(tables, key=lambda s: SPLITS.index(s) if s in SPLITS else len(SPLITS))
-    return {split: confusion_of(split, tables[split]) for split in order}
+    return {split: confusion_of(split, tables[split]) for split in split_order(tables)}
 
 
 def rate_difference(on: SplitConfusion, off: SplitConfusion) -> np.ndarray | None:
