@@ -22,6 +22,9 @@ def architecture_dot(config: ModelConfig) -> str:
                  if config.inter_stream_attention and config.streams == "both" else "")
     into_pool = ("spatial -> attention; temporal -> attention; attention -> pool_s; attention -> pool_t;"
                  if attention else "spatial -> pool_s; temporal -> pool_t;")
+    stream_heads = ('heads [label="Per-stream classifiers\\ntraining loss only", style="rounded,dashed"]; '
+                    'pool_s -> heads [style=dashed]; pool_t -> heads [style=dashed];'
+                    if config.stream_heads and config.streams == "both" else "")
     return f"""digraph {{
   rankdir=LR; node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=11];
   edge [fontname="Helvetica", fontsize=9];
@@ -39,6 +42,7 @@ def architecture_dot(config: ModelConfig) -> str:
   video -> process; process -> rgb; process -> flow; rgb -> spatial; flow -> temporal;
   {into_pool}
   pool_s -> fusion; pool_t -> fusion; fusion -> fc; fc -> classifier;
+  {stream_heads}
 }}"""
 
 

@@ -41,6 +41,7 @@ CONFIG_SCHEMA = {
                 "dropout": {"type": "number", "minimum": 0, "maximum": 1},
                 "streams": {"enum": ["both", "spatial", "temporal", "frame"]},
                 "inter_stream_attention": {"type": "boolean"},
+                "stream_heads": {"type": "boolean"},
             },
         },
         "process": {

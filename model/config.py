@@ -48,12 +48,14 @@ class ModelConfig:
     dropout: float = 0.3  # on the pooled face grid and after the fusion and fully connected layers
     streams: str = "both"  # "both", "spatial", "temporal" or "frame" (single-frame 2D baseline)
     inter_stream_attention: bool = True  # whether the module exists at all (the no-attention recipe has none)
+    stream_heads: bool = True  # a classifier per stream, trained as an extra loss (streams="both" only)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
+        values = {"stream_heads": False, **values}  # a config saved before the field existed has no such heads
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
 
@@ -68,6 +70,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.0
+    stream_loss: float = 0.5  # weight of each per-stream head's loss beside the fused classifier's
     seed: int = 0
     workers: int = 2  # processes that preprocess clips
     augment: bool = True

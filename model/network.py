@@ -15,6 +15,11 @@ can serve many sessions at once.
 
 Pooling averages over time only and keeps the S' x S' grid: the crops are aligned faces, so *where* something moves
 (brows or mouth corners, up or down) is what tells expressions apart, and a global average would throw that away.
+
+Each stream also has its own small classifier on its pooled features (``stream_heads``), used only as an extra training
+loss: each stream must then learn to tell the expressions apart by itself instead of leaning on the other (the
+"modality imbalance" of multi-stream networks, where the faster-learning stream settles the loss alone). The product's
+prediction is the fused classifier's; the heads do not change what the model outputs.
 """
 from __future__ import annotations
 
@@ -151,10 +156,18 @@ class TwoStreamNet(nn.Module):
                                     nn.Dropout(config.dropout))
         self.fc = nn.Sequential(nn.Linear(2 * channels, channels), nn.ReLU(), nn.Dropout(config.dropout))
         self.classifier = nn.Linear(channels, config.num_classes)
+        self.stream_heads = None
+        if config.streams == "both" and config.stream_heads:
+            per_stream = channels * s_grid[1] * s_grid[2]
+            self.stream_heads = nn.ModuleList(
+                nn.Sequential(nn.Dropout(config.dropout), nn.Linear(per_stream, config.num_classes)) for _ in range(2)
+            )
 
     def forward(self, rgb: torch.Tensor, flow: torch.Tensor, inter_stream_attention: bool = True,
-                return_attention: bool = False):
-        """Class logits (B, num_classes); with ``return_attention`` also the module's weights (None when bypassed)."""
+                return_attention: bool = False, return_stream_logits: bool = False):
+        """Class logits (B, num_classes); with ``return_attention`` also the module's weights (None when bypassed),
+        with ``return_stream_logits`` also the per-stream heads' logits [spatial, temporal] (training only; [] when the
+        model has no such heads)."""
         s = self.spatial(rgb) if self.spatial is not None else None
         t = self.temporal(with_displacement(flow)) if self.temporal is not None else None
         weights = None
@@ -163,4 +176,8 @@ class TwoStreamNet(nn.Module):
             weights["spatial_grid"], weights["temporal_grid"] = tuple(s.shape[2:]), tuple(t.shape[2:])
         pooled = [x.mean(dim=2).flatten(1) for x in (s, t) if x is not None]  # over time; the face grid stays
         logits = self.classifier(self.fc(self.fusion(torch.cat(pooled, dim=1))))
-        return (logits, weights) if return_attention else logits
+        outputs = (logits,) + ((weights,) if return_attention else ())
+        if return_stream_logits:
+            heads = self.stream_heads if self.stream_heads is not None else []
+            outputs += ([head(x) for head, x in zip(heads, pooled)],)
+        return outputs if len(outputs) > 1 else logits

@@ -149,8 +149,11 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
                 rgb, flow = augment(rgb, flow, generator)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(epoch * steps_per_epoch + step, total_steps, cfg.lr, steps_per_epoch)
-            logits = net(rgb.to(device), flow.to(device))
-            loss = F.cross_entropy(logits, y.to(device), weight=class_weights, label_smoothing=cfg.label_smoothing)
+            logits, stream_logits = net(rgb.to(device), flow.to(device), return_stream_logits=True)
+            y = y.to(device)
+            loss = sum((cfg.stream_loss if i else 1.0) * F.cross_entropy(z, y, weight=class_weights,
+                                                                          label_smoothing=cfg.label_smoothing)
+                       for i, z in enumerate([logits, *stream_logits]))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -198,6 +201,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dropout", type=float, default=ModelConfig.dropout)
     p.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
     p.add_argument("--label-smoothing", type=float, default=TrainConfig.label_smoothing)
+    p.add_argument("--stream-loss", type=float, default=TrainConfig.stream_loss,
+                   help="weight of each stream's own classifier loss (0 trains without the per-stream heads)")
     p.add_argument("--workers", type=int, default=2, help="processes that preprocess clips (cached after the first run)")
     p.add_argument("--no-attention", action="store_true", help="train the same recipe without the inter-stream module")
     p.add_argument("--streams", choices=["both", "spatial", "temporal", "frame"], default="both")
@@ -211,9 +216,10 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     process = ProcessConfig(frames=a.frames, size=a.size, flow=a.flow, flow_oversample=a.flow_oversample)
     model = ModelConfig(frames=a.frames, size=a.size, width=a.width, streams=a.streams, dropout=a.dropout,
-                        inter_stream_attention=not a.no_attention)
+                        inter_stream_attention=not a.no_attention, stream_heads=a.stream_loss > 0)
     cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
-                      weight_decay=a.weight_decay, label_smoothing=a.label_smoothing, workers=a.workers,
+                      weight_decay=a.weight_decay, label_smoothing=a.label_smoothing, stream_loss=a.stream_loss,
+                      workers=a.workers,
                       augment=not a.no_augment, process=process, model=model)
     torch.set_num_threads(max(1, torch.get_num_threads() // int(os.environ.get("WORLD_SIZE", 1))))
     best = train(cfg)

@@ -51,6 +51,16 @@ def test_processing_saved_before_flow_oversampling_loads_as_flow_measured_at_s(t
     refused_after_editing(folder, "process", "flow_oversample", 100, "schema at process/flow_oversample")
 
 
+def test_model_saved_before_stream_heads_loads_without_them(tmp_path):
+    folder = save_checkpoint(tmp_path / "ck", small_model(stream_heads=False), ProcessConfig(frames=8, size=32))
+    config = json.loads((folder / "config.json").read_text())
+    del config["model"]["stream_heads"]
+    (folder / "config.json").write_text(json.dumps(config))
+    assert load_checkpoint(folder)[0].stream_heads is None
+    assert load_checkpoint(save_checkpoint(tmp_path / "new", small_model(), ProcessConfig(frames=8, size=32)))[0] \
+        .stream_heads is not None
+
+
 def test_config_against_schema(tmp_path):
     folder = save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
     refused_after_editing(folder, "model", "streams", "three", "schema at model/streams")

@@ -57,3 +57,18 @@ def test_frame_baseline_ignores_frame_order():
     model = TwoStreamNet(ModelConfig(streams="frame", **SMALL)).eval()
     shuffled = rgb[:, :, torch.randperm(8)]
     assert torch.allclose(model(rgb, flow), model(shuffled, flow), atol=1e-5)
+
+
+def test_stream_heads_give_each_stream_its_own_logits_and_leave_the_output_alone():
+    rgb, flow = clip()
+    model = TwoStreamNet(ModelConfig(**SMALL)).eval()
+    logits, (spatial, temporal) = model(rgb, flow, return_stream_logits=True)
+    assert logits.shape == spatial.shape == temporal.shape == (2, 7)
+    assert not torch.allclose(spatial, temporal)
+    assert torch.equal(model(rgb, flow), logits)
+    logits, weights, stream_logits = model(rgb, flow, return_attention=True, return_stream_logits=True)
+    assert weights is not None and len(stream_logits) == 2
+    without = TwoStreamNet(ModelConfig(stream_heads=False, **SMALL)).eval()
+    assert without.stream_heads is None and without(rgb, flow, return_stream_logits=True)[1] == []
+    single = TwoStreamNet(ModelConfig(streams="temporal", **SMALL)).eval()
+    assert single.stream_heads is None  # one stream: its classifier is the model's own

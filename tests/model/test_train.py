@@ -4,17 +4,21 @@ import subprocess
 import sys
 import time
 
+from dataclasses import replace
+
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from model.config import TrainConfig
+from model.network import TwoStreamNet
 from model.train import train
 from tests.conftest import TINY_MODEL, TINY_PROCESS
 
 
 def config(data, out, epochs, **kw):
     return TrainConfig(data=str(data), out=str(out), epochs=epochs, batch_size=4, workers=1, seed=3,
-                       process=TINY_PROCESS, model=TINY_MODEL, **kw)
+                       process=TINY_PROCESS, **{"model": TINY_MODEL, **kw})
 
 
 def test_training_writes_log_best_and_last(tiny_corpus, tmp_path):
@@ -25,6 +29,19 @@ def test_training_writes_log_best_and_last(tiny_corpus, tmp_path):
     for folder in ("best", "last"):
         assert (tmp_path / "run" / folder / "model.safetensors").is_file()
         assert json.loads((tmp_path / "run" / folder / "config.json").read_text())["model"]["width"] == 4
+
+
+def test_per_stream_heads_are_trained_and_can_be_left_out(tiny_corpus, tmp_path):
+    train(config(tiny_corpus, tmp_path / "heads", epochs=1), progress=False)
+    trained = load_file(str(tmp_path / "heads" / "last" / "model.safetensors"))
+    torch.manual_seed(3)  # the run's seed: the weights the heads started from
+    initial = TwoStreamNet(TINY_MODEL).state_dict()
+    heads = [k for k in trained if k.startswith("stream_heads.")]
+    assert len(heads) == 4 and all(not torch.equal(trained[k], initial[k]) for k in heads)
+    train(config(tiny_corpus, tmp_path / "none", epochs=1, stream_loss=0.0,
+                 model=replace(TINY_MODEL, stream_heads=False)), progress=False)
+    untrained = load_file(str(tmp_path / "none" / "last" / "model.safetensors"))
+    assert not any(k.startswith("stream_heads.") for k in untrained)
 
 
 def train_command(data, out, epochs):
