@@ -48,7 +48,7 @@ class ModelConfig:
     dropout: float = 0.3  # on the pooled face grid and after the fusion and fully connected layers
     streams: str = "both"  # "both", "spatial", "temporal" or "frame" (single-frame 2D baseline)
     inter_stream_attention: bool = True  # whether the module exists at all (the no-attention recipe has none)
-    stream_heads: bool = True  # a classifier per stream, trained as an extra loss (streams="both" only)
+    stream_heads: bool = True  # a classifier per stream as an extra loss ("both" only; train sets it from stream_loss)
 
     def to_dict(self) -> dict:
         return asdict(self)

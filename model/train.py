@@ -14,7 +14,8 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,7 @@ def train_and_val_records(corpus: Corpus) -> tuple[list[ClipRecord], list[ClipRe
 
 def train(cfg: TrainConfig, progress: bool = True) -> dict:
     """Run (or resume) one training run; returns the best Val metrics."""
+    cfg = replace(cfg, model=replace(cfg.model, stream_heads=cfg.stream_loss > 0))  # heads exist iff they are trained
     rank, world, device = setup_distributed()
     out = Path(cfg.out)
     corpus = open_corpus(cfg.data)
@@ -121,6 +123,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     weights = compute_class_weight("balanced", classes=np.arange(len(CLASSES)), y=labels) \
         if len(set(labels)) == len(CLASSES) else [1.0] * len(CLASSES)
     class_weights = torch.tensor(weights, dtype=torch.float32, device=device)
+    criterion = partial(F.cross_entropy, weight=class_weights, label_smoothing=cfg.label_smoothing)
 
     history, start_epoch, best = [], 0, None
     if (out / RESUME_FILE).is_file():
@@ -151,9 +154,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
                 group["lr"] = learning_rate(epoch * steps_per_epoch + step, total_steps, cfg.lr, steps_per_epoch)
             logits, stream_logits = net(rgb.to(device), flow.to(device), return_stream_logits=True)
             y = y.to(device)
-            loss = sum((cfg.stream_loss if i else 1.0) * F.cross_entropy(z, y, weight=class_weights,
-                                                                          label_smoothing=cfg.label_smoothing)
-                       for i, z in enumerate([logits, *stream_logits]))
+            loss = criterion(logits, y)
+            for head_logits in stream_logits:
+                loss = loss + cfg.stream_loss * criterion(head_logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -216,11 +219,10 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     process = ProcessConfig(frames=a.frames, size=a.size, flow=a.flow, flow_oversample=a.flow_oversample)
     model = ModelConfig(frames=a.frames, size=a.size, width=a.width, streams=a.streams, dropout=a.dropout,
-                        inter_stream_attention=not a.no_attention, stream_heads=a.stream_loss > 0)
+                        inter_stream_attention=not a.no_attention)
     cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
                       weight_decay=a.weight_decay, label_smoothing=a.label_smoothing, stream_loss=a.stream_loss,
-                      workers=a.workers,
-                      augment=not a.no_augment, process=process, model=model)
+                      workers=a.workers, augment=not a.no_augment, process=process, model=model)
     torch.set_num_threads(max(1, torch.get_num_threads() // int(os.environ.get("WORLD_SIZE", 1))))
     best = train(cfg)
     if int(os.environ.get("RANK", 0)) == 0:
