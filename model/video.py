@@ -5,6 +5,8 @@ frame rates, odd pixel formats, huge resolutions and broken files, and tell the 
 """
 from __future__ import annotations
 
+import heapq
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import numpy as np
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 UPLOAD_HINT = "upload a video file (mp4, avi, mov, mkv, webm)"
 MAX_FPS = 30.0  # faster clips are thinned to this rate while decoding: 20 s of 60 fps would hold 1,200 frames
+REORDER_DEPTH = 8  # frames: how far apart a frame and its timestamp can be in DivX/Xvid AVIs (see _in_time_order)
 
 
 class ClipError(ValueError):
@@ -62,18 +65,17 @@ def _decode(name: str, container, stream, max_seconds: float, max_side: int) -> 
     skipped = 0
     out_size = rotation = None
     try:
-        for frame in container.decode(stream):
+        for frame, time in _in_time_order(container.decode(stream), nominal_rate):
             if out_size is None:  # fix the output size on the first frame, so every frame stacks
                 rotation = _rotation_degrees(frame, stream)
                 out_size = _fit(frame.width, frame.height, max_side)
                 original = (frame.width, frame.height) if rotation % 180 == 0 else (frame.height, frame.width)
-            time = frame.time if frame.time is not None else len(frames) / nominal_rate
-            first_time = time if first_time is None else first_time
+            first_time = time if first_time is None else first_time  # times come sorted: this is the earliest
             if time - first_time >= max_seconds:
                 truncated = True
                 warnings.append(f"{name} is longer than {max_seconds:g} s: only the first {max_seconds:g} s are used")
                 break
-            if time < next_time:
+            if time < next_time:  # a repeated timestamp, or a clip faster than MAX_FPS
                 skipped += 1
                 continue
             next_time = time + 0.9 / MAX_FPS
@@ -107,6 +109,37 @@ def _decode(name: str, container, stream, max_seconds: float, max_side: int) -> 
         truncated=truncated,
         warnings=warnings,
     )
+
+
+def _in_time_order(decoded, nominal_rate: float):
+    """Yield (frame, seconds) with the seconds ascending and the frames in the order they were decoded.
+
+    Decoders emit pictures in display order, but DivX/Xvid AVIs with packed B-frames (AFEW's clips, OpenCV's
+    Megamind.avi) label them with swapped timestamps: 0.125, 0.209, 0.167, ... Sorting the pictures by their pts would
+    scramble them, and the check against MAX_FPS would drop every "early" one; so the k-th frame gets the k-th smallest
+    timestamp, found in a window of REORDER_DEPTH frames (held full size, but only a few).
+    """
+    pending, stamps, error = deque(), [], None
+    try:
+        for index, frame in enumerate(decoded):
+            pending.append(frame)
+            heapq.heappush(stamps, _seconds(frame, index, nominal_rate))
+            if len(pending) > REORDER_DEPTH:
+                yield pending.popleft(), heapq.heappop(stamps)
+    except av.FFmpegError as caught:  # damaged further on: still hand over the frames decoded before the damage
+        error = caught
+    while pending:
+        yield pending.popleft(), heapq.heappop(stamps)
+    if error is not None:
+        raise error
+
+
+def _seconds(frame, index: int, nominal_rate: float) -> float:
+    """Best-effort presentation time: the pts, else the dts (all some AVIs carry), else the count at the nominal rate."""
+    stamp = frame.pts if frame.pts is not None else frame.dts
+    if stamp is None or not frame.time_base:
+        return index / nominal_rate
+    return float(stamp * frame.time_base)
 
 
 def _rotation_degrees(frame, stream) -> int:

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from model.video import ClipError, read_video
+from model.video import MAX_FPS, ClipError, read_video
 
 
 def draw_face(image: np.ndarray, centre: tuple[int, int], width: int, mouth_open: float = 0.0) -> None:
@@ -77,6 +77,51 @@ def write_avi(path, frames: np.ndarray, fps: int = 25) -> None:
     writer.release()
 
 
+NOT_CODED_VOP = b"\0\0\1\xb6\x50\x4f"  # a P-VOP header with vop_coded = 0 (5-bit time increment, as at 25 fps)
+
+
+def write_mpeg4_avi(path, frames: np.ndarray, fps: int = 25, packed: bool = False) -> None:
+    """MPEG-4 Part 2 (DivX/Xvid) in AVI with two B-frames between references, chunks muxed by hand.
+
+    packed: the DivX "packed bitstream" of movie rips (AFEW, OpenCV's Megamind.avi): a reference frame's chunk also
+    carries the B-frame after it, and a not-coded VOP fills the slot left over, so AVI keeps one chunk per frame.
+    """
+    with av.open(str(path), "w", format="avi") as container:
+        stream = container.add_stream("mpeg4", rate=fps, options={"bf": "2", "qmax": "2"})
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        images = [av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p") for rgb in frames]
+        chunks = [bytes(packet) for image in [*images, None] for packet in stream.encode(image)]  # I P B B P B B ...
+        kinds = [chunk[chunk.find(b"\0\0\1\xb6") + 4] >> 6 for chunk in chunks]  # vop_coding_type: 0 I, 1 P, 2 B
+        if packed:
+            chunks[0] = chunks[0].replace(b"\0\0\1\xb2", b"\0\0\1\xb2DivX503b1393p\0\0\1\xb2", 1)  # p: packed
+            repacked = []
+            for i, (chunk, kind) in enumerate(zip(chunks, kinds)):
+                if kind == 2 and kinds[i - 1] != 2:
+                    repacked[-1] += chunk  # the first B-frame rides with its reference
+                else:
+                    repacked.append(chunk)
+                if kind == 2 and kinds[i + 1:i + 2] != [2]:
+                    repacked.append(NOT_CODED_VOP)
+            chunks = repacked
+        for index, chunk in enumerate(chunks):
+            packet = av.Packet(chunk)
+            packet.stream, packet.time_base, packet.pts, packet.dts = stream, Fraction(1, fps), index, index
+            container.mux(packet)
+
+
+def numbered_frames(count: int, height: int = 48, width: int = 64) -> np.ndarray:
+    """Flat grey frames whose brightness 10 + 4 i tells their index i after lossy coding (see frame_numbers)."""
+    return np.stack([np.full((height, width, 3), 10 + 4 * i, np.uint8) for i in range(count)])
+
+
+def frame_numbers(frames: np.ndarray) -> np.ndarray:
+    return np.round((frames.mean(axis=(1, 2, 3)) - 10) / 4).astype(int)
+
+
+def _out_of_order(values) -> bool:
+    return any(later < earlier for earlier, later in zip(values, values[1:]))
+
+
 @pytest.fixture(scope="module")
 def frames() -> np.ndarray:
     return face_frames(count=12, height=96, width=128, face=40)[0]
@@ -103,6 +148,31 @@ def test_avi_mjpg(tmp_path, frames):
     write_avi(tmp_path / "clip.avi", frames)
     video = read_video(tmp_path / "clip.avi", max_seconds=10)
     assert video.frames.shape == frames.shape and np.abs(video.frames.astype(int) - frames).mean() < 8
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_avi_with_b_frames_is_read_whole_in_display_order(tmp_path, packed):
+    write_mpeg4_avi(tmp_path / "divx.avi", numbered_frames(60), fps=25, packed=packed)
+    with av.open(str(tmp_path / "divx.avi")) as container:
+        assert _out_of_order([packet.pts for packet in container.demux(video=0) if packet.size])  # B-frames present
+    if packed:  # the decoder swaps the timestamps of the frames around each B-frame, as in Megamind.avi
+        with av.open(str(tmp_path / "divx.avi")) as container:
+            assert _out_of_order([frame.pts for frame in container.decode(video=0)])
+    video = read_video(tmp_path / "divx.avi", max_seconds=10)
+    np.testing.assert_array_equal(frame_numbers(video.frames), np.arange(60))  # every frame, in display order
+    np.testing.assert_allclose(video.times, np.arange(60) / 25, atol=1e-6)
+    assert video.fps == pytest.approx(25) and not video.truncated and video.warnings == []
+    cut = read_video(tmp_path / "divx.avi", max_seconds=1)
+    np.testing.assert_array_equal(frame_numbers(cut.frames), np.arange(25))
+    assert cut.times[0] == 0 and cut.truncated and len(cut.warnings) == 1 and "1 s" in cut.warnings[0]
+
+
+def test_clips_faster_than_max_fps_are_thinned(tmp_path):
+    write_video(tmp_path / "fast.mp4", numbered_frames(60), fps=60)  # x264 B-frames: reordered, with true pts
+    video = read_video(tmp_path / "fast.mp4", max_seconds=10)
+    np.testing.assert_array_equal(frame_numbers(video.frames), np.arange(0, 60, 2))
+    assert video.fps == pytest.approx(MAX_FPS) and np.diff(video.times).min() > 0.9 / MAX_FPS
+    assert not video.truncated and len(video.warnings) == 1 and "30 of them are skipped" in video.warnings[0]
 
 
 def test_rotation_metadata_makes_frames_upright(tmp_path):
