@@ -20,6 +20,7 @@ from lab import visuals
 from model.config import CLASSES, ProcessConfig
 from model.network import TwoStreamNet
 from model.processing import ProcessedClip, process_decoded, to_tensors
+from model.reliability import Calibration, Reliability, judge
 from model.video import UPLOAD_HINT, VIDEO_EXTENSIONS, ClipError, read_video
 
 UPLOAD_TYPES = ("mp4", "avi", "mov", "mkv", "webm")
@@ -35,15 +36,19 @@ class Variant:
     model: TwoStreamNet
     process: ProcessConfig
     inter_stream_attention: bool = True
+    calibration: Calibration | None = None  # the checkpoint's unfamiliarity calibration (model/reliability.py)
 
 
 def attention_variants(model: TwoStreamNet, process: ProcessConfig,
-                       without_module: tuple[TwoStreamNet, ProcessConfig] | None = None) -> list[Variant]:
-    """The attention module on and switched off (when the model has one), and the model trained without it."""
+                       without_module: tuple[TwoStreamNet, ProcessConfig] | None = None,
+                       calibration: Calibration | None = None) -> list[Variant]:
+    """The attention module on and switched off (when the model has one), and the model trained without it.
+    The reliability panel describes the first variant, with the model's calibration."""
     if model.attention is None:
-        variants = [Variant("this model", model, process)]
+        variants = [Variant("this model", model, process, calibration=calibration)]
     else:
-        variants = [Variant("attention on", model, process, True), Variant("attention off", model, process, False)]
+        variants = [Variant("attention on", model, process, True, calibration),
+                    Variant("attention off", model, process, False)]
     if without_module is not None and without_module[0] is not model:
         variants.append(Variant("trained without the module", *without_module))
     return variants
@@ -58,6 +63,7 @@ class ClipAnalysis:
     track_frames: np.ndarray  # (T, h, w, 3) the sampled original frames with face box and crop square drawn
     probabilities: pd.DataFrame  # index: classes, one column per variant
     attention: dict | None  # the module's weights as numpy arrays (see lab.attention), None without a module
+    reliability: Reliability  # how far the first variant's prediction can be trusted
 
     @property
     def prediction(self) -> str:
@@ -89,10 +95,9 @@ def _track_thumbnails(frames: np.ndarray, clip: ProcessedClip, original_size: tu
     return np.stack(thumbs)
 
 
-@torch.inference_mode()
-def probabilities(variant: Variant, rgb: torch.Tensor, flow: torch.Tensor) -> np.ndarray:
-    logits = variant.model(rgb[None], flow[None], inter_stream_attention=variant.inter_stream_attention)
-    return logits.softmax(1)[0].numpy()
+def probabilities(variant: Variant, clip: ProcessedClip) -> tuple[np.ndarray, Reliability]:
+    """The variant's class probabilities on the clip, and how far they can be trusted."""
+    return judge(variant.model, variant.calibration, *to_tensors(clip), clip.stats, variant.inter_stream_attention)
 
 
 @torch.inference_mode()
@@ -112,18 +117,19 @@ def analyze_file(path: Path, variants: list[Variant], center_crop: bool = False,
     """
     path = Path(path)
     processed: dict[ProcessConfig, tuple[ProcessedClip, np.ndarray]] = {}
-    columns = {}
+    columns, reliabilities = {}, []
     for variant in variants:
         config = dataclasses.replace(variant.process, center_crop=center_crop)
         if config not in processed:
             processed[config] = _process(path, config, name or path.name)
-        columns[variant.label] = probabilities(variant, *to_tensors(processed[config][0]))
+        columns[variant.label], reliability = probabilities(variant, processed[config][0])
+        reliabilities.append(reliability)
     clip, thumbnails = next(iter(processed.values()))
     rgb, flow = to_tensors(clip)
     return ClipAnalysis(
         name=name or path.name, clip=clip, rgb=rgb, flow=flow, track_frames=thumbnails,
         probabilities=pd.DataFrame(columns, index=list(CLASSES)),
-        attention=attention_weights(variants[0].model, rgb, flow),
+        attention=attention_weights(variants[0].model, rgb, flow), reliability=reliabilities[0],
     )
 
 

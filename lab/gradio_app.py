@@ -11,11 +11,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from lab import analysis, explain, figures, sources
+from lab import analysis, explain, figures, sources, trust
 from lab.attribution import METHODS
 from model.checkpoint import load_checkpoint
 from model.config import CLASSES
 from model.processing import NoFaceError
+from model.reliability import Calibration
 from model.video import ClipError
 
 LAUNCH_OPTIONS = {"server_name": "127.0.0.1", "max_file_size": f"{analysis.MAX_UPLOAD_MB}mb"}  # local by default
@@ -31,12 +32,13 @@ def _prune(folder: Path, max_age: float = KEEP_SECONDS) -> None:
 
 def build_demo(checkpoint: Path) -> gr.Blocks:
     model, process, _ = load_checkpoint(checkpoint)
+    calibration = Calibration.read(checkpoint)
     output_folder = Path(tempfile.mkdtemp(prefix="lab-gradio-"))
 
     def recognize(video: str | None, attention_on: bool, method: str):
         if not video:
             raise gr.Error("No video: upload an mp4, avi, mov, mkv or webm clip.")
-        variant = analysis.Variant("prediction", model, process, attention_on)
+        variant = analysis.Variant("prediction", model, process, attention_on, calibration if attention_on else None)
         try:
             analysis.check_upload_size(Path(video).stat().st_size, Path(video).name)
             try:
@@ -51,23 +53,27 @@ def build_demo(checkpoint: Path) -> gr.Blocks:
         _prune(output_folder)
         overlay = Path(tempfile.mkstemp(dir=output_folder, prefix=f"{method.split()[0]}-", suffix=".webm")[1])
         overlay.write_bytes(explain.overlay_video(shown, result.clip.stats.get("duration", 1.0)))
-        return probabilities.to_dict(), str(overlay), figures.importance_curves(shown.importance)
+        return (probabilities.to_dict(), trust.markdown(result.reliability, result.prediction, probabilities.max()),
+                str(overlay), figures.importance_curves(shown.importance))
 
     with gr.Blocks(title="Expression explainability lab", delete_cache=(KEEP_SECONDS, KEEP_SECONDS)) as demo:
         gr.Markdown("## Dynamic facial expression recognition, explained\nA two-stream network (face crops + "
                     "optical flow) with inter-stream attention. Upload a short face video.")
         with gr.Row():
             with gr.Column():
-                video = gr.Video(label="Face video", sources=["upload"])
+                video = gr.Video(label="Face video", sources=["upload", "webcam"],  # webcam: video only, no mic asked
+                                 webcam_options=gr.WebcamOptions(constraints={"audio": False}))
                 attention_on = gr.Checkbox(value=model.attention is not None, label="Inter-stream attention",
                                            interactive=model.attention is not None)
                 method = gr.Dropdown(list(METHODS), value="Grad-CAM", label="Saliency method")
                 run = gr.Button("Recognize", variant="primary")
             with gr.Column():
                 label = gr.Label(num_top_classes=len(CLASSES), label="Expression")
+                reliability = gr.Markdown(label="Reliability")
                 overlay = gr.Video(label="Saliency: face crops | motion")
                 curve = gr.Plot(label="Share of relevance per frame")
-        run.click(recognize, [video, attention_on, method], [label, overlay, curve], api_name="recognize")
+        run.click(recognize, [video, attention_on, method], [label, reliability, overlay, curve],
+                  api_name="recognize")
     return demo
 
 

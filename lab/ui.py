@@ -17,6 +17,7 @@ from model.checkpoint import CheckpointError, load_checkpoint
 from model.config import ProcessConfig
 from model.datasets import Corpus, CorpusError
 from model.network import TwoStreamNet
+from model.reliability import Calibration
 
 EMBEDDED, FOLDER = "Embedded corpus", "A corpus folder"
 
@@ -29,6 +30,16 @@ def _load(folder: str, stamp: float) -> tuple[TwoStreamNet, ProcessConfig, dict]
 def load_model(folder: Path) -> tuple[TwoStreamNet, ProcessConfig, dict]:
     """The checkpoint's (model, process settings, config), loaded once per file version for all sessions."""
     return _load(*sources.checkpoint_stamp(folder))
+
+
+@st.cache_resource(max_entries=6)
+def _calibration(folder: str, stamp: float) -> Calibration | None:
+    return Calibration.read(Path(folder))
+
+
+def load_calibration(folder: Path) -> Calibration | None:
+    """The checkpoint's unfamiliarity calibration (None when it has none), read once per file version."""
+    return _calibration(*sources.checkpoint_stamp(folder))
 
 
 @st.cache_resource

@@ -16,6 +16,7 @@ import torch
 from model.checkpoint import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint
 from model.config import CLASSES
 from model.processing import ClipError, process_video, to_tensors
+from model.reliability import Calibration, judge
 
 
 @torch.inference_mode()
@@ -28,13 +29,16 @@ def class_probabilities(model: torch.nn.Module, rgb: torch.Tensor, flow: torch.T
 
 def predict_file(path: Path, checkpoint: Path = DEFAULT_CHECKPOINT, inter_stream_attention: bool = True,
                  center_crop: bool = False) -> dict:
+    """The clip's prediction, probabilities, warnings and reliability panel (model/reliability.py)."""
     model, process, _ = load_checkpoint(checkpoint)
     if center_crop:
         process = dataclasses.replace(process, center_crop=True)
     clip = process_video(Path(path), process, cache_dir=None)
-    probs = class_probabilities(model, *to_tensors(clip), inter_stream_attention=inter_stream_attention)
-    return {"clip": str(path), "prediction": max(probs, key=probs.get), "probabilities": probs,
-            "warnings": clip.stats.get("warnings", [])}
+    probs, reliability = judge(model, Calibration.read(checkpoint), *to_tensors(clip), clip.stats,
+                               inter_stream_attention=inter_stream_attention)
+    probs = dict(zip(CLASSES, probs.tolist()))
+    return {"clip": str(path), "prediction": max(probs, key=probs.get), "reliable": reliability.reliable,
+            "probabilities": probs, "reliability": reliability.to_dict(), "warnings": clip.stats.get("warnings", [])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for warning in result["warnings"]:
         print(f"note: {warning}", file=sys.stderr)
+    for reason in result["reliability"]["reasons"]:
+        print(f"unreliable: {reason}")
+    if not result["reliable"]:
+        print(f"This prediction cannot be trusted; the model's best guess is {result['prediction']}.")
     for name, prob in sorted(result["probabilities"].items(), key=lambda kv: -kv[1]):
         print(f"{name:9s} {prob:6.1%}  {'#' * round(40 * prob)}")
     return 0

@@ -188,12 +188,14 @@ def _track_main_face(frames: np.ndarray, fps: float, config: ProcessConfig):
     detection_boxes = np.full((count, 4), np.nan, np.float32)
     window = 2 * round(_SMOOTH_SECONDS * fps / 2) + 1
     bounds = [0, *shot_starts, count]
+    shots_with_face = 0
     for shot, (start, end) in enumerate(zip(bounds[:-1], bounds[1:])):
         runs = sum(1 for i in run_on if start <= i < end)
         candidates = [t for t in tracks if t.shot == shot and len(t.frames) >= _MIN_TRACK_SHARE * runs]
         if not candidates:
             continue
         main = max(candidates, key=lambda t: t.score)
+        shots_with_face += 1
         hit_boxes = np.stack(main.boxes)
         span = np.arange(start, end)
         filled = np.column_stack([np.interp(span, main.frames, hit_boxes[:, c]) for c in range(4)]).astype(np.float32)
@@ -211,6 +213,7 @@ def _track_main_face(frames: np.ndarray, fps: float, config: ProcessConfig):
         num_faces_seen=int(max(len(d) for d in detections.values())),
         scene_cuts=len(shot_starts),
         detector_runs=len(run_on),
+        shots_with_face=shots_with_face,
     )
     return track_boxes, detection_boxes, stats
 

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lab import analysis, dataset, explain, figures, sources, ui, visuals
+from lab import analysis, dataset, explain, figures, sources, trust, ui, visuals, webcam
 from lab import attention as attention_maps
 from lab.attribution import METHODS
 from model.config import CLASSES
@@ -19,14 +19,15 @@ loaded = ui.current_model(chosen)
 if loaded is None:
     st.stop()
 model, process, _ = loaded
-variants = analysis.attention_variants(model, process, ui.model_without_module(chosen))
+variants = analysis.attention_variants(model, process, ui.model_without_module(chosen),
+                                      ui.load_calibration(chosen.checkpoint))
 
 
 def pick_clip():
     """(clip id, function that analyzes it) for the chosen source, or None while nothing is chosen."""
     linked = st.query_params.get("clip")
     samples = sources.sample_clips()
-    options = [o for o in (SAMPLE, UPLOAD, CORPUS) if o != SAMPLE or samples]
+    options = [o for o in (SAMPLE, UPLOAD, webcam.SOURCE, CORPUS) if o != SAMPLE or samples]
     source = st.radio("Clip", options, index=options.index(CORPUS if linked else options[0]), horizontal=True,
                       key="clip_source")
     if source != CORPUS:
@@ -41,6 +42,14 @@ def pick_clip():
             return None
         return ("upload", upload.file_id), lambda crop: analysis.analyze_upload(
             upload.getvalue(), upload.name, variants, center_crop=crop)
+    if source == webcam.SOURCE:  # the recording is analysed exactly like an uploaded file
+        seconds = st.select_slider("Seconds to record", list(range(1, webcam.MAX_SECONDS + 1)), value=3,
+                                   key="webcam_seconds")
+        recording = webcam.record(seconds)
+        if recording is None:
+            return None
+        return recording.clip_id, lambda crop: analysis.analyze_upload(recording.data, recording.name, variants,
+                                                                       center_crop=crop)
     corpus = ui.open_data(chosen)
     if corpus is None:
         return None
@@ -95,7 +104,15 @@ column = variants[0].label if attention_on or not has_module else "attention off
 probabilities = result.probabilities[column]
 predicted = str(probabilities.idxmax())
 left, right = st.columns([1, 3])
-left.metric(f"Prediction ({column})", predicted, f"{probabilities.max():.0%} confidence", delta_color="off")
+reliable = result.reliability.reliable
+left.metric(f"Prediction ({column})", predicted if reliable else f"{predicted}?",
+            f"{probabilities.max():.0%} confidence" if reliable else "unreliable", delta_color="off")
+if reliable:
+    right.success(trust.headline(result.reliability, predicted, probabilities.max()))
+else:
+    right.warning(trust.headline(result.reliability, predicted, probabilities.max()))
+with right.expander("Reliability checks"):
+    st.table(trust.panel(result.reliability).set_index("check"))
 for warning in result.warnings:
     right.warning(warning)
 if result.clip.stats.get("center_crop"):

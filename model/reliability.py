@@ -1,0 +1,211 @@
+"""Say when a prediction cannot be trusted: face found or not, scene cuts, several people, and how unlike the clips the
+model was trained and checked on this clip is.
+
+A softmax is confident about anything: a striped clip with no face, centre-cropped, comes out "Neutral 100%". So the
+lab reads the evidence around the prediction instead of its confidence:
+
+- the face track (model/processing.py): how often the detector found the face, how many frames have none, scene cuts,
+  how many faces were visible at once and in how many shots a face appears;
+- unfamiliarity: the Mahalanobis distance of the clip's features (the fully connected layer's output, which the
+  classifier reads) to the nearest class of the training clips, with one covariance shared by the classes (Lee et al.
+  2018, "A simple unified framework for detecting out-of-distribution samples"). The distance alone has no scale, so
+  it is calibrated on clips the model was checked on: the corpus's Val split and the real-face validation set
+  (model/realfaces.py). A clip farther than 99% of them is called unfamiliar.
+
+``python -m model.reliability --checkpoint CKPT --data data/corpus --real data/realfaces`` fits and calibrates once and
+writes ``CKPT/reliability.safetensors``; ``assess`` then judges one clip.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
+
+from model.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint
+from model.clipset import ClipSet, load_clipset
+from model.datasets import CorpusError, open_corpus
+from model.evaluate import read_faces
+
+CALIBRATION_FILE = "reliability.safetensors"
+UNFAMILIAR_QUANTILE = 0.99  # farther than this share of the calibration clips: unlike what the model was checked on
+MIN_DETECTION_RATE = 0.5  # the detector found the face on fewer of its runs than this: the track is guesswork
+MAX_FRAMES_WITHOUT_FACE = 0.25
+MIN_CONFIDENCE = 0.4  # below this the model itself hesitates between classes (a confident answer can still be wrong)
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """What the lab knows about how far one prediction can be trusted; ``reasons`` say it in plain words."""
+
+    face_detection_rate: float  # share of the detector's runs that found the chosen face
+    frames_without_face: float  # share of decoded frames with no tracked face
+    scene_cuts: int
+    faces_at_once: int  # the most faces the detector saw in one frame
+    shots_with_face: int  # shots (between scene cuts) in which a face is tracked
+    unfamiliarity: float | None  # share of calibration clips closer to the training data than this one (None: unknown)
+    confidence: float | None  # probability of the predicted class
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def reliable(self) -> bool:
+        return not self.reasons
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "reliable": self.reliable}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Class means and shared precision of the training clips' features, and the calibration clips' distances."""
+
+    means: torch.Tensor  # (classes, C)
+    precision: torch.Tensor  # (C, C)
+    reference: torch.Tensor  # (M,) sorted distances of the calibration clips
+    sources: dict  # name -> number of calibration clips it gave
+
+    def distance(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, C) -> (B,) Mahalanobis distance to the nearest class mean."""
+        centred = features.double()[:, None, :] - self.means.double()[None]  # (B, classes, C)
+        squared = torch.einsum("bkc,cd,bkd->bk", centred, self.precision.double(), centred)
+        return squared.clamp_min(0).min(dim=1).values.sqrt().float()
+
+    def unfamiliarity(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, C) -> (B,) share of calibration clips that are closer than each clip (0: typical, 1: beyond all)."""
+        return torch.searchsorted(self.reference, self.distance(features)).float() / len(self.reference)
+
+    def to_bytes(self) -> bytes:
+        tensors = {"means": self.means, "precision": self.precision, "reference": self.reference}
+        return save_bytes({k: v.contiguous() for k, v in tensors.items()}, metadata={"sources": json.dumps(self.sources)})
+
+    @classmethod
+    def read(cls, checkpoint: Path) -> "Calibration | None":
+        path = Path(checkpoint) / CALIBRATION_FILE
+        if not path.is_file():
+            return None
+        from safetensors import safe_open
+
+        tensors = load_bytes(path.read_bytes())
+        with safe_open(str(path), framework="pt") as file:
+            sources = json.loads(file.metadata()["sources"])
+        return cls(tensors["means"], tensors["precision"], tensors["reference"], sources)
+
+
+def fit(features: torch.Tensor, labels: torch.Tensor, reference: dict[str, torch.Tensor],
+        shrinkage: float = 0.1) -> Calibration:
+    """Class means and a shared covariance (shrunk towards its diagonal, so 128 features from a few hundred clips
+    invert stably) from training features; ``reference`` holds each calibration source's features."""
+    features = features.double()
+    classes = sorted(set(labels.tolist()))
+    means = torch.stack([features[labels == k].mean(0) for k in classes])
+    centred = features - means[torch.searchsorted(torch.tensor(classes), labels)]
+    covariance = centred.T @ centred / max(1, len(features) - len(classes))
+    covariance = (1 - shrinkage) * covariance + shrinkage * torch.diag(covariance.diagonal().clamp_min(1e-6))
+    partial = Calibration(means.float(), torch.linalg.inv(covariance).float(), torch.zeros(1), {})
+    distances = torch.cat([partial.distance(f) for f in reference.values()]).sort().values
+    return Calibration(partial.means, partial.precision, distances, {k: len(v) for k, v in reference.items()})
+
+
+def assess(stats: dict, unfamiliarity: float | None, confidence: float | None = None) -> Reliability:
+    """Judge one processed clip from its processing stats, its unfamiliarity (see Calibration.unfamiliarity) and the
+    probability of the predicted class."""
+    centre_crop = bool(stats.get("center_crop"))
+    detection = 0.0 if centre_crop else float(stats.get("detection_rate", 0.0))
+    without_face = 1.0 if centre_crop else 1.0 - float(stats.get("track_coverage", 0.0))
+    cuts = int(stats.get("scene_cuts", 0))
+    at_once = int(stats.get("num_faces_seen", 0))
+    shots = int(stats.get("shots_with_face", 1 if not centre_crop else 0))
+    reasons = []
+    if centre_crop:
+        reasons.append("no face was detected: the frame centre was read instead, so the answer describes whatever "
+                       "is there, not a facial expression")
+    else:
+        if detection < MIN_DETECTION_RATE:
+            reasons.append(f"the face was found in only {detection:.0%} of the frames checked: the face track is "
+                           "mostly guessed")
+        if without_face > MAX_FRAMES_WITHOUT_FACE:
+            reasons.append(f"{without_face:.0%} of the frames show no face")
+    if cuts:
+        reasons.append(f"the clip has {cuts} scene cut{'s' if cuts > 1 else ''}: its frames may not show one "
+                       "continuous expression")
+    if at_once > 1 or shots > 1:
+        reasons.append("several people may be in the clip: only the largest, most persistent face is read")
+    if confidence is not None and confidence < MIN_CONFIDENCE:
+        reasons.append(f"the model is unsure: its best class has only {confidence:.0%} of the probability")
+    if unfamiliarity is not None and unfamiliarity >= UNFAMILIAR_QUANTILE:
+        reasons.append(f"the clip is unlike the clips the model was trained and checked on (more unusual than "
+                       f"{unfamiliarity:.0%} of them): the model may be guessing")
+    return Reliability(detection, without_face, cuts, at_once, shots, unfamiliarity, confidence, reasons)
+
+
+@torch.inference_mode()
+def judge(model: torch.nn.Module, calibration: Calibration | None, rgb: torch.Tensor, flow: torch.Tensor, stats: dict,
+          inter_stream_attention: bool = True) -> tuple[np.ndarray, Reliability]:
+    """One clip's class probabilities and how far they can be trusted (``rgb``, ``flow``: model.processing.to_tensors;
+    ``stats``: the processed clip's)."""
+    logits, features = model(rgb[None], flow[None], inter_stream_attention=inter_stream_attention,
+                             return_features=True)
+    unfamiliar = None if calibration is None else float(calibration.unfamiliarity(features)[0])
+    probabilities = logits.softmax(1)[0].numpy()
+    return probabilities, assess(stats, unfamiliar, float(probabilities.max()))
+
+
+@torch.inference_mode()
+def clip_features(model: torch.nn.Module, clips: ClipSet, inter_stream_attention: bool = True,
+                  batch_size: int = 32) -> torch.Tensor:
+    """The features the classifier reads, (N, C), for every clip of a set."""
+    faces = read_faces(model, clips)
+    out = []
+    for start in range(0, len(clips), batch_size):
+        index = torch.arange(start, min(start + batch_size, len(clips)))
+        rgb, flow, _ = clips.batch(index)
+        out.append(model(rgb, flow, inter_stream_attention=inter_stream_attention, return_features=True,
+                         faces=None if faces is None else faces[index].float())[1])
+    return torch.cat(out)
+
+
+def calibrate(checkpoint: Path, data: Path, real: Path | None, workers: int = 2) -> Calibration:
+    """Fit on the corpus's Train split, calibrate on its Val split and on the real-face set; write it beside the
+    checkpoint's weights (atomically)."""
+    model, process, _ = load_checkpoint(checkpoint)
+    corpus = open_corpus(data)
+    train = load_clipset(corpus.clips("Train"), process, workers=workers, desc="Train")
+    reference = {"corpus Val": clip_features(model, load_clipset(corpus.clips("Val"), process, workers=workers,
+                                                                 desc="Val"))}
+    if real is not None:
+        real_corpus = open_corpus(real)
+        real_clips = [r for split in real_corpus.splits for r in real_corpus.clips(split)]
+        reference["real-face set"] = clip_features(model, load_clipset(real_clips, process, workers=workers,
+                                                                       desc="real faces"))
+    calibration = fit(clip_features(model, train), train.labels, reference)
+    atomic_write_bytes(Path(checkpoint) / CALIBRATION_FILE, calibration.to_bytes())
+    return calibration
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m model.reliability",
+                                description="Fit and calibrate a checkpoint's unfamiliarity score, once.")
+    p.add_argument("--checkpoint", required=True, type=Path)
+    p.add_argument("--data", required=True, type=Path, help="the corpus the checkpoint was trained on (Train, Val)")
+    p.add_argument("--real", type=Path, help="the real-face validation set (python -m model.realfaces)")
+    p.add_argument("--workers", type=int, default=2)
+    a = p.parse_args(argv)
+    try:
+        calibration = calibrate(a.checkpoint, a.data, a.real, a.workers)
+    except (CheckpointError, CorpusError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    cut = float(np.quantile(calibration.reference.numpy(), UNFAMILIAR_QUANTILE))
+    print(f"wrote {a.checkpoint / CALIBRATION_FILE}: calibrated on {calibration.sources}; clips farther than "
+          f"{cut:.1f} from the training clips are called unfamiliar")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
