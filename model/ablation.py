@@ -15,12 +15,13 @@ import numpy as np
 
 from model.checkpoint import REPO_ROOT, atomic_write_bytes
 from model.config import ModelConfig, TrainConfig
+from model import realcheck
 from model.evaluate import evaluate
 from model.train import train
 
 VARIANTS = {  # name -> (description, model settings)
     "frame": ("Single-frame CNN (per-frame 2D CNN, feature grids averaged over frames)", dict(streams="frame")),
-    "spatial": ("Spatial stream only (RGB face crops)", dict(streams="spatial")),
+    "spatial": ("Spatial stream only (face crops through the frozen real-face network)", dict(streams="spatial")),
     "temporal": ("Temporal stream only (optical flow)", dict(streams="temporal")),
     "two_stream_no_attention": ("Two streams, no inter-stream attention", dict(inter_stream_attention=False)),
     "two_stream_attention": ("Two streams with inter-stream attention", dict()),
@@ -29,8 +30,9 @@ MULTI_SEED = ("two_stream_no_attention", "two_stream_attention")
 RESULTS = REPO_ROOT / "assets" / "results" / "ablation.json"
 
 
-def run_variant(name: str, seed: int, data: Path, runs: Path, epochs: int) -> dict:
-    """Train (or resume) one variant with one seed, evaluate its best checkpoint on Test, keep the result beside it."""
+def run_variant(name: str, seed: int, data: Path, runs: Path, epochs: int, real: Path | None = None) -> dict:
+    """Train (or resume) one variant with one seed, evaluate its best checkpoint on Test (and, for the two-stream
+    variants, on the real-face set), keep the result beside it."""
     out = runs / f"{name}_seed{seed}"
     if (out / "result.json").is_file():
         return json.loads((out / "result.json").read_text())
@@ -41,22 +43,27 @@ def run_variant(name: str, seed: int, data: Path, runs: Path, epochs: int) -> di
     for attention in ([True, False] if name == "two_stream_attention" else [True]):
         _, metrics = evaluate(out / "best", data, "Test", None, inter_stream_attention=attention, progress=False)
         result["test" if attention else "test_attention_switched_off"] = {"war": metrics["war"], "uar": metrics["uar"]}
+    if real is not None and name in MULTI_SEED:
+        table = realcheck.score(out / "best", real)
+        result["real"] = {"accuracy": round(float(table.correct.mean()), 4), "clips": len(table),
+                          "correct": int(table.correct.sum())}
     atomic_write_bytes(out / "result.json", json.dumps(result, indent=2).encode())
     return result
 
 
-def summarize(rows: list[dict], key: str = "test") -> dict:
-    """Mean and sample standard deviation of WAR and UAR over seeds."""
+def summarize(rows: list[dict], key: str = "test", metrics: tuple[str, ...] = ("war", "uar")) -> dict:
+    """Mean and sample standard deviation of WAR and UAR (or other ``metrics``) over seeds."""
     summary = {"seeds": [r["seed"] for r in rows]}
-    for metric in ("war", "uar"):
+    for metric in metrics:
         values = np.array([r[key][metric] for r in rows])
         summary[metric] = round(float(values.mean()), 4)
         summary[f"{metric}_std"] = round(float(values.std(ddof=1)), 4) if len(values) > 1 else 0.0
     return summary
 
 
-def ablation_table(runs: Path, command: str) -> dict:
-    """Every finished run under ``runs``, grouped by variant, with mean and spread over seeds."""
+def ablation_table(runs: Path, command: str, previous: dict | None = None) -> dict:
+    """Every finished run under ``runs``, grouped by variant, with mean and spread over seeds. Variants with no run
+    here are taken from ``previous`` (an earlier table) and marked as such, so a partial rerun keeps the full table."""
     results = [json.loads(p.read_text()) for p in sorted(runs.glob("*/result.json"))]
     table = {"command": command, "variants": {}}
     for name, (description, _) in VARIANTS.items():
@@ -65,12 +72,28 @@ def ablation_table(runs: Path, command: str) -> dict:
             entry = {"description": description, "runs": rows, "test": summarize(rows)}
             if name == "two_stream_attention":
                 entry["test_attention_switched_off"] = summarize(rows, "test_attention_switched_off")
+            if all("real" in r for r in rows):
+                entry["real"] = summarize(rows, "real", metrics=("accuracy",))
             table["variants"][name] = entry
-    table["rows"] = [{"model": e["description"], "seeds": len(e["runs"]),
-                      "Test WAR": f"{e['test']['war']:.3f} ± {e['test']['war_std']:.3f}",
-                      "Test UAR": f"{e['test']['uar']:.3f} ± {e['test']['uar_std']:.3f}"}
-                     for e in table["variants"].values()]
+        elif previous and name in previous.get("variants", {}):
+            table["variants"][name] = {**previous["variants"][name], "previous_release": True}
+    table["rows"] = [row(e) for e in table["variants"].values()]
     return table
+
+
+def row(entry: dict) -> dict:
+    """One line of the model card's table; no "± 0.000" for a single seed."""
+    def spread(summary: dict, metric: str) -> str:
+        mean = f"{summary[metric]:.3f}"
+        return mean if len(summary["seeds"]) == 1 else f"{mean} ± {summary[metric + '_std']:.3f}"
+
+    line = {"model": entry["description"] + (" (previous release, not retrained)" if entry.get("previous_release")
+                                             else ""),
+            "seeds": len(entry["runs"]), "Test WAR": spread(entry["test"], "war"),
+            "Test UAR": spread(entry["test"], "uar")}
+    if "real" in entry:
+        line["real clips, accuracy"] = spread(entry["real"], "accuracy")
+    return line
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,11 +104,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--real", type=Path, default=realcheck.DEFAULT_DATA,
+                   help="real-face set the two-stream runs are also scored on (make realfaces); skipped if absent")
     a = p.parse_args(argv)
+    real = a.real if (a.real / "realfaces.json").is_file() else None
     for name in a.variants:
         for seed in (a.seeds if name in MULTI_SEED else a.seeds[:1]):
-            run_variant(name, seed, a.data, a.runs, a.epochs)
-    table = ablation_table(a.runs, f"python -m model.ablation --data {a.data} --seeds {' '.join(map(str, a.seeds))}")
+            run_variant(name, seed, a.data, a.runs, a.epochs, real)
+    previous = json.loads(a.out.read_text()) if a.out.is_file() else None
+    command = f"python -m model.ablation --data {a.data} --seeds {' '.join(map(str, a.seeds))}"
+    if a.variants != list(VARIANTS):
+        command += f" --variants {' '.join(a.variants)}"
+    table = ablation_table(a.runs, command, previous)
     atomic_write_bytes(a.out, json.dumps(table, indent=2).encode())
     for entry in table["variants"].values():
         t = entry["test"]

@@ -22,6 +22,7 @@ from model.checkpoint import (
 )
 from model.config import SPLITS
 from model.corpus import corpus_index
+from model import realcheck, reliability
 from model.evaluate import evaluate
 
 ASSETS = SHIPPED_DIR.parent
@@ -43,6 +44,9 @@ def ship_checkpoint(run: Path, name: str, data: Path) -> None:
                 config["metrics"][split.lower()] = {"war": metrics["war"], "uar": metrics["uar"]}
             print(f"{name} {'on ' if attention else 'off'} {split}: WAR {metrics['war']:.4f} UAR {metrics['uar']:.4f}")
     atomic_write_bytes(target / CONFIG, json.dumps(config, indent=2).encode())
+    real = realcheck.DEFAULT_DATA if (realcheck.DEFAULT_DATA / "realfaces.json").is_file() else None
+    calibration = reliability.calibrate(target, data, real)  # the reliability panel's unfamiliarity score
+    print(f"{name}: reliability calibrated on {calibration.sources}")
 
 
 def best_seed_on_val(runs: Path) -> int:
