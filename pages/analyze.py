@@ -105,7 +105,7 @@ probabilities = result.probabilities[column]
 predicted = str(probabilities.idxmax())
 left, right = st.columns([1, 3])
 reliable = result.reliability.reliable
-left.metric(f"Prediction ({column})", predicted if reliable else f"{predicted}?",
+left.metric(f"Prediction ({column})", predicted,
             f"{probabilities.max():.0%} confidence" if reliable else "unreliable", delta_color="off")
 if reliable:
     right.success(trust.headline(result.reliability, predicted, probabilities.max()))
