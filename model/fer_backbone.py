@@ -226,7 +226,9 @@ def load(folder: Path = DEFAULT_WEIGHTS) -> MiniXception:
     model = MiniXception(config["base"], tuple(config["blocks"]), config["num_classes"], config["eps"])
     state = load_file(str(folder / "model.safetensors"))
     try:
-        model.load_state_dict(state, strict=False)
+        missing, unexpected = model.load_state_dict(state, strict=False)  # Keras keeps no batch-norm step counter
+        if unexpected or any(not key.endswith("num_batches_tracked") for key in missing):
+            raise RuntimeError(f"mismatched tensors: {(missing + unexpected)[:3]}")
     except RuntimeError as error:
         raise WeightsError(f"{folder} does not hold mini-Xception weights ({str(error).splitlines()[0]}): run "
                            "`python -m model.fer_backbone` again") from None

