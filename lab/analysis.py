@@ -117,19 +117,19 @@ def analyze_file(path: Path, variants: list[Variant], center_crop: bool = False,
     """
     path = Path(path)
     processed: dict[ProcessConfig, tuple[ProcessedClip, np.ndarray]] = {}
-    columns, reliabilities = {}, []
+    columns, reliability = {}, None
     for variant in variants:
         config = dataclasses.replace(variant.process, center_crop=center_crop)
         if config not in processed:
             processed[config] = _process(path, config, name or path.name)
-        columns[variant.label], reliability = probabilities(variant, processed[config][0])
-        reliabilities.append(reliability)
+        columns[variant.label], judged = probabilities(variant, processed[config][0])
+        reliability = reliability or judged  # the panel describes the first variant
     clip, thumbnails = next(iter(processed.values()))
     rgb, flow = to_tensors(clip)
     return ClipAnalysis(
         name=name or path.name, clip=clip, rgb=rgb, flow=flow, track_frames=thumbnails,
         probabilities=pd.DataFrame(columns, index=list(CLASSES)),
-        attention=attention_weights(variants[0].model, rgb, flow), reliability=reliabilities[0],
+        attention=attention_weights(variants[0].model, rgb, flow), reliability=reliability,
     )
 
 

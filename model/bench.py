@@ -20,7 +20,7 @@ import torch
 from model import preprocess
 from model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from model.corpus import render_clip
-from model.predict import class_probabilities
+from model.reliability import Calibration, judge
 from model.processing import process_video, to_tensors
 
 
@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=20)
     a = p.parse_args(argv)
     model, process, config = load_checkpoint(a.checkpoint)
+    calibration = Calibration.read(a.checkpoint)
     print(f"checkpoint {a.checkpoint.name}; torch threads {torch.get_num_threads()}")
 
     rgb = torch.randn(1, 3, process.frames, process.size, process.size)
@@ -67,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
         clip_path = write_test_clip(Path(tmp) / "clip_640x480_3s.mp4")
 
         def file_to_probabilities():
-            return class_probabilities(model, *to_tensors(process_video(clip_path, process, cache_dir=None)))
+            clip = process_video(clip_path, process, cache_dir=None)
+            return judge(model, calibration, *to_tensors(clip), clip.stats)  # what model.predict computes
         file_to_probabilities()
         end_to_end = median_seconds(file_to_probabilities, max(3, a.repeats // 4))
     print(f"3 s 640x480 H.264 clip file to probabilities: {end_to_end:.2f} s  (target <= 1 s)")

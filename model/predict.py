@@ -11,20 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-
 from model.checkpoint import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint
 from model.config import CLASSES
 from model.processing import ClipError, process_video, to_tensors
 from model.reliability import Calibration, judge
-
-
-@torch.inference_mode()
-def class_probabilities(model: torch.nn.Module, rgb: torch.Tensor, flow: torch.Tensor,
-                        inter_stream_attention: bool = True) -> dict[str, float]:
-    """{class name: probability} for one clip's (3,T,S,S) and (2,T-1,S,S) tensors."""
-    logits = model(rgb[None], flow[None], inter_stream_attention=inter_stream_attention)
-    return dict(zip(CLASSES, logits.softmax(1)[0].tolist()))
 
 
 def predict_file(path: Path, checkpoint: Path = DEFAULT_CHECKPOINT, inter_stream_attention: bool = True,

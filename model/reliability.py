@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load as load_bytes
+from safetensors import safe_open
 from safetensors.torch import save as save_bytes
 
 from model.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint
@@ -89,12 +89,9 @@ class Calibration:
         path = Path(checkpoint) / CALIBRATION_FILE
         if not path.is_file():
             return None
-        from safetensors import safe_open
-
-        tensors = load_bytes(path.read_bytes())
         with safe_open(str(path), framework="pt") as file:
-            sources = json.loads(file.metadata()["sources"])
-        return cls(tensors["means"], tensors["precision"], tensors["reference"], sources)
+            tensors = {name: file.get_tensor(name) for name in ("means", "precision", "reference")}
+            return cls(**tensors, sources=json.loads(file.metadata()["sources"]))
 
 
 def fit(features: torch.Tensor, labels: torch.Tensor, reference: dict[str, torch.Tensor],
