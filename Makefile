@@ -25,8 +25,9 @@ setup: $(VENV)/installed
 app: setup $(CORPUS)/corpus.json
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
-## The test suite (what CI runs through .ci/run)
+## Lint (ruff, settings in pyproject.toml) and the test suite: what CI runs through .ci/run
 test: setup realfaces
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 ## Speed and memory figures of the targets

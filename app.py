@@ -1,7 +1,8 @@
 """The explainability lab: `streamlit run app.py`. Pages only lay out widgets; the logic is in lab/."""
 import streamlit as st
 
-st.set_page_config(page_title="Expression explainability lab", page_icon=":material/sentiment_satisfied:", layout="wide")
+st.set_page_config(page_title="Expression explainability lab", page_icon=":material/sentiment_satisfied:",
+                   layout="wide")
 
 LAB_PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/explore:", default=True),
@@ -11,5 +12,7 @@ LAB_PAGES = [
 ]
 EXPLANATION_PAGES = [
     st.Page("pages/explanation_quality.py", title="Explanation quality", icon=":material/rule:"),
+    st.Page("pages/concepts.py", title="What the decision depends on", icon=":material/science:"),
 ]
-st.navigation({"Lab": LAB_PAGES, "Explanations": EXPLANATION_PAGES}).run()  # every page draws the sidebar itself (lab.ui.sidebar)
+# every page draws the sidebar itself (lab.ui.sidebar)
+st.navigation({"Lab": LAB_PAGES, "Explanations": EXPLANATION_PAGES}).run()

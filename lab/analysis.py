@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from model.config import CLASSES, ProcessConfig
 from model.network import TwoStreamNet
 from model.processing import ProcessedClip, process_decoded, to_tensors
 from model.reliability import Calibration, Reliability, judge
-from model.video import UPLOAD_HINT, VIDEO_EXTENSIONS, ClipError, read_video
+from model.video import UPLOAD_HINT, VIDEO_EXTENSIONS, ClipError, Video, read_video
 
 UPLOAD_TYPES = ("mp4", "avi", "mov", "mkv", "webm")
 MAX_UPLOAD_MB = 200  # the same as server.maxUploadSize in .streamlit/config.toml and the Gradio demo's max_file_size
@@ -74,24 +75,20 @@ class ClipAnalysis:
         return list(self.clip.stats.get("warnings", []))
 
 
-def _process(path: Path, config: ProcessConfig, name: str) -> tuple[ProcessedClip, np.ndarray]:
-    """Processed clip plus its track thumbnails, decoding the file once."""
-    video = read_video(path, config.max_seconds, config.max_side)
-    clip = process_decoded(video, config, name)
-    return clip, _track_thumbnails(video.frames, clip, video.original_size)
-
-
 def _track_thumbnails(frames: np.ndarray, clip: ProcessedClip, original_size: tuple[int, int]) -> np.ndarray:
     """The sampled frames, shrunk, with the face box (detected or tracked) and the crop square drawn on them."""
     height, width = frames.shape[1:3]
     scale = TRACK_SIDE / max(width, height)
     to_thumb = np.array([width / original_size[0], height / original_size[1]] * 2) * scale
     size = (round(width * scale), round(height * scale))
+    side = clip.rgb.shape[1]
+    crop_corners = np.array([[0, 0, 1], [side, 0, 1], [side, side, 1], [0, side, 1]], np.float64).T
     thumbs = []
-    for i, frame_index in enumerate(clip.frame_indices):
+    for frame_index, transform in zip(clip.frame_indices, clip.crop_transforms):
         thumb = cv2.resize(frames[frame_index], size, interpolation=cv2.INTER_AREA)
+        corners = (cv2.invertAffineTransform(transform.astype(np.float64)) @ crop_corners).T * to_thumb[:2]
         thumbs.append(visuals.draw_track(thumb, clip.track_boxes[frame_index] * to_thumb,
-                                         bool(clip.detected[frame_index]), clip.crop_boxes[i] * to_thumb))
+                                         bool(clip.detected[frame_index]), corners))
     return np.stack(thumbs)
 
 
@@ -116,18 +113,28 @@ def analyze_file(path: Path, variants: list[Variant], center_crop: bool = False,
     Raises ClipError (NoFaceError when no face is found: retry with ``center_crop=True``).
     """
     path = Path(path)
+    return analyze_decoded(lambda config: read_video(path, config.max_seconds, config.max_side), variants,
+                           center_crop, name or path.name)
+
+
+def analyze_decoded(decode: Callable[[ProcessConfig], Video], variants: list[Variant], center_crop: bool,
+                    name: str) -> ClipAnalysis:
+    """analyze_file for any source of decoded frames (a file, or a clip drawn in memory): ``decode`` is called once
+    per distinct processing setting of the variants."""
     processed: dict[ProcessConfig, tuple[ProcessedClip, np.ndarray]] = {}
     columns, reliability = {}, None
     for variant in variants:
         config = dataclasses.replace(variant.process, center_crop=center_crop)
         if config not in processed:
-            processed[config] = _process(path, config, name or path.name)
+            video = decode(config)
+            clip = process_decoded(video, config, name)
+            processed[config] = clip, _track_thumbnails(video.frames, clip, video.original_size)
         columns[variant.label], judged = probabilities(variant, processed[config][0])
         reliability = reliability or judged  # the panel describes the first variant
     clip, thumbnails = next(iter(processed.values()))
     rgb, flow = to_tensors(clip)
     return ClipAnalysis(
-        name=name or path.name, clip=clip, rgb=rgb, flow=flow, track_frames=thumbnails,
+        name=name, clip=clip, rgb=rgb, flow=flow, track_frames=thumbnails,
         probabilities=pd.DataFrame(columns, index=list(CLASSES)),
         attention=attention_weights(variants[0].model, rgb, flow), reliability=reliability,
     )

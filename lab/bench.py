@@ -5,6 +5,8 @@
     Integrated Gradients, 32 steps, both streams                        <= 4 s
     page switch (AppTest, warm)                                         <= 1 s
     first render (AppTest, Analyze page with a sample)                  <= 5 s
+    what if: one AU removed, the clip drawn again, analysed             <= 2 s
+    what if: every AU of the clip removed in turn                       <= 30 s
 
 Uses the shipped checkpoints when present, otherwise a random-initialised network of the default size (the same
 cost). Timings are the median of a few runs; other work on the machine shows up in them.
@@ -18,15 +20,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from lab import analysis, sources
+from lab import analysis, sources, whatif
 from lab.attribution import attribute
+from lab.intervene import CorpusClip, corpus_clip
 from model.bench import median_seconds, write_test_clip
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import CLASSES, ModelConfig, ProcessConfig
+from model.corpus import AUEdit
+from model.datasets import CorpusError
 from model.network import TwoStreamNet
 
 TARGETS = {"upload -> prediction": 2.0, "Grad-CAM both streams": 0.5, "IG-32 both streams": 4.0,
-           "page switch": 1.0, "first render": 5.0}
+           "page switch": 1.0, "first render": 5.0, "what if: one AU": 2.0, "what if: every AU": 30.0}
 
 
 def bench_core(folder: Path) -> dict[str, float]:
@@ -49,12 +54,33 @@ def bench_core(folder: Path) -> dict[str, float]:
     analyze = lambda: analysis.analyze_upload(data, "bench.mp4", variants, uploads)  # noqa: E731
     result = analyze()
     target = CLASSES.index(result.prediction)
-    return {
+    figures = {
         "upload -> prediction": median_seconds(analyze),
         "Grad-CAM both streams": median_seconds(lambda: attribute(model, result.rgb, result.flow, target, "Grad-CAM")),
         "IG-32 both streams": median_seconds(lambda: attribute(model, result.rgb, result.flow, target,
                                                                "Integrated Gradients", steps=32)),
     }
+    return figures | bench_what_if(variants)
+
+
+def bench_what_if(variants: list[analysis.Variant]) -> dict[str, float]:
+    """The What-if tab on the first shipped sample that the corpus generator can draw again (none: not timed)."""
+    drawable = next(((path, clip) for path in sources.sample_clips() if (clip := _drawable(path))), None)
+    if drawable is None:
+        print("what if: no shipped sample can be drawn again (assets/samples/corpus.json missing); not timed")
+        return {}
+    path, clip = drawable
+    first_au = next(name for aus in whatif.present_aus(clip).values() for name, _ in aus)
+    prediction = analysis.analyze_file(path, variants).prediction
+    return {"what if: one AU": median_seconds(lambda: whatif.counterfactual(clip, (AUEdit(first_au),), variants)),
+            "what if: every AU": median_seconds(lambda: whatif.removal_effects(clip, variants, prediction), repeats=1)}
+
+
+def _drawable(path: Path) -> CorpusClip | None:
+    try:
+        return corpus_clip(path)
+    except CorpusError:
+        return None
 
 
 def bench_pages() -> dict[str, float]:

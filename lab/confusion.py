@@ -2,20 +2,22 @@
 
 Shipped checkpoints come with their tables (assets/predictions/<name>/<Split>.csv, written by model.evaluate's
 predictions_table), so their matrices are instant. Any other checkpoint or corpus is evaluated once and the table is
-cached on disk under a key made of the checkpoint's content hash and the corpus listing's hash.
+cached on disk under a key made of the checkpoint's content hash and the corpus listing's hash. Shipped tables list
+the full embedded corpus, which may be only partly on disk: ``coverage`` counts, and the clip tables mark, what is.
 """
 from __future__ import annotations
 
 import hashlib
 import io
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from lab import sources
+from lab import dataset, sources
 from model.checkpoint import atomic_write_bytes
 from model.config import CLASSES, SPLITS
 from model.evaluate import classification_metrics
@@ -67,9 +69,21 @@ def rate_difference(on: SplitConfusion, off: SplitConfusion) -> np.ndarray | Non
     return on.rates - off.rates
 
 
+def improvement(difference: np.ndarray) -> np.ndarray:
+    """A difference matrix (on - off) signed so that positive always means better with the module: more clips right
+    on the diagonal, fewer clips wrong off it (so one colour can mean "better" in every cell)."""
+    return np.where(np.eye(len(difference), dtype=bool), difference, -difference)
+
+
 def per_class_table(metrics: dict) -> pd.DataFrame:
-    """Precision, recall, F1 and support per class."""
-    return pd.DataFrame(metrics["per_class"]).T
+    """Precision, recall, F1 and support per class (support as a whole number of clips)."""
+    return pd.DataFrame(metrics["per_class"]).T.astype({"support": int})
+
+
+def per_class_by_split(per_split: dict[str, SplitConfusion]) -> pd.DataFrame:
+    """per_class_table of every labelled split side by side: one row per class, columns (split, metric)."""
+    return pd.concat({split: per_class_table(result.metrics) for split, result in per_split.items()
+                      if result.metrics is not None}, axis=1)
 
 
 def cells(per_split: dict[str, SplitConfusion]) -> dict[tuple[str, str, str], int]:
@@ -80,11 +94,13 @@ def cells(per_split: dict[str, SplitConfusion]) -> dict[tuple[str, str, str], in
 
 
 def clicked_cell(selections: dict[str, dict | None]) -> tuple[str, str, str] | None:
-    """The cell picked by a click on a heatmap, from the plotly selection states {split: state} (None: no click)."""
+    """The cell picked by a click on a heatmap, from st.plotly_chart's selection states {split: state} (None: no
+    click). A click reports the cell's marker (lab.figures puts one on every cell) with x = prediction, y = true
+    class; points that are not cells are ignored."""
     for split, state in selections.items():
-        points = (state or {}).get("selection", {}).get("points", [])
-        if points:
-            return split, str(points[0]["y"]), str(points[0]["x"])
+        for point in (state or {}).get("selection", {}).get("points", []):
+            if point.get("y") in CLASSES and point.get("x") in CLASSES:
+                return split, point["y"], point["x"]
     return None
 
 
@@ -92,6 +108,80 @@ def cell_clips(table: pd.DataFrame, true_class: str, predicted_class: str) -> pd
     """The clips of one confusion cell, most confident first."""
     cell = table[(table["label"] == true_class) & (table["prediction"] == predicted_class)]
     return cell.assign(confidence=cell[predicted_class]).sort_values("confidence", ascending=False)
+
+
+def listed_clips(corpus) -> frozenset[str]:
+    """The clips of the corpus on disk (model.datasets.Corpus), as prediction tables name them: the ones the Analyze
+    page can open. Shipped tables list the full embedded corpus; the app may have generated only part of it."""
+    return frozenset(dataset.relative_clip(corpus, record.path) for split in corpus.splits
+                     for record in corpus.clips(split))
+
+
+def coverage(tables: dict[str, pd.DataFrame], listed: frozenset[str]) -> dict[str, tuple[int, int]]:
+    """{split: (clips on disk, clips in its prediction table)}, in Train, Val, Test order."""
+    return {split: (int(tables[split]["clip"].isin(listed).sum()), len(tables[split])) for split in split_order(tables)}
+
+
+def coverage_note(covered: dict[str, tuple[int, int]], root: Path) -> str | None:
+    """What the clips on disk cover and how to write the rest, in plain words; None when every clip is there."""
+    found, total = sum(f for f, _ in covered.values()), sum(t for _, t in covered.values())
+    if found == total:
+        return None
+    return (f"Only {found:,} of the {total:,} clips these predictions were made on are on disk (on first use the app "
+            f"generates {dataset.FIRST_USE_SCALE:.0%} of the embedded corpus). The matrices count every clip; the clip "
+            "tables, their links and the accuracies by condition only cover the clips on disk. To write the rest, run "
+            f"`python -m model.corpus --out {root}` (`make corpus` does it for data/corpus): clips already there are "
+            "kept.")
+
+
+def _sidecar_conditions(clip: Path) -> dict[str, str]:
+    """lab.conditions.clip_conditions of a clip from its sidecar ({} when it has none)."""
+    from lab import conditions  # imported here: lab.conditions imports this module
+
+    meta = dataset.read_sidecar(clip)
+    return conditions.clip_conditions(meta) if meta is not None else {}
+
+
+CELL_COLUMNS = ("clip", "ground truth", "prediction", "confidence", "on disk")  # then the conditions
+
+
+def cell_table(table: pd.DataFrame, true_class: str, predicted_class: str, root: Path,
+               listed: frozenset[str]) -> pd.DataFrame:
+    """The clips of one cell as the page's table and CSV (plain ASCII headers): clip, ground truth, prediction,
+    confidence, on disk, then the corpus conditions of each clip on disk (None for the others, whose sidecars are
+    not there). Clips on disk first, then most confident first."""
+    clips = cell_clips(table, true_class, predicted_class)
+    on_disk = clips["clip"].isin(listed)
+    found = pd.DataFrame([_sidecar_conditions(Path(root) / clip) if here else {}
+                          for clip, here in zip(clips["clip"], on_disk)], index=clips.index)
+    shown = pd.DataFrame(dict(zip(CELL_COLUMNS, (clips["clip"], clips["label"], clips["prediction"],
+                                                 clips["confidence"], on_disk))))
+    return pd.concat([shown, found.astype(object).where(found.notna(), None)], axis=1).sort_values(
+        ["on disk", "confidence"], ascending=False, ignore_index=True)
+
+
+def condition_options(table: pd.DataFrame) -> dict[str, list[str]]:
+    """{condition column: the values its clips take, in lab.conditions' order} for a cell_table's filters."""
+    from lab.conditions import ORDER  # imported here: lab.conditions imports this module
+
+    return {column: sorted(table[column].dropna().unique(), key=ORDER.index)
+            for column in table.columns if column not in CELL_COLUMNS}
+
+
+def filter_clips(table: pd.DataFrame, wanted: dict[str, list[str]]) -> pd.DataFrame:
+    """The rows whose value is among the wanted ones in every column with a non-empty wish (empty: all rows)."""
+    keep = np.ones(len(table), dtype=bool)
+    for column, values in wanted.items():
+        if values:
+            keep &= table[column].isin(values).to_numpy()
+    return table[keep].reset_index(drop=True)
+
+
+def download_name(split: str, true_class: str, predicted_class: str) -> str:
+    """A clean file name for a cell's CSV, such as Test-Happy-as-Neutral.csv (anything but letters and digits in a
+    split's name becomes an underscore)."""
+    return "-".join(re.sub(r"[^A-Za-z0-9]+", "_", part).strip("_") for part in (
+        split, true_class, "as", predicted_class)) + ".csv"
 
 
 def read_tables(folder: Path) -> dict[str, pd.DataFrame]:
@@ -118,8 +208,9 @@ def corpus_fingerprint(root: Path, clips: list[Path]) -> str:
 def evaluation_cache_path(checkpoint: Path, corpus, split: str, inter_stream_attention: bool) -> Path:
     """Where the evaluation of (checkpoint content, corpus listing, split, attention switch) is cached."""
     records = corpus.clips(split)
-    key = "-".join([sources.checkpoint_fingerprint(checkpoint), corpus_fingerprint(corpus.root, [r.path for r in records]),
-                    split, "on" if inter_stream_attention else "off"])
+    key = "-".join([sources.checkpoint_fingerprint(checkpoint),
+                    corpus_fingerprint(corpus.root, [r.path for r in records]), split,
+                    "on" if inter_stream_attention else "off"])
     return sources.cache_dir() / "evaluations" / f"{key}.csv"
 
 

@@ -32,15 +32,46 @@ def importance_curves(importance: pd.DataFrame, current_frame: int | None = None
     return figure
 
 
-def confusion_heatmap(matrix: np.ndarray, title: str, normalized: bool, diverging: bool = False) -> go.Figure:
-    """A confusion matrix (rows: true class, columns: prediction); ``diverging`` for difference matrices."""
-    text = [[f"{v:+.0%}" if diverging else f"{v:.0%}" if normalized else f"{int(v)}" for v in row] for row in matrix]
-    limit = float(np.abs(matrix).max()) or 1.0
-    colours = dict(colorscale="RdBu", zmid=0, zmin=-limit, zmax=limit) if diverging else dict(colorscale="Blues")
-    figure = go.Figure(go.Heatmap(z=matrix, x=list(CLASSES), y=list(CLASSES), text=text, texttemplate="%{text}",
-                                  showscale=False, hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>",
-                                  **colours))
-    figure.update_layout(title=title, xaxis_title="predicted", yaxis=dict(title="true", autorange="reversed"),
+def confusion_heatmap(matrix: np.ndarray, title: str, normalized: bool, selected: tuple[str, str] | None = None
+                      ) -> go.Figure:
+    """A confusion matrix (rows: true class, columns: prediction), with the ``selected`` (true, predicted) cell
+    outlined."""
+    text = [[f"{v:.0%}" if normalized else f"{int(v)}" for v in row] for row in matrix]
+    return _class_grid(matrix, text, title, selected, colorscale="Blues", showscale=False)
+
+
+def difference_heatmap(difference: np.ndarray, better: np.ndarray, title: str) -> go.Figure:
+    """A difference matrix (on - off), each cell coloured by whether that change is good (``better`` > 0: more clips
+    right on the diagonal, fewer wrong elsewhere), so that blue always reads "better" and red "worse"."""
+    limit = float(np.abs(better).max()) or 1.0
+    text = [[f"{v:+.0%}" for v in row] for row in difference]
+    return _class_grid(better, text, title, colorscale="RdBu", zmid=0, zmin=-limit, zmax=limit, colorbar=dict(
+        tickvals=[-limit, 0, limit], ticktext=["worse", "same", "better"], thickness=12))
+
+
+def _class_grid(colour: np.ndarray, text: list[list[str]], title: str, selected: tuple[str, str] | None = None,
+                **heatmap) -> go.Figure:
+    """A class-by-class heatmap that a click can select a cell of.
+
+    Plotly reports no selected points for heatmap cells, so st.plotly_chart(on_select=...) gets an empty selection
+    from a click on one. An invisible marker on every cell carries the click (x = prediction, y = true class) and the
+    hover text instead, and the pointer always picks the nearest one: the cell it is in.
+    """
+    cells = [(true, predicted) for true in CLASSES for predicted in CLASSES]
+    figure = go.Figure(go.Heatmap(z=colour, x=list(CLASSES), y=list(CLASSES), text=text, texttemplate="%{text}",
+                                  hoverinfo="skip", **heatmap))
+    figure.add_trace(go.Scatter(
+        x=[p for _, p in cells], y=[t for t, _ in cells], text=[cell for row in text for cell in row],
+        mode="markers", marker=dict(opacity=0), showlegend=False,
+        hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>"))
+    if selected is not None:
+        row, column = (CLASSES.index(name) for name in selected)
+        figure.add_shape(type="rect", x0=column - 0.5, x1=column + 0.5, y0=row - 0.5, y1=row + 0.5,
+                         line=dict(color="#ff7f0e", width=3))
+    edges = [-0.5, len(CLASSES) - 0.5]  # the heatmap's own, not widened around the markers
+    figure.update_layout(title=title, hovermode="closest", hoverdistance=-1,
+                         xaxis=dict(title="predicted", range=edges, fixedrange=True),
+                         yaxis=dict(title="true", range=edges[::-1], fixedrange=True),
                          margin=dict(t=40, b=10, l=10, r=10), height=360)
     return figure
 
@@ -69,4 +100,19 @@ def au_curves(curves: pd.DataFrame, onset: int | None, apex: int | None, offset:
             figure.add_vline(x=frame, line_dash=dash, line_color="black", annotation_text=name)
     figure.update_layout(xaxis_title="frame", yaxis=dict(title="AU intensity", range=[0, 1.05]),
                          margin=dict(t=30, b=10, l=10, r=10), height=320)
+    return figure
+
+
+def effect_bars(effects: pd.DataFrame, target: str) -> go.Figure:
+    """Horizontal bars: how the target's probability changes when each AU is removed (columns AU, attention,
+    effect), one bar per attention setting; red where removing the AU lowers the target."""
+    figure = go.Figure([go.Bar(name=f"attention {attention}", y=rows["AU"], x=rows["effect"], orientation="h",
+                               marker_color=np.where(rows["effect"] < 0, "#d62728", "#2ca02c"),
+                               marker_pattern_shape="" if attention == "on" else "/",
+                               text=[f"{e:+.0%}" for e in rows["effect"]], textposition="outside")
+                        for attention, rows in effects.groupby("attention", sort=False)])
+    figure.update_layout(barmode="group", xaxis=dict(title=f"change of p({target}) when removed", tickformat="+.0%",
+                                                     range=[-1.1, 1.1]),
+                         legend=dict(orientation="h", y=1.12), margin=dict(t=40, b=10, l=10, r=10),
+                         height=120 + 40 * effects["AU"].nunique())
     return figure

@@ -14,7 +14,11 @@ for each method x stream x attention setting we measure (metric names as in the 
 - faithfulness: ``deletion_*_auc`` / ``insertion_*_auc`` of the target-class probability, removing the most relevant
   pixels of every frame (spatial) or the most relevant frames (temporal) first;
 - sanity, on the first ``check_clips`` clips: ``randomization_spearman`` after the full parameter-randomization
-  cascade, and Integrated Gradients' ``completeness_error`` at 32 steps.
+  cascade, and Integrated Gradients' ``completeness_error`` at 32 steps;
+- causal agreement, on the first ``causal_clips`` clips: each facial region's AUs are removed in turn and the clip is
+  drawn again (lab.intervene), which measures how much the target-class probability really depends on that region;
+  ``causal_agreement`` is the Spearman correlation, over the regions, between that dependence and the share of the
+  map's relevance inside the region.
 
 Every metric is also computed for uniform random maps on the same clips (method "Random"), the chance level. The
 target is the clip's true class (the expression whose AUs are the ground truth), or the predicted one when unlabelled.
@@ -27,10 +31,10 @@ import json
 import math
 import random
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -39,6 +43,7 @@ from scipy.stats import t as student_t
 from tqdm import tqdm
 
 from lab.attribution import FAST_METHODS, METHODS, attribute
+from lab.intervene import causal_effects, corpus_clip, model_predictors
 from lab.quality import (
     Explainer,
     Predictor,
@@ -54,9 +59,9 @@ from lab.quality import (
     window_share,
 )
 from model.checkpoint import REPO_ROOT, load_checkpoint
-from model.config import ProcessConfig, TrainConfig
-from model.corpus import AU_REGIONS, REGIONS
-from model.datasets import ClipRecord, open_corpus
+from model.config import CLASSES, ProcessConfig, TrainConfig
+from model.corpus import AU_REGIONS, REGIONS, AUEdit
+from model.datasets import ClipRecord, CorpusError, open_corpus
 from model.network import TwoStreamNet
 from model.parallel import process_pool
 from model.processing import (
@@ -85,6 +90,7 @@ class GradeSettings:
     attention: tuple[bool, ...] = (True, False)  # inter-stream attention on, off
     clips: int = 100
     check_clips: int = 4  # the first clips also get the randomization cascade and the completeness check (costly)
+    causal_clips: int = 50  # the first clips of the embedded corpus also get the region interventions
     ig_steps: int = 16
     completeness_steps: int = 32
     samples: int = 8  # GradientShap / SmoothGrad samples
@@ -115,6 +121,8 @@ class GradedClip:
     flow: torch.Tensor  # (2, T-1, S, S)
     target: int
     truth: dict[str, StreamTruth] | None  # by stream; None without a corpus sidecar (only faithfulness and sanity)
+    region_dependence: dict[str, torch.Tensor] | None = None  # attention "on"/"off" -> (R,) drop of the target's
+    # probability when each region's AUs are removed; None when not measured
 
 
 @dataclass
@@ -130,17 +138,17 @@ class GradeReport:
 
 def ground_truth(sidecar: dict, clip: ProcessedClip, settings: GradeSettings) -> dict[str, StreamTruth]:
     """Both streams' ground truth from an embedded-corpus sidecar and the processed clip (its sampled frames and
-    crop boxes; decoded frame i is sidecar frame i)."""
+    crop transforms; decoded frame i is sidecar frame i)."""
     frames = clip.frame_indices
-    size = clip.rgb.shape[1]
     au = torch.tensor(sidecar["au"], dtype=torch.float32)[frames]  # (T, AUs)
     region_of_au = torch.zeros(au.shape[1], len(REGIONS))
     for i, name in enumerate(sidecar["au_names"]):
         region_of_au[i, REGIONS.index(AU_REGIONS[name])] = 1
     boxes = torch.tensor([sidecar["regions"][r] for r in REGIONS], dtype=torch.float32).permute(1, 0, 2)[frames]
-    crops = torch.from_numpy(clip.crop_boxes).float()  # (T, 4) square crops in frame pixels
-    scale = size / (crops[:, 2] - crops[:, 0])
-    boxes = (boxes - crops[:, None, [0, 1, 0, 1]]) * scale[:, None, None]  # (T, R, 4) in crop pixels
+    corners = boxes[..., [[0, 1], [2, 1], [0, 3], [2, 3]]]  # (T, R, 4 corners, 2) in frame pixels
+    transforms = torch.from_numpy(clip.crop_transforms).float()  # (T, 2, 3) frame pixels -> crop pixels
+    corners = corners @ transforms[:, None, :, :2].transpose(-1, -2) + transforms[:, None, None, :, 2]
+    boxes = torch.cat([corners.amin(2), corners.amax(2)], -1)  # (T, R, 4) upright boxes in crop pixels
     field_boxes = torch.cat([torch.minimum(boxes[:-1, :, :2], boxes[1:, :, :2]),  # a region's extent over both
                              torch.maximum(boxes[:-1, :, 2:], boxes[1:, :, 2:])], -1)  # frames of a flow field
 
@@ -194,6 +202,27 @@ def localization_scores(maps: torch.Tensor, truth: StreamTruth, settings: GradeS
     }
 
 
+def region_dependence(path: Path, model: TwoStreamNet, process_config: ProcessConfig, target: int
+                      ) -> dict[str, torch.Tensor]:
+    """How much the target-class probability drops when each facial region's AUs are removed from the clip (drawn
+    again by the corpus generator), with the attention module on and off."""
+    table = causal_effects(corpus_clip(path), model_predictors(model), process_config,
+                           edits=[AUEdit(region) for region in REGIONS])
+    table = table[table["class"] == CLASSES[target]].set_index(["attention", "target"])["effect"]
+    return {attention: -torch.tensor([table[attention, region] for region in REGIONS], dtype=torch.float32)
+            for attention in table.index.unique("attention")}
+
+
+def causal_agreement(maps: torch.Tensor, boxes: torch.Tensor, dependence: torch.Tensor) -> float:
+    """Spearman correlation over the facial regions between the share of one stream's (F, S, S) relevance inside
+    each region's boxes (F, R, 4) and how much the decision depends on that region (R,); NaN when either is flat."""
+    frames, regions = boxes.shape[:2]
+    size = maps.shape[-1]
+    masks = box_masks(boxes.reshape(frames * regions, 1, 4), torch.ones(frames * regions, 1, dtype=torch.bool), size)
+    inside = (maps[:, None] * masks.view(frames, regions, size, size)).sum((0, 2, 3))
+    return curve_correlations(inside / maps.sum().clamp_min(1e-30), dependence)[1]
+
+
 def faithfulness_curves(predict: Predictor, inputs: tuple[torch.Tensor, torch.Tensor], stream: int,
                         maps: torch.Tensor, ends: tuple[float, float], fractions: torch.Tensor,
                         generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -244,11 +273,14 @@ def grade_clip(model: TwoStreamNet, clip: GradedClip, settings: GradeSettings, s
         zeros = tuple(torch.zeros_like(x) for x in inputs)
         full, no_rgb, no_flow = predict(torch.stack([clip.rgb, zeros[0], clip.rgb]),
                                         torch.stack([clip.flow, clip.flow, zeros[1]])).tolist()
+        dependence = (clip.region_dependence or {}).get("on" if attention else "off")
         for method, explain in explainers.items():
             row = {"clip": clip.name, "method": method, "attention": "on" if attention else "off"}
             maps = explain(model, clip.rgb, clip.flow, clip.target, attention)
             for index, (stream, ends) in enumerate(zip(STREAMS, ((full, no_rgb), (full, no_flow)))):
                 values = localization_scores(maps[index], clip.truth[stream], settings) if clip.truth else {}
+                if dependence is not None:
+                    values["causal_agreement"] = causal_agreement(maps[index], clip.truth[stream].boxes, dependence)
                 stream_curves = faithfulness_curves(predict, inputs, index, maps[index], ends, fractions, generator)
                 values.update({f"{kind}_auc": auc(curve, fractions) for kind, curve in stream_curves.items()})
                 scores += [dict(row, stream=stream, metric=k, value=v) for k, v in values.items()]
@@ -272,8 +304,9 @@ def grade_clip(model: TwoStreamNet, clip: GradedClip, settings: GradeSettings, s
 # --- the corpus ------------------------------------------------------------------------------------------------------
 
 def load_clip(path: Path, label: int | None, model: TwoStreamNet, process_config, settings: GradeSettings,
-              cache_dir: Path | None) -> GradedClip:
-    """Process a clip (through the shared cache) and read its ground truth from the sidecar, if it has one."""
+              cache_dir: Path | None, with_interventions: bool = False) -> GradedClip:
+    """Process a clip (through the shared cache) and read its ground truth from the sidecar, if it has one; with
+    interventions, also measure how much the decision depends on each facial region."""
     processed = process_video(path, process_config, cache_dir=cache_dir)
     rgb, flow = to_tensors(processed)
     if label is None:
@@ -281,7 +314,8 @@ def load_clip(path: Path, label: int | None, model: TwoStreamNet, process_config
             label = int(model(rgb[None], flow[None]).argmax(1))
     sidecar = path.with_suffix(".json")
     truth = ground_truth(json.loads(sidecar.read_text()), processed, settings) if sidecar.is_file() else None
-    return GradedClip(path.stem, rgb, flow, label, truth)
+    dependence = region_dependence(path, model, process_config, label) if truth and with_interventions else None
+    return GradedClip(path.stem, rgb, flow, label, truth, dependence)
 
 
 def grade_record(model: TwoStreamNet, process_config: ProcessConfig, settings: GradeSettings,
@@ -290,8 +324,9 @@ def grade_record(model: TwoStreamNet, process_config: ProcessConfig, settings: G
     the name then says why. Its seed and whether it gets the checks depend on ``index`` only, so any worker gives
     the same numbers."""
     try:
-        clip = load_clip(record.path, record.label, model, process_config, settings, cache_dir)
-    except ClipError as error:
+        clip = load_clip(record.path, record.label, model, process_config, settings, cache_dir,
+                         with_interventions=index < settings.causal_clips)
+    except (ClipError, CorpusError) as error:
         return f"{record.path.name}: {error}", [], []
     return clip.name, *grade_clip(model, clip, settings, seed=settings.seed + index,
                                   with_checks=index < settings.check_clips)
@@ -399,6 +434,9 @@ def verdicts(table: pd.DataFrame) -> list[str]:
                      "slower than" if row.ci_low > row.random_mean else "no faster than")
             parts.append(f"deleting its most relevant pixels first lowers the class probability {speed} a random "
                          f"order (deletion AUC {row.mean:.2f} vs {row.random_mean:.2f})")
+        if (row := metric.get("causal_agreement")) is not None:
+            parts.append(f"ranks the facial regions like their real effect on the decision when removed "
+                         f"(Spearman {row.mean:.2f}, random: {row.random_mean:.2f})")
         if (row := metric.get("randomization_spearman")) is not None:
             parts.append(f"its maps {'barely change' if row.flag else 'change'} when the model's weights are "
                          f"randomized (Spearman {row.mean:.2f}: {'fails' if row.flag else 'passes'} the sanity check)")
@@ -447,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", type=int, default=defaults.clips)
     parser.add_argument("--check-clips", type=int, default=defaults.check_clips,
                         help="clips that also get the randomization and completeness checks")
+    parser.add_argument("--causal-clips", type=int, default=defaults.causal_clips,
+                        help="embedded-corpus clips that also get the region interventions (causal agreement)")
     parser.add_argument("--ig-steps", type=int, default=defaults.ig_steps)
     parser.add_argument("--deletion-steps", type=int, default=defaults.deletion_steps)
     parser.add_argument("--seed", type=int, default=defaults.seed)
@@ -454,7 +494,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="table CSV; the curves go beside it (*_curves.csv)")
     args = parser.parse_args(argv)
     settings = GradeSettings(methods=tuple(args.methods), attention=tuple(a == "on" for a in args.attention),
-                             clips=args.clips, check_clips=args.check_clips, ig_steps=args.ig_steps,
+                             clips=args.clips, check_clips=args.check_clips, causal_clips=args.causal_clips,
+                             ig_steps=args.ig_steps,
                              deletion_steps=args.deletion_steps, seed=args.seed)
     bar = tqdm(desc="grading", unit="clip")
 

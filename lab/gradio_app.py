@@ -58,7 +58,8 @@ def build_demo(checkpoint: Path) -> gr.Blocks:
 
     with gr.Blocks(title="Expression explainability lab", delete_cache=(KEEP_SECONDS, KEEP_SECONDS)) as demo:
         gr.Markdown("## Dynamic facial expression recognition, explained\nA two-stream network (face crops + "
-                    "optical flow) with inter-stream attention. Upload or record a short face video; the panel below the label says whether the answer can be trusted.")
+                    "optical flow) with inter-stream attention. Upload or record a short face video; the panel below "
+                    "the label says whether the answer can be trusted.")
         with gr.Row():
             with gr.Column():
                 video = gr.Video(label="Face video", sources=["upload", "webcam"],  # webcam: video only, no mic asked

@@ -1,4 +1,5 @@
-"""Many sessions at once against one process: ``python -m lab.loadtest [--sessions 8] [--browsers 3] [--checkpoint DIR]``.
+"""Many sessions at once against one process:
+``python -m lab.loadtest [--sessions 8] [--browsers 3] [--checkpoint DIR]``.
 
 Each session analyzes a different clip with its own saliency method and attention setting, all at the same time,
 through the same shared model (as st.cache_resource shares it). Every answer must equal the one the same request gets

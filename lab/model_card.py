@@ -7,11 +7,11 @@ from pathlib import Path
 import pandas as pd
 
 from model.checkpoint import CheckpointError, read_config
-from model.config import ModelConfig
+from model.config import ModelConfig, ProcessConfig
 from model.network import token_grid
 
 
-def architecture_dot(config: ModelConfig) -> str:
+def architecture_dot(config: ModelConfig, process: ProcessConfig = ProcessConfig()) -> str:
     """The network of ``config`` with its tensor shapes (st.graphviz_chart renders DOT text in the browser)."""
     t, s, c = config.frames, config.size, 8 * config.width
     st_, sh, sw = token_grid(t, s)
@@ -26,16 +26,18 @@ def architecture_dot(config: ModelConfig) -> str:
                     'pool_s -> heads [style=dashed]; pool_t -> heads [style=dashed];'
                     if config.stream_heads and config.streams == "both" else "")
     real_face = config.spatial_backbone == "fer" and config.streams != "frame"
-    spatial = ("Spatial stream\\nfrozen real-face network (fer's mini-Xception)\\nper frame, then a temporal convolution"
-               if real_face else "Spatial stream\\n(2+1)D CNN, 4 stages")
-    evidence = ('evidence [label="Real-face class evidence\\n{n} log-probabilities, clip average", shape=note, '
-                'fillcolor="#ffffff"]; spatial -> evidence; evidence -> fusion;'.format(n=config.num_classes)
+    spatial = ("Spatial stream\\nfrozen real-face network (fer's mini-Xception)\\n"
+               "per frame, then a temporal convolution" if real_face else "Spatial stream\\n(2+1)D CNN, 4 stages")
+    evidence = (f'evidence [label="Real-face class evidence\\n{config.num_classes} log-probabilities, clip average", '
+                'shape=note, '
+                'fillcolor="#ffffff"]; spatial -> evidence; evidence -> fusion;'
                 if real_face else "")
+    landmarks = ", 5 landmarks" if process.align and not process.center_crop else ""
     return f"""digraph {{
   rankdir=LR; node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=11];
   edge [fontname="Helvetica", fontsize=9];
   video [label="Face video", shape=oval, fillcolor="#ffffff"];
-  process [label="Data processing\\nface track → {t} crops {s}×{s}\\noptical flow between crops"];
+  process [label="Data processing\\nface track{landmarks} → {t} crops {s}×{s}\\noptical flow between crops"];
   rgb [label="RGB crops\\n3×{t}×{s}×{s}", shape=note, fillcolor="#ffffff"];
   flow [label="Flow fields\\n2×{t - 1}×{s}×{s}\\n+ running sum (displacement)", shape=note, fillcolor="#ffffff"];
   spatial [label="{spatial}\\n→ {c}×{st_}×{sh}×{sw} tokens", fillcolor="#d6e6fa"];

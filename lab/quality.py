@@ -12,7 +12,7 @@ A map is the (F, S, S) per-pixel relevance of one stream (F frames or flow field
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -54,6 +54,11 @@ def allowed_data_roots() -> list[Path] | None:
     return [Path(p).expanduser().resolve() for p in value.split(os.pathsep) if p.strip()] if value else None
 
 
+def results_file(kind: str, checkpoint_name: str) -> Path:
+    """A precomputed result of a checkpoint: assets/results/<kind>/<checkpoint>.csv (``runs/x`` becomes ``runs_x``)."""
+    return assets_dir() / "results" / kind / f"{checkpoint_name.replace('/', '_')}.csv"
+
+
 def predictions_dir() -> Path:
     return assets_dir() / "predictions"
 

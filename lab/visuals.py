@@ -68,15 +68,16 @@ def colour_wheel(size: int = 96) -> np.ndarray:
     return wheel
 
 
-def draw_track(frame: np.ndarray, track_box: np.ndarray, detected: bool, crop_box: np.ndarray | None = None,
+def draw_track(frame: np.ndarray, track_box: np.ndarray, detected: bool, crop_corners: np.ndarray | None = None,
                thickness: int = 2) -> np.ndarray:
     """The frame with its face box (green where the detector hit, yellow where the tracker filled in) and, on a
-    sampled frame, the square the crop was cut from (red)."""
+    sampled frame, the square the crop was cut from (red, turned as the landmarks turned it; corners (4, 2))."""
     frame = frame.copy()
-    for box, colour in ((track_box, DETECTED_COLOUR if detected else TRACK_COLOUR), (crop_box, CROP_COLOUR)):
-        if box is not None and not np.isnan(box).any():
-            x0, y0, x1, y1 = np.round(box).astype(int)
-            cv2.rectangle(frame, (x0, y0), (x1, y1), colour, thickness)
+    if not np.isnan(track_box).any():
+        x0, y0, x1, y1 = np.round(track_box).astype(int)
+        cv2.rectangle(frame, (x0, y0), (x1, y1), DETECTED_COLOUR if detected else TRACK_COLOUR, thickness)
+    if crop_corners is not None:
+        cv2.polylines(frame, [np.round(crop_corners).astype(np.int32)], True, CROP_COLOUR, thickness)
     return frame
 
 

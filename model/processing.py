@@ -2,7 +2,8 @@
 
 Every path goes through here (training corpus, AFEW/DFEW clips, the app's uploads), so a clip is always seen the
 same way. Steps: decode -> find the main face (Haar detector + tracker across the clip) -> crop T frames sampled
-uniformly in time -> optical flow between consecutive crops -> an on-disk cache keyed by file bytes and settings.
+uniformly in time, aligned by five facial landmarks -> optical flow between consecutive crops -> an on-disk cache keyed
+by file bytes and settings.
 """
 from __future__ import annotations
 
@@ -20,15 +21,17 @@ import numpy as np
 import torch
 
 from model.config import ProcessConfig
+from model.landmarks import TEMPLATE, five_points, similarity
 from model.video import ClipError, Video, read_video
 
 __all__ = [
-    "ClipError", "NoFaceError", "ProcessedClip", "DEFAULT_CACHE_DIR", "process_video", "process_decoded", "process_frames",
+    "ClipError", "NoFaceError", "ProcessedClip", "DEFAULT_CACHE_DIR", "process_video", "process_decoded",
+    "process_frames",
     "to_tensors", "rgb_for_display", "cache_path",
 ]
 
 DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "cache"
-SCHEMA_VERSION = 1  # bump when the processing changes, so old cache entries are rebuilt
+SCHEMA_VERSION = 2  # bump when the processing changes, so old cache entries are rebuilt
 FLOW_METHODS = ("farneback", "dis")
 
 # Normalisation constants for the network inputs (ImageNet statistics: a neutral, widely used choice for RGB).
@@ -39,7 +42,8 @@ FLOW_CLIP = 5.0  # after scaling, so a tracking glitch cannot dominate a batch
 
 # Face detection and tracking settings that are not worth exposing.
 _CASCADE_FILE = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
-_PER_THREAD = threading.local()  # a CascadeClassifier is not thread-safe: concurrent sessions corrupt each other's boxes
+# A CascadeClassifier is not thread-safe: concurrent sessions would corrupt each other's boxes.
+_PER_THREAD = threading.local()
 _DETECT_SCALE_STEP = 1.2  # detectMultiScale scaleFactor: 1.2 is about twice as fast as 1.1 and finds the same faces
 _DETECT_NEIGHBOURS = 4  # overlapping raw hits needed to accept a detection (fewer = more false positives)
 _MIN_FACE = 24  # pixels in the detection image: the cascade's window size
@@ -47,7 +51,9 @@ _LINK_IOU = 0.3  # a detection continues a track if it overlaps the track's last
 _LINK_CENTRE = 0.5  # ...or its centre is within this fraction of the box width (fast head motion)
 _MIN_TRACK_SHARE = 0.1  # a track hit on fewer than this share of a shot's detector runs is noise
 _CUT_DISTANCE = 0.5  # Bhattacharyya distance between consecutive frames' gray histograms that marks a scene cut
-_SMOOTH_SECONDS = 0.2  # box smoothing window (Haar boxes jitter by several pixels from frame to frame)
+_SMOOTH_SECONDS = 0.2  # box and landmark smoothing window (both jitter by a few pixels from frame to frame)
+_ALIGN_SCALE_RANGE = 1.5  # landmarks whose crop is this many times larger or smaller than the box's are misplaced
+_ALIGN_MAX_TURN = np.deg2rad(30)  # ...or that turn the crop further than this
 
 
 class NoFaceError(ClipError):
@@ -59,11 +65,19 @@ class ProcessedClip:
     rgb: np.ndarray  # (T, S, S, 3) uint8 RGB face crops
     flow: np.ndarray  # (T-1, S, S, 2) float16 optical flow in crop pixels between consecutive crops
     frame_indices: np.ndarray  # (T,) int64 index of each crop's frame among the decoded frames
-    crop_boxes: np.ndarray  # (T, 4) float32 [x0, y0, x1, y1] of each crop in original frame pixels
+    crop_transforms: np.ndarray  # (T, 2, 3) float32 affine map from original frame pixels to crop pixels
     track_boxes: np.ndarray  # (N, 4) float32 face box per decoded frame in original pixels (NaN: no face in shot)
     detected: np.ndarray  # (N,) bool: the detector hit the chosen face on this frame
     detection_boxes: np.ndarray  # (N, 4) float32 the detector's raw box of the chosen face (NaN where not hit)
     stats: dict = field(default_factory=dict)
+
+    @property
+    def crop_squares(self) -> np.ndarray:
+        """(T, 4) [x0, y0, x1, y1]: each crop's centre and side as an upright square in original frame pixels."""
+        size = self.rgb.shape[1]
+        inverse = np.stack([cv2.invertAffineTransform(t.astype(np.float64)) for t in self.crop_transforms])
+        centres, sides = inverse @ [size / 2, size / 2, 1.0], size * np.hypot(inverse[:, 0, 0], inverse[:, 1, 0])
+        return np.column_stack([centres - sides[:, None] / 2, centres + sides[:, None] / 2])
 
 
 def process_video(path: str | Path, config: ProcessConfig, cache_dir: Path | None = None) -> ProcessedClip:
@@ -116,33 +130,38 @@ def process_frames(frames: np.ndarray, fps: float, config: ProcessConfig, *, tim
         raise NoFaceError(f"the frames are only {width}x{height} pixels, too small to find a face in: use a larger "
                           "video, or crop the frame centre instead (ProcessConfig.center_crop=True, --center-crop)")
     else:
-        track_boxes, detection_boxes, face_stats = _track_main_face(frames, fps, config)
+        track_boxes, detection_boxes, shot_of, face_stats = _track_main_face(frames, fps, config)
         if face_stats["num_faces_seen"] > 1:
             warnings.append("several faces are visible: the largest, most persistent one is used")
         if face_stats["track_coverage"] < 0.5:
             warnings.append(f"a face is tracked in only {face_stats['track_coverage']:.0%} of the frames: "
                             "the other frames are cropped at the nearest face position")
-        squares = np.stack([_square_box(box, config.margin, width, height)
-                            for box in _fill_from_nearest(track_boxes)[indices]])
+        nearest = _nearest_known(track_boxes)
+        squares = np.stack([_square_box(track_boxes[nearest[i]], config.margin, width, height) for i in indices])
+    transforms = np.stack([_square_transform(square) for square in squares])  # frame pixels -> unit crop coordinates
+    align, aligned = config.align and not config.center_crop, 0
+    if align:
+        transforms, aligned = _landmark_transforms(frames, track_boxes, nearest, shot_of, indices, fps, transforms)
 
     if count == 1:
         warnings.append("the video has a single frame: the motion stream sees no motion")
     elif count < config.frames:
         warnings.append(f"the video has only {count} frames for {config.frames} samples: some frames repeat")
-    rgb = np.stack([_crop(frames[i], square, config.size) for i, square in zip(indices, squares)])
+    rgb = _crops(frames, indices, squares, transforms if align else None, config.size)
     flow_size = config.size * config.flow_oversample
     flow_crops = rgb if flow_size == config.size else \
-        np.stack([_crop(frames[i], square, flow_size) for i, square in zip(indices, squares)])
+        _crops(frames, indices, squares, transforms if align else None, flow_size)
     flow = _optical_flow(flow_crops, config.flow, config.size)
 
     scale = np.array([original_size[0] / width, original_size[1] / height] * 2, dtype=np.float32)
+    crop_transforms = np.concatenate([transforms[:, :, :2] / scale[:2], transforms[:, :, 2:]], axis=2) * config.size
     stats = dict(
         face_stats, fps=float(fps), num_frames=int(count), duration=float(times[-1] - times[0] + 1.0 / fps),
         width=int(original_size[0]), height=int(original_size[1]), truncated=False, warnings=warnings,
-        flow_method=config.flow, center_crop=config.center_crop,
+        flow_method=config.flow, center_crop=config.center_crop, aligned_share=aligned / len(indices),
     )
     return ProcessedClip(
-        rgb=rgb, flow=flow, frame_indices=indices.astype(np.int64), crop_boxes=(squares * scale).astype(np.float32),
+        rgb=rgb, flow=flow, frame_indices=indices.astype(np.int64), crop_transforms=crop_transforms.astype(np.float32),
         track_boxes=(track_boxes * scale).astype(np.float32), detected=~np.isnan(detection_boxes[:, 0]),
         detection_boxes=(detection_boxes * scale).astype(np.float32), stats=stats,
     )
@@ -215,7 +234,7 @@ def _track_main_face(frames: np.ndarray, fps: float, config: ProcessConfig):
         detector_runs=len(run_on),
         shots_with_face=shots_with_face,
     )
-    return track_boxes, detection_boxes, stats
+    return track_boxes, detection_boxes, shot_of, stats
 
 
 def _detect_faces(gray: np.ndarray) -> np.ndarray:
@@ -259,11 +278,33 @@ def _same_face(last: np.ndarray, box: np.ndarray) -> bool:
     return _iou(last, box) >= _LINK_IOU or centre_shift <= _LINK_CENTRE * (last[2] - last[0])
 
 
-def _fill_from_nearest(boxes: np.ndarray) -> np.ndarray:
-    """Give frames of faceless shots the box of the nearest frame that has one (so they can still be cropped)."""
+def _nearest_known(boxes: np.ndarray) -> np.ndarray:
+    """For every frame, the nearest frame that has a face box: frames of faceless shots are cropped where it was."""
     known = np.flatnonzero(~np.isnan(boxes[:, 0]))
-    nearest = known[np.abs(np.arange(len(boxes))[:, None] - known[None, :]).argmin(axis=1)]
-    return boxes[nearest]
+    return known[np.abs(np.arange(len(boxes))[:, None] - known[None, :]).argmin(axis=1)]
+
+
+def _landmark_transforms(frames: np.ndarray, track_boxes: np.ndarray, nearest: np.ndarray, shot_of: np.ndarray,
+                         indices: np.ndarray, fps: float, box_transforms: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each sampled crop's transform from its five landmarks, averaged over the smoothing window within the shot, and
+    how many crops it aligned; a crop whose landmarks disagree wildly with its face box keeps the box's transform."""
+    half = round(_SMOOTH_SECONDS * fps / 2)
+    found: dict[int, np.ndarray] = {}
+    transforms, aligned = [], 0
+    for i, box_transform in zip(indices, box_transforms):
+        centre = nearest[i]
+        window = [j for j in range(max(0, centre - half), min(len(frames), centre + half + 1))
+                  if shot_of[j] == shot_of[centre] and not np.isnan(track_boxes[j, 0])]
+        for j in window:
+            if j not in found:
+                found[j] = five_points(cv2.cvtColor(frames[j], cv2.COLOR_RGB2GRAY), track_boxes[j])
+        transform = similarity(np.mean([found[j] for j in window], axis=0), TEMPLATE)
+        scale_ratio = np.hypot(*transform[:, 0]) / box_transform[0, 0]
+        plausible = 1 / _ALIGN_SCALE_RANGE < scale_ratio < _ALIGN_SCALE_RANGE and \
+            abs(np.arctan2(transform[1, 0], transform[0, 0])) < _ALIGN_MAX_TURN
+        transforms.append(transform if plausible else box_transform)
+        aligned += plausible
+    return np.stack(transforms), aligned
 
 
 # --- sampling, cropping, optical flow --------------------------------------------------------------------------------
@@ -285,6 +326,38 @@ def _square_box(box: np.ndarray, margin: float, width: int, height: int) -> np.n
         half = side / 2
         centre[axis] = np.clip(centre[axis], half, limit - half) if side <= limit else limit / 2
     return np.array([centre[0] - side / 2, centre[1] - side / 2, centre[0] + side / 2, centre[1] + side / 2])
+
+
+def _square_transform(square: np.ndarray) -> np.ndarray:
+    """The affine map (2, 3) from frame pixels to unit crop coordinates of an upright square [x0, y0, x1, y1]."""
+    side = square[2] - square[0]
+    return np.array([[1 / side, 0, -square[0] / side], [0, 1 / side, -square[1] / side]])
+
+
+def _crops(frames: np.ndarray, indices: np.ndarray, squares: np.ndarray, transforms: np.ndarray | None,
+           size: int) -> np.ndarray:
+    """(T, size, size, 3) crops: warped by the landmark transforms when given, else cut from the upright squares."""
+    if transforms is None:
+        return np.stack([_crop(frames[i], square, size) for i, square in zip(indices, squares)])
+    return np.stack([_warp_crop(frames[i], transform, size) for i, transform in zip(indices, transforms)])
+
+
+def _warp_crop(frame: np.ndarray, transform: np.ndarray, size: int) -> np.ndarray:
+    """The turned crop that ``transform`` (frame pixels -> unit crop coordinates) describes, at size x size.
+
+    The upright square around it is first cut and area-resized to about the output's resolution (as for upright
+    crops, so a large face is not aliased), then turned with bilinear sampling; black outside the frame.
+    """
+    pixels = transform * size
+    corners = cv2.invertAffineTransform(pixels) @ np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1.0]]).T
+    side = (corners.max(1) - corners.min(1)).max()
+    x0, y0, x1, y1 = np.round([*corners.min(1), *(corners.min(1) + side)]).astype(int)
+    resized = max(size, int(np.ceil(side * np.hypot(*pixels[:, 0]))))
+    region = _crop(frame, np.array([x0, y0, x1, y1]), resized)
+    to_region = np.array([[resized / (x1 - x0), 0, -x0 * resized / (x1 - x0)],
+                          [0, resized / (y1 - y0), -y0 * resized / (y1 - y0)], [0, 0, 1]])
+    return cv2.warpAffine(region, pixels @ np.linalg.inv(to_region), (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 def _crop(frame: np.ndarray, square: np.ndarray, size: int) -> np.ndarray:
@@ -346,7 +419,7 @@ _ARRAYS = {  # name -> (dtype, shape with T, S, N placeholders)
     "rgb": (np.uint8, ("T", "S", "S", 3)),
     "flow": (np.float16, ("T-1", "S", "S", 2)),
     "frame_indices": (np.int64, ("T",)),
-    "crop_boxes": (np.float32, ("T", 4)),
+    "crop_transforms": (np.float32, ("T", 2, 3)),
     "track_boxes": (np.float32, ("N", 4)),
     "detected": (np.bool_, ("N",)),
     "detection_boxes": (np.float32, ("N", 4)),

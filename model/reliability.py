@@ -82,10 +82,11 @@ class Calibration:
 
     def to_bytes(self) -> bytes:
         tensors = {"means": self.means, "precision": self.precision, "reference": self.reference}
-        return save_bytes({k: v.contiguous() for k, v in tensors.items()}, metadata={"sources": json.dumps(self.sources)})
+        return save_bytes({k: v.contiguous() for k, v in tensors.items()},
+                          metadata={"sources": json.dumps(self.sources)})
 
     @classmethod
-    def read(cls, checkpoint: Path) -> "Calibration | None":
+    def read(cls, checkpoint: Path) -> Calibration | None:
         path = Path(checkpoint) / CALIBRATION_FILE
         if not path.is_file():
             return None

@@ -13,6 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
+from model import realcheck, reliability
 from model.checkpoint import (
     CONFIG,
     SHIPPED_DIR,
@@ -22,7 +23,6 @@ from model.checkpoint import (
 )
 from model.config import SPLITS
 from model.corpus import corpus_index
-from model import realcheck, reliability
 from model.evaluate import evaluate
 
 ASSETS = SHIPPED_DIR.parent
@@ -70,6 +70,7 @@ def ship_samples(data: Path, seed: int) -> None:
             for suffix in (".avi", ".json"):
                 source = data / "Test" / spec.label / f"{spec.stem}{suffix}"
                 shutil.copyfile(source, folder / f"{spec.label.lower()}_{spec.stem}{suffix}")
+    shutil.copyfile(data / "corpus.json", folder / "corpus.json")  # how to draw the samples again (lab.intervene)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,5 @@
-"""Train the two-stream network: ``python -m model.train --data DIR --out RUN [--no-attention] [--epochs N] [--seed S]``.
+"""Train the two-stream network:
+``python -m model.train --data DIR --out RUN [--no-attention] [--epochs N] [--seed S]``.
 
 The same script runs under ``torchrun --nproc_per_node N`` with DistributedDataParallel (gloo on CPU, nccl on GPU).
 Every epoch ends with an evaluation on Val, a line in ``RUN/log.jsonl``, the checkpoints ``RUN/last`` and, when Val
@@ -217,7 +218,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--label-smoothing", type=float, default=TrainConfig.label_smoothing)
     p.add_argument("--stream-loss", type=float, default=TrainConfig.stream_loss,
                    help="weight of each stream's own classifier loss (0 trains without the per-stream heads)")
-    p.add_argument("--workers", type=int, default=2, help="processes that preprocess clips (cached after the first run)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="processes that preprocess clips (cached after the first run)")
     p.add_argument("--no-attention", action="store_true", help="train the same recipe without the inter-stream module")
     p.add_argument("--streams", choices=["both", "spatial", "temporal", "frame"], default="both")
     p.add_argument("--spatial-backbone", choices=["fer", "cnn"], default=ModelConfig.spatial_backbone,

@@ -92,7 +92,8 @@ def _decode(name: str, container, stream, max_seconds: float, max_side: int) -> 
                         f"(at most {MAX_FPS:g} frames per second are read)")
     if not frames:
         raise ClipError(f"{name} contains no decodable video frames (empty or truncated file): {UPLOAD_HINT}")
-    if not truncated and len(frames) + skipped < stream.frames - 1:  # the container's index promised more: cut-off download?
+    # the container's index promised more frames: a cut-off download?
+    if not truncated and len(frames) + skipped < stream.frames - 1:
         truncated = True
         warnings.append(f"{name} ends after {len(frames)} of {stream.frames} frames (incomplete file?): "
                         "only the frames present are used")
@@ -135,7 +136,8 @@ def _in_time_order(decoded, nominal_rate: float):
 
 
 def _seconds(frame, index: int, nominal_rate: float) -> float:
-    """Best-effort presentation time: the pts, else the dts (all some AVIs carry), else the count at the nominal rate."""
+    """Best-effort presentation time: the pts, else the dts (all some AVIs carry), else the count at the nominal
+    rate."""
     stamp = frame.pts if frame.pts is not None else frame.dts
     if stamp is None or not frame.time_base:
         return index / nominal_rate

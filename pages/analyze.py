@@ -3,10 +3,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lab import analysis, dataset, explain, figures, sources, trust, ui, visuals, webcam
+from lab import analysis, dataset, explain, figures, sources, trust, ui, visuals, webcam, whatif
 from lab import attention as attention_maps
 from lab.attribution import METHODS
+from lab.intervene import corpus_clip
+from lab.video_export import browser_playable
 from model.config import CLASSES
+from model.datasets import CorpusError
 from model.processing import NoFaceError
 from model.video import ClipError
 
@@ -24,24 +27,27 @@ variants = analysis.attention_variants(model, process, ui.model_without_module(c
 
 
 def pick_clip():
-    """(clip id, function that analyzes it) for the chosen source, or None while nothing is chosen."""
+    """(clip id, function that analyzes it, the clip's file when it has one) for the chosen source, or None while
+    nothing is chosen."""
     linked = st.query_params.get("clip")
     samples = sources.sample_clips()
     options = [o for o in (SAMPLE, UPLOAD, webcam.SOURCE, CORPUS) if o != SAMPLE or samples]
     source = st.radio("Clip", options, index=options.index(CORPUS if linked else options[0]), horizontal=True,
                       key="clip_source")
     if source != CORPUS:
-        st.query_params.clear()
+        for name in ("clip", "split"):  # only the corpus link's own parameters: the open tab stays in the address
+            if name in st.query_params:
+                del st.query_params[name]
     if source == SAMPLE:
         path = st.selectbox("Sample", samples, format_func=lambda p: p.stem, key="sample")
-        return ("sample", str(path)), lambda crop: analysis.analyze_file(path, variants, center_crop=crop)
+        return ("sample", str(path)), lambda crop: analysis.analyze_file(path, variants, center_crop=crop), path
     if source == UPLOAD:
         upload = st.file_uploader("Video file", type=list(analysis.UPLOAD_TYPES), key="upload",
                                   help="A few seconds with one visible face work best; at most 20 s are read.")
         if upload is None:
             return None
         return ("upload", upload.file_id), lambda crop: analysis.analyze_upload(
-            upload.getvalue(), upload.name, variants, center_crop=crop)
+            upload.getvalue(), upload.name, variants, center_crop=crop), None
     if source == webcam.SOURCE:  # the recording is analysed exactly like an uploaded file
         seconds = st.select_slider("Seconds to record", list(range(1, webcam.MAX_SECONDS + 1)), value=3,
                                    key="webcam_seconds")
@@ -49,7 +55,7 @@ def pick_clip():
         if recording is None:
             return None
         return recording.clip_id, lambda crop: analysis.analyze_upload(recording.data, recording.name, variants,
-                                                                       center_crop=crop)
+                                                                       center_crop=crop), None
     corpus = ui.open_data(chosen)
     if corpus is None:
         return None
@@ -61,8 +67,12 @@ def pick_clip():
         clips.insert(0, linked)  # shown, and refused with a one-line error below if it is not in the corpus
     relative = st.selectbox("Clip", clips, index=clips.index(linked) if linked in clips else 0, key=f"clip-{split}")
     st.query_params.update(clip=relative, split=split)  # the address bar now shares this clip
+    try:
+        path = dataset.find_clip(corpus, relative)
+    except dataset.CorpusError:
+        path = None  # analyzed() says why in one line
     return ("corpus", relative), lambda crop: analysis.analyze_file(dataset.find_clip(corpus, relative), variants,
-                                                                   center_crop=crop, name=relative)
+                                                                   center_crop=crop, name=relative), path
 
 
 def analyzed(clip_id, run):
@@ -93,7 +103,8 @@ def analyzed(clip_id, run):
 picked = pick_clip()
 if picked is None:
     st.stop()
-result = analyzed(*picked)
+clip_path = picked[2]
+result = analyzed(*picked[:2])
 if result is None:
     st.stop()
 
@@ -118,8 +129,10 @@ for warning in result.warnings:
 if result.clip.stats.get("center_crop"):
     right.info("Centre crop: no face detection was used for this clip.")
 
-tab_prediction, tab_processing, tab_saliency, tab_attention = st.tabs(
-    ["Prediction", "Processing steps", "Saliency", "Inter-stream attention"])
+# Keyed and bound to the address bar: a rerun (a slider, a download) keeps the open tab, and a shared link opens it.
+tab_prediction, tab_processing, tab_saliency, tab_whatif, tab_attention = st.tabs(
+    ["Prediction", "Processing steps", "Saliency", "What if", "Inter-stream attention"], key="tab",
+    bind="query-params")
 
 with tab_prediction:
     st.plotly_chart(figures.probability_bars(result.probabilities), key="probabilities")
@@ -173,7 +186,8 @@ with tab_saliency:
                       key=f"frame-{picked[0]}")
     picture, curve = st.columns([2, 3])
     picture.image(explain.frame_panel(shown, frame),
-                  caption="Left: face crop with spatial saliency. Right: motion into this frame with temporal saliency.")
+                  caption="Left: face crop with spatial saliency. Right: motion into this frame with temporal "
+                          "saliency.")
     curve.plotly_chart(figures.importance_curves(shown.importance, frame), key="importance")
     if "video" not in entry:
         entry["video"] = explain.overlay_video(shown, result.clip.stats.get("duration", 1.0))
@@ -185,6 +199,64 @@ with tab_saliency:
                                  mime="image/png")
     downloads[2].download_button("Importance per frame (CSV)", shown.importance.to_csv(index=False),
                                  file_name=f"{stem}.csv", mime="text/csv")
+
+with tab_whatif:
+    try:
+        drawable = corpus_clip(clip_path) if clip_path is not None else None
+    except CorpusError:
+        drawable = None
+    if drawable is None:
+        st.info("What if works on clips of the embedded corpus and on the shipped samples: the corpus generator can "
+                "draw them again with an action unit changed, the same person, motion, light and noise.")
+    else:
+        st.caption("Change the action units this clip shows; it is drawn again and analysed like any clip. 100% is the "
+                   "clip as drawn, 0% removes the action unit.")
+        present = st.session_state.setdefault("whatif_present", {})
+        if drawable not in present:
+            present.clear()
+            present[drawable] = whatif.present_aus(drawable)
+        strengths = {}
+        for region, aus in present[drawable].items():
+            slots = st.columns([1, *[3] * len(aus)], vertical_alignment="center")
+            slots[0].markdown(f"**{region}**")
+            for slot, (name, peak) in zip(slots[1:], aus):
+                strengths[name] = slot.slider(whatif.au_label(name), 0, int(whatif.MAX_STRENGTH * 100), 100, 25,
+                                                format="%d%%", key=f"whatif-{drawable.name}-{name}",
+                                                help=f"As drawn, its peak intensity is {peak:.2f} of 1.") / 100
+        edits = whatif.strength_edits(strengths)
+        original_column, edited_column = st.columns(2)
+        original_column.video(str(browser_playable(clip_path, sources.cache_dir())), format="video/webm", loop=True)
+        original_column.caption(f"Original: {predicted} ({probabilities.max():.0%})")
+        if edits:
+            cached = st.session_state.get("whatif_counterfactual")
+            if cached is None or cached[0] != (picked[0], edits):
+                with st.status("Drawing the edited clip and analysing it…") as status:
+                    cached = ((picked[0], edits), whatif.counterfactual(drawable, edits, variants))
+                    status.update(label="Edited clip analysed", state="complete")
+                st.session_state["whatif_counterfactual"] = cached
+            edited = cached[1].analysis
+            edited_probabilities = edited.probabilities[column]
+            edited_column.video(cached[1].video, format="video/webm", loop=True)
+            edited_column.caption(f"Edited: {edited_probabilities.idxmax()} ({edited_probabilities.max():.0%})")
+            change = edited_probabilities[predicted] - probabilities[predicted]
+            edited_column.metric(f"Probability of {predicted} after the edit", f"{edited_probabilities[predicted]:.1%}",
+                                 f"{change * 100:+.1f} points", delta_color="normal")
+            st.plotly_chart(figures.probability_bars(
+                pd.DataFrame({"original": probabilities, "edited": edited_probabilities})), key="whatif_bars")
+            saliency = explain.explain(model, edited, method, CLASSES.index(target_name), attention_on, steps)
+            apex = int(np.nanargmax(saliency.importance["spatial"]))
+            st.image(explain.frame_panel(saliency, apex), caption=f"{method} on the edited clip for {target_name}, "
+                     f"frame {apex} (its most relevant): face crop and motion into the frame")
+        else:
+            edited_column.info("Move a slider to draw the clip again with that action unit changed.")
+        if st.button("Remove each action unit in turn", key="whatif_removals"):
+            with st.status("Drawing the clip once per action unit…") as status:
+                st.session_state["whatif_removal_effects"] = (picked[0], predicted,
+                                                       whatif.removal_effects(drawable, variants, predicted))
+                status.update(label="Every action unit removed in turn", state="complete")
+        removals = st.session_state.get("whatif_removal_effects")
+        if removals is not None and removals[:2] == (picked[0], predicted):
+            st.plotly_chart(figures.effect_bars(removals[2], predicted), key="whatif_effects")
 
 with tab_attention:
     weights = result.attention
@@ -211,7 +283,8 @@ with tab_attention:
                                          key="query_time")
     regions = [None] + [(r, c) for r in range(rows) for c in range(cols)]
     region = pick_region.selectbox("Query region", regions, key="query_region",
-                                   format_func=lambda rc: "all regions" if rc is None else f"row {rc[0]}, column {rc[1]}")
+                                   format_func=lambda rc: "all regions" if rc is None
+                                   else f"row {rc[0]}, column {rc[1]}")
     where = attention_maps.query_map(weights, direction, query_time, *(region or (None, None)))
     key_images = result.clip.rgb if key_stream == "spatial" else visuals.flow_to_rgb(result.clip.flow)
     montage = attention_maps.attention_montage(visuals.upscale(key_images, 96), where)

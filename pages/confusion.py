@@ -1,9 +1,11 @@
 """Confusion matrices of every split, attention on vs off, and the clips behind each cell."""
+from functools import partial
+
 import streamlit as st
 
 from lab import confusion, figures, ui
 
-MAX_LINKS = 25
+KEEP = "session"  # the page's choices survive opening a clip in Analyze and coming back
 
 st.title("Confusion matrices")
 chosen = ui.sidebar()
@@ -11,50 +13,54 @@ loaded = ui.current_model(chosen)
 corpus = ui.open_data(chosen) if loaded else None
 if loaded is None or corpus is None:
     st.stop()
-model = loaded[0]
+switches = (True, False) if loaded[0].attention is not None else (True,)  # attention off: only with the module
 
 
-def tables_for(attention_on: bool):
-    """The prediction tables of the selected checkpoint (shipped, cached, or evaluated after a click)."""
-    args = (chosen.checkpoint_name, chosen.checkpoint, corpus, chosen.embedded, attention_on)
-    found = confusion.prediction_tables(*args, compute=False)
-    if found is not None:
+def load_tables() -> dict[bool, dict] | None:
+    """{attention on?: {split: table}}: shipped or cached at once, else evaluated after one click (both switch
+    positions together, so the comparison below needs no second click)."""
+    args = (chosen.checkpoint_name, chosen.checkpoint, corpus, chosen.embedded)
+    found = {on: confusion.prediction_tables(*args, on, compute=False) for on in switches}
+    missing = [on for on, tables in found.items() if tables is None]
+    if not missing:
         return found
-    switch = "on" if attention_on else "off"
-    if not st.button(f"Evaluate {chosen.checkpoint_name} (attention {switch}) on every split of this corpus",
-                     key=f"evaluate-{switch}"):
+    ask = st.empty()
+    with ask.container():
         st.info("No predictions of this checkpoint on this corpus yet: evaluate it once, the result is cached.")
+        clicked = st.button(f"Evaluate {chosen.checkpoint_name} on every split of this corpus", key="evaluate")
+    if not clicked:
         return None
+    ask.empty()  # the button has done its job
     with st.status("Evaluating…", expanded=True) as status:
-        found = confusion.prediction_tables(
-            *args, on_split=lambda split, done, total: status.update(label=f"Evaluating {split} ({done + 1}/{total})…"))
+        for on in missing:
+            found[on] = confusion.prediction_tables(*args, on, on_split=lambda split, done, total, on=on: status.update(
+                label=f"Evaluating {split}, attention {'on' if on else 'off'} ({done + 1}/{total})…"))
         status.update(label="Evaluated", state="complete", expanded=False)
     return found
 
 
-tables = tables_for(True)
+def select_clicked_cell(split: str, cells: dict) -> None:
+    """A click on a cell of a split's heatmap selects that cell (the Cell list follows); empty cells are ignored."""
+    cell = confusion.clicked_cell({split: st.session_state[f"cm-{split}"]})
+    if cell in cells:
+        st.session_state["cm_cell"] = cell
+
+
+tables = load_tables()
 if tables is None:
     st.stop()
-normalized = st.radio("Show", ("row-normalized", "counts"), horizontal=True, key="cm_scale") == "row-normalized"
-per_split = confusion.confusion_by_split(tables)
+per_split = confusion.confusion_by_split(tables[True])
+cells = confusion.cells(per_split)
+listed = confusion.listed_clips(corpus)
+covered = confusion.coverage(tables[True], listed)
+normalized = st.radio("Show", ("row-normalized", "counts"), horizontal=True, key="cm_scale",
+                      persist_state=KEEP) == "row-normalized"
+matrices = st.container()  # drawn here, filled below once the selected cell is known (it is outlined)
+if note := confusion.coverage_note(covered, corpus.root):
+    st.info(note)
 
-for column, result in zip(st.columns(len(per_split)), per_split.values()):
-    with column:
-        if result.counts is None:
-            st.subheader(result.split)
-            st.info(f"{result.clips} clips without labels: predictions only, no confusion matrix.")
-            continue
-        st.plotly_chart(figures.confusion_heatmap(result.rates if normalized else result.counts,
-                                                  f"{result.split} ({result.clips} clips)", normalized),
-                        key=f"cm-{result.split}", on_select="rerun", selection_mode="points")
-        war, uar = st.columns(2)
-        war.metric("WAR", f"{result.metrics['war']:.1%}")
-        uar.metric("UAR", f"{result.metrics['uar']:.1%}")
-        with st.expander("Per class"):
-            st.dataframe(confusion.per_class_table(result.metrics), key=f"per-class-{result.split}")
-
-if st.toggle("Accuracy by condition (the embedded corpus's ground truth)", key="cm_conditions"):
-    by_condition = ui.accuracy_by_condition(tables, str(corpus.root))
+if st.toggle("Accuracy by condition (the embedded corpus's ground truth)", key="cm_conditions", persist_state=KEEP):
+    by_condition = ui.accuracy_by_condition(tables[True], str(corpus.root))
     if by_condition.empty:
         st.info("These clips carry no ground-truth conditions: only the embedded corpus records occluders and "
                 "expression intensities beside its clips.")
@@ -63,47 +69,78 @@ if st.toggle("Accuracy by condition (the embedded corpus's ground truth)", key="
             column: st.column_config.NumberColumn(format="%.3f") for column in by_condition if "accuracy" in column})
         st.caption("Each clip counted once per condition: whether a hand or object covers the face at the "
                    "expression's apex, how intense the expression's action units get, whether it fades back to "
-                   "neutral before the clip ends.")
+                   "neutral before the clip ends. It covers the clips on disk: " +
+                   ", ".join(f"{split} {found:,} of {total:,}" for split, (found, total) in covered.items()) + ".")
 
-# Cell picker: a click on a heatmap cell selects it; the list works everywhere (also without a pointer).
-cells = confusion.cells(per_split)
-if not cells:
-    st.stop()
-clicked = confusion.clicked_cell({split: st.session_state.get(f"cm-{split}") for split in per_split})
-if clicked is not None and clicked != st.session_state.get("cm_clicked"):
-    st.session_state["cm_clicked"] = clicked
-    if clicked in cells:
-        st.session_state["cm_cell"] = clicked
-st.subheader("Clips of a cell")
-cell = st.selectbox("Cell (split, true class → prediction)", list(cells), key="cm_cell",
-                    format_func=lambda c: f"{c[0]}: {c[1]} → {c[2]} ({cells[c]} of {per_split[c[0]].clips})")
-split, true_class, predicted_class = cell
-clips = confusion.cell_clips(tables[split], true_class, predicted_class)
-for row in clips.head(MAX_LINKS).itertuples():
-    st.page_link("pages/analyze.py", label=f"{row.clip} ({row.confidence:.0%})", icon=":material/search:",
-                 query_params={"clip": row.clip, "split": split})
-if len(clips) > MAX_LINKS:
-    st.caption(f"… and {len(clips) - MAX_LINKS} more in the CSV.")
-st.download_button("These clips (CSV)", clips.to_csv(index=False), file_name=f"{split}-{true_class}-as-"
-                   f"{predicted_class}.csv", mime="text/csv")
+cell = None
+if cells:
+    st.subheader("Clips of a cell")
+    cell = st.selectbox("Cell (split: true class → prediction), or click one in a matrix", list(cells),
+                        key="cm_cell", persist_state=KEEP,
+                        format_func=lambda c: f"{c[0]}: {c[1]} → {c[2]} ({cells[c]} of {per_split[c[0]].clips})")
+    split, true_class, predicted_class = cell
+    clips = confusion.cell_table(tables[True][split], true_class, predicted_class, corpus.root, listed)
+    options = confusion.condition_options(clips)
+    wanted = {}
+    for column, (condition, values) in zip(st.columns(len(options)) if options else [], options.items()):
+        wanted[condition] = column.multiselect(condition, values, placeholder="all", key=f"cm_filter_{condition}",
+                                               persist_state=KEEP)
+    shown = confusion.filter_clips(clips, wanted)
+    missing = int((~clips["on disk"]).sum())
+    st.caption(f"{len(shown)} of the cell's {len(clips)} clips shown. " + (
+        f"{missing} of them are not on disk: they have no conditions and cannot be opened. " if missing else "") +
+        "Click a header to sort, tick a row to open its clip.")
+    picked = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row-required",
+                          placeholder="", column_config={"confidence": st.column_config.NumberColumn(format="percent"),
+                                                         "on disk": st.column_config.CheckboxColumn()})
+    if picked.selection.rows:
+        row = shown.iloc[picked.selection.rows[0]]
+        if row["on disk"]:
+            st.page_link("pages/analyze.py", label=f"{row['clip']} ({row['confidence']:.0%}): open in Analyze",
+                         icon=":material/search:", query_params={"clip": row["clip"], "split": split})
+        else:
+            st.caption(f"{row['clip']} is not on disk, so it cannot be opened (see above how to write the rest).")
+    st.download_button(f"These {len(shown)} clips (CSV)", shown.to_csv(index=False),
+                       file_name=confusion.download_name(*cell), mime="text/csv")
 
-if model.attention is not None:
+with matrices:
+    for column, result in zip(st.columns(len(per_split)), per_split.values()):
+        with column:
+            found, total = covered[result.split]
+            title = f"{result.split} ({total:,} clips, {found:,} on disk)"
+            if result.counts is None:
+                st.subheader(title)
+                st.info("Clips without labels: predictions only, no confusion matrix.")
+                continue
+            outlined = cell[1:] if cell is not None and cell[0] == result.split else None
+            st.plotly_chart(figures.confusion_heatmap(result.rates if normalized else result.counts, title, normalized,
+                                                      outlined),
+                            key=f"cm-{result.split}", on_select=partial(select_clicked_cell, result.split, cells),
+                            selection_mode="points")
+            war, uar = st.columns(2)
+            war.metric("WAR", f"{result.metrics['war']:.1%}")
+            uar.metric("UAR", f"{result.metrics['uar']:.1%}")
+    if any(result.metrics is not None for result in per_split.values()):
+        with st.expander("Per class: precision, recall, F1 and support (clips)"):  # the full width: nothing cut off
+            st.table(confusion.per_class_by_split(per_split).style.format(precision=2))
+
+if False in tables:
     st.subheader("Attention on vs off")
     st.caption("The same model with its inter-stream attention module used, and bypassed at inference.")
-    off_tables = tables_for(False)
-    if off_tables is not None:
-        off = confusion.confusion_by_split(off_tables)
-        labelled = [s for s, r in per_split.items() if r.counts is not None and s in off and off[s].counts is not None]
-        compare = st.selectbox("Split", labelled, key="cm_compare_split") if labelled else None
-        if compare is not None:
-            on_result, off_result = per_split[compare], off[compare]
-            panels = st.columns(3)
-            for panel, result, title in ((panels[0], on_result, "attention on"), (panels[1], off_result,
-                                                                                  "attention off")):
-                panel.plotly_chart(figures.confusion_heatmap(result.rates, f"{title}: UAR {result.metrics['uar']:.1%}",
-                                                             True), key=f"cm-compare-{title}")
-            panels[2].plotly_chart(figures.confusion_heatmap(confusion.rate_difference(on_result, off_result),
-                                                             "on − off", True, diverging=True), key="cm-difference")
-            st.caption(f"WAR {on_result.metrics['war']:.1%} with the module vs {off_result.metrics['war']:.1%} "
-                       "without. Difference: blue = more clips of that row's class land in that cell with the "
-                       "module (good on the diagonal), red = fewer.")
+    off = confusion.confusion_by_split(tables[False])
+    labelled = [s for s, r in per_split.items() if r.counts is not None and s in off and off[s].counts is not None]
+    if labelled:
+        compare = st.selectbox("Split", labelled, index=labelled.index("Test") if "Test" in labelled else 0,
+                               key="cm_compare_split", persist_state=KEEP)
+        on_result, off_result = per_split[compare], off[compare]
+        panels = st.columns(3)
+        for panel, result, title in zip(panels, (on_result, off_result), ("attention on", "attention off")):
+            panel.plotly_chart(figures.confusion_heatmap(result.rates, f"{title}: UAR {result.metrics['uar']:.1%}",
+                                                         True), key=f"cm-compare-{title}")
+        difference = confusion.rate_difference(on_result, off_result)
+        panels[2].plotly_chart(figures.difference_heatmap(difference, confusion.improvement(difference), "on − off"),
+                               key="cm-difference")
+        st.caption(f"WAR {on_result.metrics['war']:.1%} with the module vs {off_result.metrics['war']:.1%} without. "
+                   "Each cell of the difference: how the share of that row's clips landing in the cell changes when "
+                   "the module is used. Blue: better with the module (more clips right on the diagonal, fewer "
+                   "mistaken for another class elsewhere); red: worse; white: no change.")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 import streamlit as st
+from plotly.colors import qualitative
 
 from lab import grade, sources, ui
 from lab.attribution import FAST_METHODS, METHODS
@@ -94,6 +94,21 @@ if report is None:
 table = report.table
 st.subheader("Verdicts")
 st.markdown("\n".join(f"- {sentence}" for sentence in grade.verdicts(table)))
+
+causal = table[table.metric == "causal_agreement"]
+if not causal.empty:
+    st.subheader("Agreement with the real causes")
+    st.caption("Each facial region's action units were removed in turn and the clip drawn again by the corpus "
+               "generator: how far the class probability falls is what the decision really depends on. The score "
+               "is the rank correlation, over the regions, between that fall and the share of the map's relevance "
+               "in the region: 1 = the map ranks the regions as their real effects do, 0 = no relation.")
+    st.dataframe(causal.assign(clips=causal.n)[["method", "stream", "attention", "mean", "ci_low", "ci_high",
+                                                "random_mean", "clips"]],
+                 hide_index=True, column_config={
+                     "mean": st.column_config.NumberColumn("agreement", format="%.2f"),
+                     "ci_low": st.column_config.NumberColumn("95% CI from", format="%.2f"),
+                     "ci_high": st.column_config.NumberColumn("to", format="%.2f"),
+                     "random_mean": st.column_config.NumberColumn("random maps", format="%.2f")})
 
 flagged = table[table.flag != ""]
 st.subheader("Flags")

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from lab import model_card, sources, ui
-from model.config import CLASSES, ModelConfig
+from model.config import CLASSES, ModelConfig, ProcessConfig
 
 st.title("Dynamic facial expression recognition, explained")
 st.markdown(
@@ -16,10 +16,11 @@ st.markdown(
 chosen = ui.sidebar()
 loaded = ui.current_model(chosen)
 config = ModelConfig.from_dict(loaded[2]["model"]) if loaded else ModelConfig()
+process = loaded[1] if loaded else ProcessConfig()
 
 st.subheader("Architecture")
 st.caption(f"Shapes for {'checkpoint ' + chosen.checkpoint_name if loaded else 'the default recipe'}.")
-st.graphviz_chart(model_card.architecture_dot(config), width="stretch")
+st.graphviz_chart(model_card.architecture_dot(config, process), width="stretch")
 
 st.subheader("Model card")
 checkpoints = sources.checkpoint_choices()

@@ -4,93 +4,23 @@ Screenshots go to artifacts/screenshots/. Runs in CI always (CI=true); elsewhere
 The webcam tests feed a real face video to Chromium's fake camera (its own browser, launched with the media flags).
 """
 import importlib.util
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from lab.webcam import SOURCE as WEBCAM
 from model.config import CLASSES
-from tests.lab.lab_env import REPO, build_lab_env
+from tests.e2e.browser import BROWSER_TESTS, CHROMIUM, CHROMIUM_ARGS, SLOW, serving, settle
+from tests.lab.lab_env import REPO
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = REPO / "artifacts" / "screenshots"
-SLOW = 120_000  # ms: the first prediction loads torch models on a shared 2-core machine
-
-pytestmark = [
-    pytest.mark.timeout(600),
-    pytest.mark.skipif(os.environ.get("CI") != "true" and not Path(CHROMIUM).is_file(),
-                       reason="chromium is not installed (apt-get install chromium); CI always runs this test"),
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, seconds: float = 120) -> None:
-    """Poll until the server answers: it imports torch and loads a checkpoint first, slow on a shared machine."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"{url} did not answer in {seconds:g} s")
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture(scope="module")
-def lab_assets(tmp_path_factory):
-    """A tiny lab; with LAB_E2E_REAL=1 the shipped assets and the embedded corpus in data/corpus instead (that is how
-    the README's screenshots are taken: ``LAB_E2E_REAL=1 CI=true pytest tests/e2e``)."""
-    root = tmp_path_factory.mktemp("e2e")
-    if os.environ.get("LAB_E2E_REAL") == "1":
-        return {"LAB_ASSETS": str(REPO / "assets"), "LAB_DATA": str(REPO / "data" / "corpus"),
-                "LAB_RUNS": str(root / "runs"), "LAB_CACHE": str(root / "cache")}
-    return build_lab_env(root)
-
-
-@pytest.fixture(scope="module")
-def app_url(lab_assets):
-    env = {**os.environ, **lab_assets}
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.address", "127.0.0.1", "--server.headless", "true"],
-                              cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{url}/_stcore/health")
+def shipped_app_url(lab_assets):
+    """The app with the shipped checkpoints and samples: the What-if test needs a model that reads faces."""
+    with serving({**lab_assets, "LAB_ASSETS": str(REPO / "assets")}) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    """One Playwright for the module: its sync API cannot run twice at once, and the two browsers below share it."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def page(playwright, app_url):
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser.new_page(viewport={"width": 1400, "height": 1000})
-    browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -121,17 +51,6 @@ def camera_page(playwright, face_camera):
         f"--use-file-for-fake-video-capture={face_camera}"])
     yield browser.new_page(viewport={"width": 1400, "height": 1000})
     browser.close()
-
-
-def settle(page, name: str) -> None:
-    """Wait until the script run is over, check that nothing raised, and keep a screenshot."""
-    page.wait_for_timeout(500)
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=SLOW)
-    # Lazily loaded elements (data frames, charts) show a skeleton until their code has arrived and drawn.
-    page.wait_for_function("!document.querySelector('[data-testid^=\"stSkeleton\"]')", timeout=SLOW)
-    assert page.locator('[data-testid="stException"]').count() == 0, f"an exception is shown on {name}"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def test_every_page_in_a_real_browser(page, app_url, lab_assets):
@@ -179,6 +98,28 @@ def test_every_page_in_a_real_browser(page, app_url, lab_assets):
     settle(page, "explanation-quality")
 
 
+def test_what_if_removing_the_smile_changes_the_prediction(page, shipped_app_url):
+    page.goto(shipped_app_url)
+    page.get_by_text("Dynamic facial expression recognition, explained").wait_for(timeout=SLOW)
+    page.goto(f"{shipped_app_url}/analyze")
+    page.get_by_text("Prediction (attention on)").wait_for(timeout=SLOW)
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Sample").click()
+    page.get_by_role("option", name="happy_test_00012").click()
+    page.get_by_text("Processed happy_test_00012.avi").wait_for(timeout=SLOW)
+    settle(page, "analyze-sample")
+    page.get_by_role("tab", name="What if").first.click()
+    settle(page, "analyze-what-if-sliders")
+    original = page.get_by_text("Original: ").first.inner_text(timeout=SLOW)
+    assert original.startswith("Original: Happy")
+    smile = page.locator('[data-testid="stSlider"]').filter(has_text="AU12 lip corner puller").get_by_role("slider")
+    smile.focus()
+    smile.press("Home")  # 0 %: the smile removed
+    edited = page.get_by_text("Edited: ").first
+    edited.wait_for(timeout=SLOW)
+    settle(page, "analyze-what-if")
+    assert not edited.inner_text().startswith("Edited: Happy"), edited.inner_text()
+
+
 def test_webcam_recording_is_analysed_like_an_upload(camera_page, app_url):
     page = camera_page
     page.goto(f"{app_url}/analyze")
@@ -207,15 +148,10 @@ def test_webcam_without_a_camera_is_one_line(page, app_url):
 
 
 def test_gradio_demo_records_from_the_webcam(camera_page, lab_assets):
-    env = {**os.environ, **lab_assets}
-    port = free_port()
     checkpoint = Path(lab_assets["LAB_ASSETS"]) / "checkpoints" / "two_stream_attention"
-    server = subprocess.Popen([sys.executable, "-m", "lab.gradio_app", "--checkpoint", str(checkpoint), "--port",
-                               str(port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     page = camera_page
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/")
-        page.goto(f"http://127.0.0.1:{port}/")
+    with serving(lab_assets, gradio_checkpoint=checkpoint) as url:
+        page.goto(url)
         page.get_by_role("button", name="Capture from camera").click()
         page.get_by_text("Click to Access Webcam").click()
         record = page.get_by_role("button", name="start recording")  # the same button then reads "Stop"
@@ -227,8 +163,4 @@ def test_gradio_demo_records_from_the_webcam(camera_page, lab_assets):
         page.locator(".output-class").wait_for(timeout=SLOW)  # gr.Label's top class
         assert page.locator(".output-class").inner_text().strip() in CLASSES
         page.get_by_text("Face found by the detector").wait_for(timeout=SLOW)  # the reliability panel
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "gradio-webcam.png"), full_page=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        settle(page, "gradio-webcam")

@@ -39,7 +39,7 @@ for version in itertools.count(1):
     v = float(version % 200)
     _save(folder / "entry.npz", ProcessedClip(
         rgb=np.full((T, S, S, 3), version % 200, np.uint8), flow=np.full((T - 1, S, S, 2), v, np.float16),
-        frame_indices=np.full(T, version, np.int64), crop_boxes=np.full((T, 4), v, np.float32),
+        frame_indices=np.full(T, version, np.int64), crop_transforms=np.full((T, 2, 3), v, np.float32),
         track_boxes=np.full((N, 4), v, np.float32), detected=np.ones(N, bool),
         detection_boxes=np.full((N, 4), v, np.float32), stats={"num_frames": N, "version": version}))
     table = pd.DataFrame({"clip": [f"c{i}.avi" for i in range(20_000)], "label": "Happy", "prediction": "Happy",

@@ -38,7 +38,8 @@ def unsafe_calls(tree: ast.AST) -> list[str]:
 
 
 def test_no_code_runs_from_data_anywhere_in_the_project():
-    sources_ = [p for p in REPO.rglob("*.py") if not {".venv", "tests", "node_modules"} & set(p.relative_to(REPO).parts)]
+    skipped = {".venv", "tests", "node_modules"}
+    sources_ = [p for p in REPO.rglob("*.py") if not skipped & set(p.relative_to(REPO).parts)]
     assert len(sources_) > 20
     problems = {str(p.relative_to(REPO)): found for p in sources_ if (found := unsafe_calls(ast.parse(p.read_text())))}
     assert not problems, problems

@@ -39,12 +39,13 @@ def build_lab_env(root: Path) -> dict[str, str]:
                         metrics={"val": {"war": 0.3, "uar": 0.25}})
     for folder, attention in (("two_stream_attention", True), ("two_stream_attention_switched_off", False)):
         for split in ("Train", "Val", "Test"):
-            evaluate(checkpoints / "two_stream_attention", corpus, split, assets / "predictions" / folder / f"{split}.csv",
+            table = assets / "predictions" / folder / f"{split}.csv"
+            evaluate(checkpoints / "two_stream_attention", corpus, split, table,
                      inter_stream_attention=attention, workers=1, progress=False)
     samples = assets / "samples"
     samples.mkdir(parents=True, exist_ok=True)
     clip = sorted((corpus / "Val" / "Happy").glob("*.avi"))[0]
-    for path in (clip, clip.with_suffix(".json")):
+    for path in (clip, clip.with_suffix(".json"), corpus / "corpus.json"):  # as model.ship copies them
         shutil.copy(path, samples / path.name)
     (assets / "results").mkdir(exist_ok=True)
     (assets / "results" / "ablation.json").write_text(json.dumps(

@@ -1,6 +1,7 @@
 """Every page of the Streamlit app, headless (AppTest), on the tiny lab: it renders, reacts, and never raises."""
 import tempfile
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -76,6 +77,36 @@ def test_analyze_opens_a_linked_corpus_clip(lab_env):
     at = open_page("pages/analyze.py", clip="Val/Happy/" + sources.sample_clips()[0].name, split="Val")
     assert at.radio(key="clip_source").value == "Corpus clip"
     assert not at.error and metric(at, "Prediction")
+
+
+def test_what_if_draws_the_sample_again_with_an_action_unit_removed(lab_env):
+    at = open_page("pages/analyze.py")
+    assert any("Original:" in c.value for c in at.caption)
+    smile = next(s for s in at.slider if s.label.startswith("AU12"))
+    smile.set_value(0).run()
+    assert not at.exception
+    assert any(c.value.startswith("Edited:") for c in at.caption)
+    assert next(m for m in at.metric if m.label.endswith("after the edit")).delta.endswith(" points")
+    at.button(key="whatif_removals").click().run()
+    assert not at.exception and at.get("plotly_chart")
+
+
+def test_the_decision_page_compares_interventions_tcav_and_the_recipe(lab_env):
+    at = open_page("pages/concepts.py")
+    assert any("No precomputed results" in i.value for i in at.info)  # and it says how to compute them
+    tcav = pd.DataFrame({"layer": ["spatial", "temporal", "fusion"], "module": "m", "class": "Happy",
+                         "concept": "AU12", "tcav_score": 0.9, "magnitude": 0.2, "p_value": 0.01, "significant": True})
+    dependence = pd.DataFrame({"label": "Happy", "attention": ["on", "off"], "target": "AU12", "drop": 0.8,
+                               "changes": 0.9, "clips": 12})
+    for kind, table in (("concepts", tcav), ("interventions", dependence)):
+        path = sources.results_file(kind, "two_stream_attention")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(path, index=False)
+    at = open_page("pages/concepts.py")
+    shown = at.dataframe[0].value
+    assert shown["action unit"].tolist() == ["AU12 lip corner puller"] and shown["in the recipe"].tolist() == ["core"]
+    assert shown["TCAV, after the attention module"].tolist() == ["rises"]
+    assert metric(at, "TCAV after the attention module") == "100% found"
 
 
 def test_confusion_matrices_cells_link_to_analyze(lab_env):

@@ -124,6 +124,19 @@ def test_randomization_breaks_weight_dependent_methods_but_not_an_edge_detector(
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the shared model is untouched
 
 
+def test_causal_agreement_ranks_regions_by_relevance_against_their_effect():
+    """Three regions in separate corners: a map whose mass per region follows the regions' effects agrees (+1), the
+    reversed map disagrees (-1), a flat effect has no ranking (NaN)."""
+    boxes = torch.tensor([[[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0], [40.0, 40.0, 50.0, 50.0]]]).expand(4, 3, 4)
+    dependence = torch.tensor([0.6, 0.1, -0.05])
+    maps = torch.zeros(4, SIZE, SIZE)
+    for (x0, y0, x1, y1), weight in zip(boxes[0].int().tolist(), (3.0, 2.0, 1.0)):
+        maps[:, y0:y1, x0:x1] = weight
+    assert grade.causal_agreement(maps, boxes, dependence) == pytest.approx(1.0)
+    assert grade.causal_agreement(maps.flip(-1).flip(-2), boxes, dependence) == pytest.approx(-1.0)
+    assert math.isnan(grade.causal_agreement(maps, boxes, torch.zeros(3)))
+
+
 def test_integrated_gradients_becomes_complete_as_steps_grow():
     """The frozen real-face network is far from linear (max pools, a softmax per frame): 32 steps leave a gap that
     the grading reports, and the attributions add up to the score change once the path is finely sampled."""
@@ -151,8 +164,8 @@ def test_the_cli_and_the_page_function_give_the_same_numbers(cli_report):
     written = grade.load_report(out)
     assert set(written.table.columns) == {"method", "stream", "attention", "metric", "mean", "ci_low", "ci_high",
                                           "random_mean", "n", "flag"}
-    assert {"pointing_game_apex", "deletion_spatial_auc", "randomization_spearman",
-            "completeness_error"} <= set(written.table.metric)
+    assert {"pointing_game_apex", "deletion_spatial_auc", "randomization_spearman", "completeness_error",
+            "causal_agreement"} <= set(written.table.metric)
     assert {"deletion_temporal", "randomization"} <= set(written.curves.curve)
     assert grade.verdicts(written.table)
 

@@ -1,5 +1,5 @@
 from lab.model_card import architecture_dot
-from model.config import ModelConfig
+from model.config import ModelConfig, ProcessConfig
 
 
 def test_diagram_draws_only_the_parts_the_checkpoint_has():
@@ -10,3 +10,4 @@ def test_diagram_draws_only_the_parts_the_checkpoint_has():
     assert "Inter-stream attention" not in bare and "Per-stream classifiers" not in bare
     assert "spatial -> pool_s" in bare
     assert "Per-stream classifiers" not in architecture_dot(ModelConfig(streams="temporal"))
+    assert "5 landmarks" in full and "5 landmarks" not in architecture_dot(ModelConfig(), ProcessConfig(align=False))

@@ -8,10 +8,18 @@ import numpy as np
 import pytest
 
 from model.config import CLASSES, SPLITS
-from model.face_render import FaceRenderer, region_points, sample_face
 from model.corpus import (
-    AU_NAMES, AU_REGIONS, PROTOTYPES, REGIONS, corpus_index, main, render_clip, split_counts,
+    AU_NAMES,
+    AU_REGIONS,
+    PROTOTYPES,
+    REGIONS,
+    AUEdit,
+    corpus_index,
+    main,
+    render_clip,
+    split_counts,
 )
+from model.face_render import FaceRenderer, region_points, sample_face
 
 SEED = 0
 
@@ -140,3 +148,54 @@ def test_cli_writes_a_resumable_afew_layout(tmp_path):
     before = video.stat().st_mtime_ns
     main(["--out", str(tmp_path), "--scale", "0.01", "--workers", "1"])  # a rerun skips finished clips
     assert video.stat().st_mtime_ns == before
+
+
+# --- counterfactual edits --------------------------------------------------------------------------------------------
+
+def test_edits_remove_scale_or_set_the_chosen_aus_in_the_chosen_frames():
+    aus = np.full((10, len(AU_NAMES)), 0.4)
+    mouth = [i for i, name in enumerate(AU_NAMES) if AU_REGIONS[name] == "mouth"]
+    assert AUEdit("mouth").aus == tuple(AU_NAMES[i] for i in mouth) and AUEdit("AU12").aus == ("AU12",)
+    smile = AU_NAMES.index("AU12")
+    removed = AUEdit("AU12").apply(aus)
+    assert (removed[:, smile] == 0).all() and np.delete(removed, smile, 1).min() == 0.4
+    scaled = AUEdit("mouth", "scale", 3.0, frames=(2, 5)).apply(aus)
+    assert (scaled[2:5, mouth] == 1.0).all() and (scaled[:2] == 0.4).all() and (scaled[5:] == 0.4).all()
+    assert (AUEdit("AU45", "set", 0.9).apply(aus)[:, AU_NAMES.index("AU45")] == 0.9).all()
+    assert (aus == 0.4).all()  # the input is left as it was
+    for bad in (dict(target="AU99"), dict(target="AU12", op="double"), dict(target="AU12", frames=(5, 5))):
+        with pytest.raises(ValueError):
+            AUEdit(**bad)
+
+
+def test_an_empty_edit_draws_the_very_same_clip(clips_by_class):
+    original = clips_by_class["Happy"]
+    for nothing in ((), []):
+        again = render_clip(SEED, "Val", original.meta["index"], edit=nothing)
+        assert np.array_equal(again.frames, original.frames) and again.meta == original.meta
+    assert "edits" not in original.meta
+
+
+def test_removing_an_au_changes_its_region_only_and_the_sidecar_says_so(clips_by_class):
+    original = clips_by_class["Happy"]
+    edited = render_clip(SEED, "Val", original.meta["index"], edit=AUEdit("AU12"))
+    meta, apex = edited.meta, original.meta["apex_frame"]
+    smile = AU_NAMES.index("AU12")
+
+    change = np.abs(edited.frames.astype(int) - original.frames.astype(int)).max(-1)  # (N, H, W)
+    x0, y0, x1, y1 = original.meta["regions"]["mouth"][apex]
+    assert (change[apex, y0:y1, x0:x1] > 10).sum() >= 50  # the mouth corners no longer rise
+    above_the_mouth = original.meta["regions"]["eyes"][apex][3]
+    assert not (change[apex, :above_the_mouth] > 10).any()  # brows and eyes as they were
+    for frame, (fx0, fy0, fx1, fy1) in zip(change, original.meta["face_box"]):
+        outside = np.ones(frame.shape, bool)
+        outside[fy0:fy1, fx0:fx1] = False
+        assert not frame[outside].any()  # background, light and noise are the same draws
+
+    assert meta["edits"] == [{"target": "AU12", "op": "remove", "value": 0.0, "frames": None}]
+    assert json.loads(json.dumps(meta))["edits"] == meta["edits"]
+    au, before = np.array(meta["au"]), np.array(original.meta["au"])
+    assert before[:, smile].max() > 0.2 and (au[:, smile] == 0).all()
+    assert np.array_equal(np.delete(au, smile, 1), np.delete(before, smile, 1))
+    assert (edited.drawn_au[:, smile] == 0).all()
+    assert np.array_equal(np.delete(edited.drawn_au, smile, 1), np.delete(original.drawn_au, smile, 1))

@@ -7,7 +7,13 @@ import torch
 
 from model.config import ProcessConfig
 from model.processing import (
-    NoFaceError, ProcessedClip, cache_path, process_frames, process_video, rgb_for_display, to_tensors,
+    NoFaceError,
+    ProcessedClip,
+    cache_path,
+    process_frames,
+    process_video,
+    rgb_for_display,
+    to_tensors,
 )
 from tests.model.test_video import background, draw_face, face_frames, write_avi
 
@@ -28,7 +34,8 @@ def clip(moving_face) -> ProcessedClip:
 def test_shapes_and_dtypes(clip):
     assert clip.rgb.shape == (8, 48, 48, 3) and clip.rgb.dtype == np.uint8
     assert clip.flow.shape == (7, 48, 48, 2) and clip.flow.dtype == np.float16
-    assert clip.frame_indices.shape == (8,) and clip.crop_boxes.shape == (8, 4) and clip.crop_boxes.dtype == np.float32
+    assert clip.frame_indices.shape == (8,) and clip.crop_transforms.shape == (8, 2, 3)
+    assert clip.crop_transforms.dtype == np.float32
     assert clip.track_boxes.shape == (30, 4) and clip.detected.shape == (30,) and clip.detected.dtype == bool
     assert list(clip.frame_indices) == sorted(clip.frame_indices) and clip.frame_indices[-1] <= 29
     assert clip.stats["num_frames"] == 30 and clip.stats["flow_method"] == "farneback"
@@ -38,10 +45,10 @@ def test_shapes_and_dtypes(clip):
 
 def test_crops_follow_the_face(clip, moving_face):
     centres = moving_face[1][clip.frame_indices]
-    crop_centres = (clip.crop_boxes[:, :2] + clip.crop_boxes[:, 2:]) / 2
+    crop_centres = (clip.crop_squares[:, :2] + clip.crop_squares[:, 2:]) / 2
     assert np.abs(crop_centres - centres).max() < 0.15 * FACE
-    sides = clip.crop_boxes[:, 2] - clip.crop_boxes[:, 0]
-    np.testing.assert_allclose(clip.crop_boxes[:, 3] - clip.crop_boxes[:, 1], sides, rtol=1e-5)  # square
+    sides = clip.crop_squares[:, 2] - clip.crop_squares[:, 0]
+    np.testing.assert_allclose(clip.crop_squares[:, 3] - clip.crop_squares[:, 1], sides, rtol=1e-5)  # square
     assert np.all((sides > 1.0 * FACE) & (sides < 2.5 * FACE))  # Haar boxes are wider than the drawn oval
 
 
@@ -89,7 +96,7 @@ def test_no_face_raises_and_center_crop_works():
         process_frames(frames, 25.0, CONFIG)
     assert "\n" not in str(caught.value) and "center_crop=True" in str(caught.value)
     clip = process_frames(frames, 25.0, ProcessConfig(frames=8, size=48, center_crop=True))
-    np.testing.assert_allclose(clip.crop_boxes, np.tile([20, 0, 140, 120], (8, 1)))
+    np.testing.assert_allclose(clip.crop_squares, np.tile([20, 0, 140, 120], (8, 1)))
     assert clip.rgb.shape == (8, 48, 48, 3)
 
 
@@ -112,7 +119,7 @@ def test_two_faces_give_one_consistent_track():
         frames.append(image)
     clip = process_frames(np.stack(frames), 25.0, CONFIG)
     assert clip.stats["num_faces_seen"] == 2 and "several faces" in clip.stats["warnings"][0]
-    centres_x = (clip.crop_boxes[:, 0] + clip.crop_boxes[:, 2]) / 2
+    centres_x = (clip.crop_squares[:, 0] + clip.crop_squares[:, 2]) / 2
     np.testing.assert_allclose(centres_x, 90 + clip.frame_indices, atol=12)
 
 
@@ -143,7 +150,7 @@ def test_video_file_boxes_are_in_original_pixels(tmp_path, moving_face):
     config = ProcessConfig(frames=8, size=48, max_side=160)  # decoded at half size
     clip = process_video(tmp_path / "face.avi", config)
     assert clip.stats["width"] == 320 and clip.stats["duration"] == pytest.approx(30 / 25)
-    crop_centres = (clip.crop_boxes[:, :2] + clip.crop_boxes[:, 2:]) / 2
+    crop_centres = (clip.crop_squares[:, :2] + clip.crop_squares[:, 2:]) / 2
     assert np.abs(crop_centres - moving_face[1][clip.frame_indices]).max() < 0.2 * FACE
 
 
@@ -154,7 +161,7 @@ def test_cache_hit_corruption_and_foreign_entries(tmp_path, moving_face):
     entry = cache_path(video, CONFIG, tmp_path / "cache")
     assert entry.is_file() and [p.name for p in entry.parent.iterdir()] == [entry.name]  # no temp files left
     second = process_video(video, CONFIG, cache_dir=tmp_path / "cache")
-    for name in ("rgb", "flow", "frame_indices", "crop_boxes", "track_boxes", "detected", "detection_boxes"):
+    for name in ("rgb", "flow", "frame_indices", "crop_transforms", "track_boxes", "detected", "detection_boxes"):
         np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
     assert second.stats == first.stats
 

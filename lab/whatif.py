@@ -1,0 +1,73 @@
+"""What if: an embedded-corpus clip drawn again with some of its action units weakened, strengthened or removed, and
+analysed exactly like any other clip (processing, every attention variant, reliability, saliency).
+
+The Analyze page's What-if tab is layout over this module. Its "remove each AU in turn" chart is lab.intervene's
+causal_effects, the same counterfactuals that the grading's causal-agreement metric uses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from lab.analysis import ClipAnalysis, Variant, analyze_decoded
+from lab.intervene import PRESENT, CorpusClip, causal_effects, model_predictors
+from lab.video_export import webm_bytes
+from model.corpus import AU_REGIONS, REGIONS, AUEdit, RenderedClip
+from model.face_render import AU_DESCRIPTIONS, AU_INDEX, AU_NAMES
+from model.video import Video
+
+MAX_STRENGTH = 2.0  # a slider goes from 0 (AU removed) to twice the AU as drawn (capped at full intensity)
+
+
+@dataclass(frozen=True)
+class Counterfactual:
+    edits: tuple[AUEdit, ...]
+    analysis: ClipAnalysis  # the edited clip, through the same processing and variants as any clip
+    video: bytes  # the edited clip as drawn (WebM), to play beside the original
+
+
+def au_label(name: str) -> str:
+    """'AU12 lip corner puller'."""
+    return f"{name} {AU_DESCRIPTIONS[name]}"
+
+
+def present_aus(clip: CorpusClip) -> dict[str, list[tuple[str, float]]]:
+    """The AUs the clip draws at least PRESENT intense somewhere, with their peak, grouped by facial region."""
+    peaks = clip.render().drawn_au.max(axis=0)
+    return {region: found for region in REGIONS
+            if (found := [(name, float(peaks[AU_INDEX[name]])) for name in AU_NAMES
+                          if AU_REGIONS[name] == region and peaks[AU_INDEX[name]] >= PRESENT])}
+
+
+def strength_edits(strengths: dict[str, float]) -> tuple[AUEdit, ...]:
+    """AU name -> strength (1 = as drawn, 0 = removed) as the edits that make it; AUs left at 1 are not edited."""
+    return tuple(AUEdit(name, "remove") if strength == 0 else AUEdit(name, "scale", strength)
+                 for name, strength in strengths.items() if strength != 1)
+
+
+def rendered_video(rendered: RenderedClip) -> Video:
+    """A clip drawn in memory as if it had been decoded from a file (RGB frames, their times)."""
+    frames = np.ascontiguousarray(rendered.frames[..., ::-1])
+    fps = float(rendered.meta["fps"])
+    height, width = frames.shape[1:3]
+    return Video(frames=frames, times=np.arange(len(frames)) / fps, fps=fps, duration=len(frames) / fps,
+                 original_size=(width, height), truncated=False)
+
+
+def counterfactual(clip: CorpusClip, edits: tuple[AUEdit, ...], variants: list[Variant]) -> Counterfactual:
+    """The clip drawn with ``edits`` made, analysed with every variant, and its video."""
+    video = rendered_video(replace(clip, edits=clip.edits + edits).render())
+    analysis = analyze_decoded(lambda _: video, variants, center_crop=False, name=f"{clip.name} (edited)")
+    return Counterfactual(edits, analysis, webm_bytes(video.frames, video.fps))
+
+
+def removal_effects(clip: CorpusClip, variants: list[Variant], target: str) -> pd.DataFrame:
+    """How the probability of ``target`` changes when each AU present in the clip is removed in turn, with the
+    module on and off: columns AU (named), attention, effect."""
+    model = variants[0].model
+    table = causal_effects(clip, model_predictors(model), variants[0].process)
+    table = table[(table["kind"] == "au") & (table["class"] == target)]
+    return pd.DataFrame({"AU": table["target"].map(au_label), "attention": table["attention"],
+                         "effect": table["effect"]}).reset_index(drop=True)

@@ -1,0 +1,61 @@
+"""What the decision depends on: interventions (remove an action unit, draw the clip again) against TCAV's concept
+scores and the corpus's own recipe for each class. Layout only: the numbers come from lab.intervene and lab.concepts."""
+import pandas as pd
+import streamlit as st
+
+from lab import concepts, sources, ui, whatif
+from model.config import CLASSES
+
+LAYERS = {"spatial": "spatial stream", "temporal": "temporal stream", "fusion": "after the attention module"}
+
+st.title("What the decision depends on")
+st.caption("Three answers to the same question. **The corpus's recipe**: the action units (AUs) the generator draws "
+           "for each class (EMFACS prototypes: core AUs always, optional ones sometimes). **Interventions**: each AU "
+           "a Test clip shows is removed and the clip drawn again, same person, motion and light; how far the true "
+           "class's probability falls is what the model really uses. **TCAV** (Captum): whether the class's evidence "
+           "rises along the direction that separates clips showing the AU from random clips, at a layer of each "
+           "stream and after the attention module (t-test against random concepts, 5% level).")
+chosen = ui.sidebar()
+if chosen.checkpoint is None:
+    st.info("Pick a checkpoint in the sidebar.")
+    st.stop()
+
+tcav_file = sources.results_file("concepts", chosen.checkpoint_name)
+dependence_file = sources.results_file("interventions", chosen.checkpoint_name)
+missing = [f for f in (tcav_file, dependence_file) if not f.is_file()]
+if missing:
+    st.info(f"No precomputed results for {chosen.checkpoint_name}. Compute them with `python -m lab.intervene "
+            f"--checkpoint CKPT --data data/corpus --split Test --count 70 --out effects.csv --summary "
+            f"{dependence_file}` and `python -m lab.concepts --checkpoint CKPT --data data/corpus --out {tcav_file}`.")
+    st.stop()
+
+comparison = concepts.compare_with_interventions(pd.read_csv(tcav_file), pd.read_csv(dependence_file))
+layers = [layer for layer in LAYERS if layer in comparison]
+st.subheader("Do TCAV and the interventions agree?")
+for column, layer in zip(st.columns(len(layers)), layers):
+    found = concepts.agreement(comparison, layer)
+    column.metric(f"TCAV {LAYERS[layer]}", f"{found['found']:.0%} found",
+                  f"{found['confirmed']:.0%} of its AUs confirmed", delta_color="off",
+                  help=f"Of the (class, AU) pairs where removing the AU lowers the class by at least "
+                       f"{concepts.DEPENDS:.0%} on average, the share TCAV finds rising; and of the pairs TCAV finds "
+                       f"rising, the share the interventions confirm ({found['pairs']} pairs measured by both).")
+
+st.subheader("Class by class")
+name = st.selectbox("Class", [c for c in CLASSES if c in set(comparison["class"])], key="concepts_class")
+rows = comparison[comparison["class"] == name]
+shown = pd.DataFrame({
+    "action unit": rows["concept"].map(whatif.au_label),
+    "in the recipe": rows["prototype"].replace("", "no"),
+    "probability lost when removed": rows["drop"],
+    "prediction changed": rows["changes"],
+    "clips": rows["clips"],
+    **{f"TCAV, {LAYERS[layer]}": rows[layer].fillna("not a concept").replace("", "not significant")
+       for layer in layers},
+})
+st.dataframe(shown, hide_index=True, column_config={
+    "probability lost when removed": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+    "prediction changed": st.column_config.NumberColumn(format="percent"),
+    "clips": st.column_config.NumberColumn(help="Test clips that show the AU, over which the loss is averaged")})
+st.caption("An AU the class depends on but TCAV misses, or one TCAV finds that removing changes nothing: the two "
+           "methods disagree there, and the intervention is the measurement. AUs that never form a TCAV concept "
+           "(blinks are only ever nuisance in the corpus) show as 'not a concept'.")
