@@ -102,6 +102,13 @@ def sidebar() -> Selection:
     return Selection(name, choices.get(name), root, embedded)
 
 
+def require_checkpoint(chosen: Selection) -> None:
+    """Stop the page with a hint while no checkpoint is picked."""
+    if chosen.checkpoint is None:
+        st.info("Pick a checkpoint in the sidebar.")
+        st.stop()
+
+
 def current_model(chosen: Selection) -> tuple[TwoStreamNet, ProcessConfig, dict] | None:
     """The selected checkpoint loaded, or None after showing why it cannot be."""
     if chosen.checkpoint is None:

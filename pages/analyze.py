@@ -110,14 +110,19 @@ if result is None:
 
 has_module = model.attention is not None
 attention_on = st.toggle("Inter-stream attention", value=True, key="attention", disabled=not has_module,
-                         help="Switch the module off for this model (a forward argument: the model is unchanged).")
+                         help="Off: the same trained model answers with its inter-stream attention module bypassed.")
 column = variants[0].label if attention_on or not has_module else "attention off"
 probabilities = result.probabilities[column]
 predicted = str(probabilities.idxmax())
 left, right = st.columns([1, 3])
 reliable = result.reliability.reliable
 left.metric(f"Prediction ({column})", predicted,
-            f"{probabilities.max():.0%} confidence" if reliable else "unreliable", delta_color="off")
+            f"{probabilities.max():.0%} confidence" if reliable else "unreliable", delta_color="off",
+            delta_arrow="off")
+truth = dataset.read_sidecar(clip_path) if clip_path is not None else None
+if truth is not None:  # corpus clips and samples know their expression
+    mark = ":green[✓ right]" if truth["label"] == predicted else ":red[✗ wrong]"
+    left.markdown(f"Ground truth: **{truth['label']}** ({mark})")
 if reliable:
     right.success(trust.headline(result.reliability, predicted, probabilities.max()))
 else:
@@ -162,7 +167,8 @@ with tab_saliency:
     choose_method, choose_target, choose_steps = st.columns(3)
     method = choose_method.selectbox("Method", METHODS, key="method")
     target_name = choose_target.selectbox("Target class", CLASSES, index=CLASSES.index(predicted),
-                                          key=f"target-{picked[0]}", help="Default: the predicted class.")
+                                          key=f"target-{picked[0]}-{column}",
+                                          help="Default: the class predicted with the attention setting shown.")
     steps = 32
     if method == "Integrated Gradients":
         steps = choose_steps.select_slider("Integration steps", [8, 16, 32, 64], value=32, key="ig_steps")
@@ -276,8 +282,8 @@ with tab_attention:
     matrix = attention_maps.time_to_time(weights, direction)
     st.plotly_chart(figures.attention_heatmap(matrix, query_labels, key_labels, query, key_stream),
                     key="attention_time")
-    st.caption(f"Each row: how the {query} stream's tokens at those frames spread their attention over the "
-               f"{key_stream} stream's times (summed over regions, averaged over the query's regions).")
+    st.caption(f"Each row: how the {query} stream, at those frames, spreads its attention over the {key_stream} "
+               "stream's frames (summed over the face's regions, averaged over the regions that ask).")
     pick_time, pick_region = st.columns(2)
     query_time = pick_time.select_slider("Query frames", range(query_times), format_func=lambda t: query_labels[t],
                                          key="query_time")

@@ -16,9 +16,7 @@ st.caption("Three answers to the same question. **The corpus's recipe**: the act
            "rises along the direction that separates clips showing the AU from random clips, at a layer of each "
            "stream and after the attention module (t-test against random concepts, 5% level).")
 chosen = ui.sidebar()
-if chosen.checkpoint is None:
-    st.info("Pick a checkpoint in the sidebar.")
-    st.stop()
+ui.require_checkpoint(chosen)
 
 tcav_file = sources.results_file("concepts", chosen.checkpoint_name)
 dependence_file = sources.results_file("interventions", chosen.checkpoint_name)

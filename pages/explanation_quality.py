@@ -51,9 +51,7 @@ st.caption("Localization against the embedded corpus's true action-unit regions,
            "(RISE), the parameter-randomization sanity check (Adebayo et al.) and IG completeness; means with 95% "
            "confidence intervals over clips, next to uniform random maps on the same clips.")
 chosen = ui.sidebar()
-if chosen.checkpoint is None:
-    st.info("Pick a checkpoint in the sidebar.")
-    st.stop()
+ui.require_checkpoint(chosen)
 
 report = None
 shipped = grade.results_path(chosen.checkpoint_name, sources.assets_dir())

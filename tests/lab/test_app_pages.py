@@ -81,6 +81,7 @@ def test_analyze_opens_a_linked_corpus_clip(lab_env):
 
 def test_what_if_draws_the_sample_again_with_an_action_unit_removed(lab_env):
     at = open_page("pages/analyze.py")
+    assert any(m.value.startswith("Ground truth: **Happy**") for m in at.markdown)  # the sample's own label
     assert any("Original:" in c.value for c in at.caption)
     smile = next(s for s in at.slider if s.label.startswith("AU12"))
     smile.set_value(0).run()
