@@ -41,7 +41,9 @@ def lab_assets(tmp_path_factory):
 
 
 def click_cell(page, split: str, true_class: str, predicted_class: str) -> None:
-    """Click the middle of a cell of a split's heatmap (rows: true class from the top, columns: prediction)."""
+    """Click the middle of a cell of a split's heatmap (rows: true class from the top, columns: prediction), once
+    the last rerun is over (during one, the old chart and the new one are both in the page)."""
+    settle(page, f"confusion-before-{split}-click")
     plot = page.locator(f".st-key-cm-{split} .nsewdrag")  # plotly's plot area
     plot.wait_for(timeout=SLOW)
     box = plot.bounding_box()
