@@ -1,4 +1,6 @@
 """Analyze a clip: processing steps, prediction with the attention switch, saliency of both streams, attention."""
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -107,6 +109,7 @@ clip_path = picked[2]
 result = analyzed(*picked[:2])
 if result is None:
     st.stop()
+file_stem = Path(result.name).stem  # download names such as happy_test_00012-face-crops.png
 
 has_module = model.attention is not None
 attention_on = st.toggle("Inter-stream attention", value=True, key="attention", disabled=not has_module,
@@ -144,7 +147,7 @@ with tab_prediction:
     st.caption("Attention on / off: the same model with its module used or bypassed. Trained without the module: "
                "the same recipe trained with no module at all (shipped checkpoint two_stream_no_attention).")
     st.download_button("Probabilities (CSV)", result.probabilities.to_csv(index_label="class"),
-                       file_name=f"{result.name}-probabilities.csv", mime="text/csv")
+                       file_name=f"{file_stem}-probabilities.csv", mime="text/csv")
 
 with tab_processing:
     stats = result.clip.stats
@@ -160,8 +163,8 @@ with tab_processing:
     flow_left.image(flows, caption="Optical flow between consecutive crops (the temporal stream's input)")
     flow_right.image(visuals.colour_wheel(), caption="hue = direction, brightness = speed")
     for label, image in (("Face track", track), ("Face crops", crops), ("Flow fields", flows)):
-        st.download_button(f"{label} (PNG)", visuals.png_bytes(image), file_name=f"{result.name}-{label}.png",
-                           mime="image/png", key=f"png-{label}")
+        st.download_button(f"{label} (PNG)", visuals.png_bytes(image), mime="image/png", key=f"png-{label}",
+                           file_name=f"{file_stem}-{label.lower().replace(' ', '-')}.png")
 
 with tab_saliency:
     choose_method, choose_target, choose_steps = st.columns(3)
@@ -198,7 +201,7 @@ with tab_saliency:
     if "video" not in entry:
         entry["video"] = explain.overlay_video(shown, result.clip.stats.get("duration", 1.0))
     st.video(entry["video"], format="video/webm", loop=True)
-    stem = f"{result.name}-{method}-{target_name}"
+    stem = f"{file_stem}-{method.lower().replace(' ', '-')}-{target_name.lower()}"
     downloads = st.columns(3)
     downloads[0].download_button("Overlay video (WebM)", entry["video"], file_name=f"{stem}.webm", mime="video/webm")
     downloads[1].download_button("All frames (PNG)", explain.overview_png(shown), file_name=f"{stem}.png",
@@ -296,5 +299,5 @@ with tab_attention:
     montage = attention_maps.attention_montage(visuals.upscale(key_images, 96), where)
     st.image(montage, caption=f"Where that query attends in the {key_stream} stream, one tile per token time")
     table = pd.DataFrame(matrix, index=pd.Index(query_labels, name=f"{query} frames"), columns=key_labels)
-    st.download_button("Time × time attention (CSV)", table.to_csv(), file_name=f"{result.name}-{direction}.csv",
+    st.download_button("Time × time attention (CSV)", table.to_csv(), file_name=f"{file_stem}-{direction}.csv",
                        mime="text/csv")
