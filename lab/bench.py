@@ -13,6 +13,7 @@ cost). Timings are the median of a few runs; other work on the machine shows up 
 """
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import statistics
@@ -102,7 +103,8 @@ def bench_pages() -> dict[str, float]:
     return {"page switch": statistics.median(switches), "first render": first}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(prog="python -m lab.bench", description=__doc__.split("\n\n")[0]).parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="lab-bench-") as folder:
         figures = bench_core(Path(folder))
         figures.update(bench_pages())

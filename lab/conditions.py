@@ -72,7 +72,7 @@ def _ordered(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m lab.conditions", description=__doc__.split("\n\n")[0])
     p.add_argument("predictions", type=Path, help="a prediction table written by model.evaluate --out")
     p.add_argument("--data", type=Path, required=True, help="the embedded corpus the table was evaluated on")
     a = p.parse_args(argv)

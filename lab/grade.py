@@ -474,7 +474,8 @@ def results_path(checkpoint_name: str, assets: Path = REPO_ROOT / "assets") -> P
 
 def main(argv: list[str] | None = None) -> int:
     defaults = GradeSettings()
-    parser = argparse.ArgumentParser(description="Grade attribution methods on corpus clips: localization against "
+    parser = argparse.ArgumentParser(
+        prog="python -m lab.grade", description="Grade attribution methods on corpus clips: localization against "
                                                  "the true AU regions, faithfulness and sanity checks.")
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="corpus root (default: %(default)s)")

@@ -80,7 +80,8 @@ def build_demo(checkpoint: Path) -> gr.Blocks:
 
 def main(argv: list[str] | None = None) -> None:
     choices = sources.checkpoint_choices()
-    parser = argparse.ArgumentParser(description="Gradio demo of the explainability lab (localhost only).")
+    parser = argparse.ArgumentParser(
+        prog="python -m lab.gradio_app", description="Gradio demo of the explainability lab (localhost only).")
     parser.add_argument("--checkpoint", type=Path, default=choices.get(sources.default_checkpoint_name(choices)))
     parser.add_argument("--port", type=int, default=7860)
     args = parser.parse_args(argv)

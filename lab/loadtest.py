@@ -229,7 +229,7 @@ def stand_in_lab(folder: Path, clips: list[Path], checkpoint: Path | None) -> di
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m lab.loadtest", description=__doc__.splitlines()[0])
     p.add_argument("--sessions", type=int, default=8)
     p.add_argument("--browsers", type=int, default=0, help="real Chromium pages against one streamlit server")
     p.add_argument("--checkpoint", type=Path, help="default: a tiny random network (the figures scale with size)")

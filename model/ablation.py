@@ -97,7 +97,7 @@ def row(entry: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m model.ablation", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, type=Path)
     p.add_argument("--runs", default=Path("runs/ablation"), type=Path)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -48,7 +48,7 @@ def write_test_clip(path: Path, seconds: float = 3.0, size: tuple[int, int] = (6
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m model.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     p.add_argument("--corpus", type=Path, help="also time preprocessing this whole corpus into a fresh cache")
     p.add_argument("--repeats", type=int, default=20)

@@ -560,7 +560,8 @@ def write_corpus(out: Path, seed: int = 0, scale: float = 1.0, workers: int = 2,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write the procedural FACS expression corpus in AFEW's layout.")
+    parser = argparse.ArgumentParser(
+        prog="python -m model.corpus", description="Write the procedural FACS expression corpus in AFEW's layout.")
     parser.add_argument("--out", type=Path, required=True, help="output folder (gets Train/ Val/ Test/)")
     parser.add_argument("--seed", type=int, default=0, help="corpus seed: a different seed gives other people")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of AFEW's clip counts to write")

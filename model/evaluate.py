@@ -110,7 +110,9 @@ def evaluate(checkpoint: Path, data: Path, split: str, out: Path | None, inter_s
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Evaluate a checkpoint on one split and write per-clip predictions.")
+    p = argparse.ArgumentParser(
+        prog="python -m model.evaluate",
+        description="Evaluate a checkpoint on one split and write per-clip predictions.")
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--data", required=True, type=Path)
     p.add_argument("--split", default="Val")

@@ -32,7 +32,8 @@ def predict_file(path: Path, checkpoint: Path = DEFAULT_CHECKPOINT, inter_stream
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Print the expression class probabilities of one video clip.")
+    p = argparse.ArgumentParser(
+        prog="python -m model.predict", description="Print the expression class probabilities of one video clip.")
     p.add_argument("clip", type=Path)
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     p.add_argument("--no-attention", action="store_true", help="bypass the inter-stream attention module")

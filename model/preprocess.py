@@ -63,7 +63,7 @@ def _process_one(job: tuple[Path, ProcessConfig, Path]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m model.preprocess", description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="corpus root (AFEW, DFEW or class folders)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--flow", default=ProcessConfig.flow, choices=["farneback", "dis"])

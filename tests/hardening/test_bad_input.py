@@ -141,3 +141,26 @@ def test_mutated_video_gives_a_result_or_a_clip_error(small_video, tmp_path, dat
         assert one_line(str(error))
     else:
         assert clip.rgb.shape == (TINY_PROCESS.frames, TINY_PROCESS.size, TINY_PROCESS.size, 3)
+
+
+COMMANDS = ["model.ablation", "model.bench", "model.corpus", "model.evaluate", "model.fer_backbone", "model.predict",
+            "model.preprocess", "model.realcheck", "model.realfaces", "model.reliability", "model.ship",
+            "model.train", "lab.bench", "lab.concepts", "lab.conditions", "lab.grade", "lab.gradio_app",
+            "lab.intervene", "lab.loadtest"]
+
+
+def test_every_command_answers_help_with_its_module_name():
+    """`python -m X -h` prints a usage line that can be typed back, and runs nothing (one process for all)."""
+    script = ("import contextlib, io, runpy, sys\n"
+              "for name in sys.argv[1:]:\n"
+              "    sys.argv = [name, '-h']\n"
+              "    out = io.StringIO()\n"
+              "    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+              "        runpy.run_module(name, run_name='__main__')\n"
+              "    print(name, out.getvalue().split(chr(10))[0])\n")
+    done = subprocess.run([sys.executable, "-c", script, *COMMANDS], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    usage = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    assert {name: line.startswith(f"usage: python -m {name}") for name, line in usage.items()} == \
+        dict.fromkeys(COMMANDS, True)
