@@ -81,14 +81,11 @@ def _track_thumbnails(frames: np.ndarray, clip: ProcessedClip, original_size: tu
     scale = TRACK_SIDE / max(width, height)
     to_thumb = np.array([width / original_size[0], height / original_size[1]] * 2) * scale
     size = (round(width * scale), round(height * scale))
-    side = clip.rgb.shape[1]
-    crop_corners = np.array([[0, 0, 1], [side, 0, 1], [side, side, 1], [0, side, 1]], np.float64).T
     thumbs = []
-    for frame_index, transform in zip(clip.frame_indices, clip.crop_transforms):
+    for frame_index, corners in zip(clip.frame_indices, clip.crop_corners):
         thumb = cv2.resize(frames[frame_index], size, interpolation=cv2.INTER_AREA)
-        corners = (cv2.invertAffineTransform(transform.astype(np.float64)) @ crop_corners).T * to_thumb[:2]
         thumbs.append(visuals.draw_track(thumb, clip.track_boxes[frame_index] * to_thumb,
-                                         bool(clip.detected[frame_index]), corners))
+                                         bool(clip.detected[frame_index]), corners * to_thumb[:2]))
     return np.stack(thumbs)
 
 

@@ -23,12 +23,11 @@ from pathlib import Path
 
 from lab import analysis, sources, whatif
 from lab.attribution import attribute
-from lab.intervene import CorpusClip, corpus_clip
+from lab.intervene import drawable_clip
 from model.bench import median_seconds, write_test_clip
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import CLASSES, ModelConfig, ProcessConfig
 from model.corpus import AUEdit
-from model.datasets import CorpusError
 from model.network import TwoStreamNet
 
 TARGETS = {"upload -> prediction": 2.0, "Grad-CAM both streams": 0.5, "IG-32 both streams": 4.0,
@@ -66,7 +65,7 @@ def bench_core(folder: Path) -> dict[str, float]:
 
 def bench_what_if(variants: list[analysis.Variant]) -> dict[str, float]:
     """The What-if tab on the first shipped sample that the corpus generator can draw again (none: not timed)."""
-    drawable = next(((path, clip) for path in sources.sample_clips() if (clip := _drawable(path))), None)
+    drawable = next(((path, clip) for path in sources.sample_clips() if (clip := drawable_clip(path))), None)
     if drawable is None:
         print("what if: no shipped sample can be drawn again (assets/samples/corpus.json missing); not timed")
         return {}
@@ -75,13 +74,6 @@ def bench_what_if(variants: list[analysis.Variant]) -> dict[str, float]:
     prediction = analysis.analyze_file(path, variants).prediction
     return {"what if: one AU": median_seconds(lambda: whatif.counterfactual(clip, (AUEdit(first_au),), variants)),
             "what if: every AU": median_seconds(lambda: whatif.removal_effects(clip, variants, prediction), repeats=1)}
-
-
-def _drawable(path: Path) -> CorpusClip | None:
-    try:
-        return corpus_clip(path)
-    except CorpusError:
-        return None
 
 
 def bench_pages() -> dict[str, float]:

@@ -43,7 +43,8 @@ from model.corpus import (
 )
 from model.datasets import CorpusError, open_corpus
 from model.network import TwoStreamNet
-from model.processing import ClipError, process_frames, to_tensors
+from model.processing import ClipError, process_decoded, to_tensors
+from model.video import Video
 
 PRESENT = 0.1  # an AU drawn at least this intense in some frame is present (resting faces show every AU at < 0.05)
 COLUMNS = ["clip", "label", "target", "kind", "attention", "class", "p_original", "p_edited", "effect"]
@@ -90,10 +91,27 @@ def corpus_clip(path: Path) -> CorpusClip:
     return CorpusClip(meta["seed"], meta["split"], meta["index"], CorpusDifficulty(**summary["difficulty"]))
 
 
-def network_inputs(clip: RenderedClip, process: ProcessConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """A drawn clip's (rgb, flow) network inputs, through the same processing as any video (it draws BGR)."""
+def drawable_clip(path: Path | None) -> CorpusClip | None:
+    """corpus_clip, or None for a clip the corpus generator cannot draw again (an upload, another corpus)."""
+    try:
+        return corpus_clip(path) if path is not None else None
+    except CorpusError:
+        return None
+
+
+def rendered_video(clip: RenderedClip) -> Video:
+    """A clip drawn in memory as if it had been decoded from a file (RGB frames, their times)."""
     frames = np.ascontiguousarray(clip.frames[..., ::-1])
-    return to_tensors(process_frames(frames, clip.meta["fps"], process))
+    fps = float(clip.meta["fps"])
+    height, width = frames.shape[1:3]
+    return Video(frames=frames, times=np.arange(len(frames)) / fps, fps=fps, duration=len(frames) / fps,
+                 original_size=(width, height), truncated=False)
+
+
+def network_inputs(clip: RenderedClip, process: ProcessConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """A drawn clip's (rgb, flow) network inputs, through the same processing as any video."""
+    name = f"{clip.meta['split'].lower()}_{clip.meta['index']:05d}"  # the corpus's file name, for error messages
+    return to_tensors(process_decoded(rendered_video(clip), process, name))
 
 
 def counterfactual_inputs(clip: CorpusClip, process: ProcessConfig, edit: AUEdit | None = None

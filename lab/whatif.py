@@ -6,17 +6,15 @@ causal_effects, the same counterfactuals that the grading's causal-agreement met
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-import numpy as np
 import pandas as pd
 
 from lab.analysis import ClipAnalysis, Variant, analyze_decoded
-from lab.intervene import PRESENT, CorpusClip, causal_effects, model_predictors
+from lab.intervene import PRESENT, CorpusClip, causal_effects, model_predictors, rendered_video
 from lab.video_export import webm_bytes
-from model.corpus import AU_REGIONS, REGIONS, AUEdit, RenderedClip
+from model.corpus import AU_REGIONS, REGIONS, AUEdit
 from model.face_render import AU_DESCRIPTIONS, AU_INDEX, AU_NAMES
-from model.video import Video
 
 MAX_STRENGTH = 2.0  # a slider goes from 0 (AU removed) to twice the AU as drawn (capped at full intensity)
 
@@ -26,6 +24,7 @@ class Counterfactual:
     edits: tuple[AUEdit, ...]
     analysis: ClipAnalysis  # the edited clip, through the same processing and variants as any clip
     video: bytes  # the edited clip as drawn (WebM), to play beside the original
+    saliencies: dict = field(default_factory=dict)  # the page's explanations of the edited clip, computed once each
 
 
 def au_label(name: str) -> str:
@@ -45,15 +44,6 @@ def strength_edits(strengths: dict[str, float]) -> tuple[AUEdit, ...]:
     """AU name -> strength (1 = as drawn, 0 = removed) as the edits that make it; AUs left at 1 are not edited."""
     return tuple(AUEdit(name, "remove") if strength == 0 else AUEdit(name, "scale", strength)
                  for name, strength in strengths.items() if strength != 1)
-
-
-def rendered_video(rendered: RenderedClip) -> Video:
-    """A clip drawn in memory as if it had been decoded from a file (RGB frames, their times)."""
-    frames = np.ascontiguousarray(rendered.frames[..., ::-1])
-    fps = float(rendered.meta["fps"])
-    height, width = frames.shape[1:3]
-    return Video(frames=frames, times=np.arange(len(frames)) / fps, fps=fps, duration=len(frames) / fps,
-                 original_size=(width, height), truncated=False)
 
 
 def counterfactual(clip: CorpusClip, edits: tuple[AUEdit, ...], variants: list[Variant]) -> Counterfactual:

@@ -72,10 +72,21 @@ class ProcessedClip:
     stats: dict = field(default_factory=dict)
 
     @property
+    def crop_inverses(self) -> np.ndarray:
+        """(T, 2, 3) float64 affine maps from crop pixels back to original frame pixels."""
+        return np.stack([cv2.invertAffineTransform(t.astype(np.float64)) for t in self.crop_transforms])
+
+    @property
+    def crop_corners(self) -> np.ndarray:
+        """(T, 4, 2) each crop's corners (top left, top right, bottom right, bottom left) in original frame pixels."""
+        size = self.rgb.shape[1]
+        corners = np.array([[0, 0, 1], [size, 0, 1], [size, size, 1], [0, size, 1.0]]).T
+        return (self.crop_inverses @ corners).transpose(0, 2, 1)
+
+    @property
     def crop_squares(self) -> np.ndarray:
         """(T, 4) [x0, y0, x1, y1]: each crop's centre and side as an upright square in original frame pixels."""
-        size = self.rgb.shape[1]
-        inverse = np.stack([cv2.invertAffineTransform(t.astype(np.float64)) for t in self.crop_transforms])
+        size, inverse = self.rgb.shape[1], self.crop_inverses
         centres, sides = inverse @ [size / 2, size / 2, 1.0], size * np.hypot(inverse[:, 0, 0], inverse[:, 1, 0])
         return np.column_stack([centres - sides[:, None] / 2, centres + sides[:, None] / 2])
 

@@ -8,10 +8,9 @@ import streamlit as st
 from lab import analysis, dataset, explain, figures, sources, trust, ui, visuals, webcam, whatif
 from lab import attention as attention_maps
 from lab.attribution import METHODS
-from lab.intervene import corpus_clip
+from lab.intervene import drawable_clip
 from lab.video_export import browser_playable
 from model.config import CLASSES
-from model.datasets import CorpusError
 from model.processing import NoFaceError
 from model.video import ClipError
 
@@ -210,10 +209,7 @@ with tab_saliency:
                                  file_name=f"{stem}.csv", mime="text/csv")
 
 with tab_whatif:
-    try:
-        drawable = corpus_clip(clip_path) if clip_path is not None else None
-    except CorpusError:
-        drawable = None
+    drawable = drawable_clip(clip_path)
     if drawable is None:
         st.info("What if works on clips of the embedded corpus and on the shipped samples: the corpus generator can "
                 "draw them again with an action unit changed, the same person, motion, light and noise.")
@@ -252,7 +248,11 @@ with tab_whatif:
                                  f"{change * 100:+.1f} points", delta_color="normal")
             st.plotly_chart(figures.probability_bars(
                 pd.DataFrame({"original": probabilities, "edited": edited_probabilities})), key="whatif_bars")
-            saliency = explain.explain(model, edited, method, CLASSES.index(target_name), attention_on, steps)
+            saliencies = cached[1].saliencies  # per (method, target, attention, steps): a rerun does not recompute
+            if (method, target_name, attention_on, steps) not in saliencies:
+                saliencies[method, target_name, attention_on, steps] = explain.explain(
+                    model, edited, method, CLASSES.index(target_name), attention_on, steps)
+            saliency = saliencies[method, target_name, attention_on, steps]
             apex = int(np.nanargmax(saliency.importance["spatial"]))
             st.image(explain.frame_panel(saliency, apex), caption=f"{method} on the edited clip for {target_name}, "
                      f"frame {apex} (its most relevant): face crop and motion into the frame")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lab import analysis, whatif
-from lab.intervene import corpus_clip
+from lab.intervene import corpus_clip, rendered_video
 from model.checkpoint import load_checkpoint
 from model.corpus import AUEdit
 from model.face_render import AU_NAMES
@@ -38,7 +38,7 @@ def test_present_aus_are_grouped_by_region_with_their_peaks(setting):
 def test_the_edited_clip_is_analysed_like_any_clip(setting):
     clip, variants = setting
     unchanged = whatif.counterfactual(clip, (), variants)
-    drawn = analysis.analyze_decoded(lambda _: whatif.rendered_video(clip.render()), variants, False, "drawn")
+    drawn = analysis.analyze_decoded(lambda _: rendered_video(clip.render()), variants, False, "drawn")
     np.testing.assert_array_equal(unchanged.analysis.clip.rgb, drawn.clip.rgb)
     np.testing.assert_allclose(unchanged.analysis.probabilities, drawn.probabilities)
     assert list(unchanged.analysis.probabilities.columns) == [v.label for v in variants]
