@@ -34,6 +34,7 @@ test: setup realfaces
 bench: setup
 	$(PY) -m model.bench
 	$(PY) -m lab.bench
+	$(PY) -m lab.browser_bench
 
 $(CORPUS)/corpus.json:
 	$(MAKE) corpus

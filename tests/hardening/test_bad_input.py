@@ -145,8 +145,8 @@ def test_mutated_video_gives_a_result_or_a_clip_error(small_video, tmp_path, dat
 
 COMMANDS = ["model.ablation", "model.bench", "model.corpus", "model.evaluate", "model.fer_backbone", "model.predict",
             "model.preprocess", "model.realcheck", "model.realfaces", "model.reliability", "model.ship",
-            "model.train", "lab.bench", "lab.concepts", "lab.conditions", "lab.grade", "lab.gradio_app",
-            "lab.intervene", "lab.loadtest"]
+            "model.train", "lab.bench", "lab.browser_bench", "lab.concepts", "lab.conditions", "lab.grade",
+            "lab.gradio_app", "lab.intervene", "lab.loadtest"]
 
 
 def test_every_command_answers_help_with_its_module_name():
