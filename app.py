@@ -1,5 +1,11 @@
-"""The explainability lab: `streamlit run app.py`. Pages only lay out widgets; the logic is in lab/."""
+"""The explainability lab: `streamlit run app.py`. Pages only lay out widgets; the logic is in lab/.
+
+This file is the frame around every page: it draws the sidebar, then runs the page, which reads the sidebar's pick
+with lab.ui.selection(). A new page is its file in pages/ and one st.Page line below.
+"""
 import streamlit as st
+
+from lab import ui
 
 st.set_page_config(page_title="Expression explainability lab", page_icon=":material/sentiment_satisfied:",
                    layout="wide")
@@ -14,5 +20,5 @@ EXPLANATION_PAGES = [
     st.Page("pages/explanation_quality.py", title="Explanation quality", icon=":material/rule:"),
     st.Page("pages/concepts.py", title="What the decision depends on", icon=":material/science:"),
 ]
-# every page draws the sidebar itself (lab.ui.sidebar)
+ui.sidebar()
 st.navigation({"Lab": LAB_PAGES, "Explanations": EXPLANATION_PAGES}).run()

@@ -19,7 +19,7 @@ import torch
 
 from lab import visuals
 from model.config import CLASSES, ProcessConfig
-from model.network import TwoStreamNet
+from model.network import AttentionWeights, TwoStreamNet
 from model.processing import ProcessedClip, process_decoded, to_tensors
 from model.reliability import Calibration, Reliability, judge
 from model.video import UPLOAD_HINT, VIDEO_EXTENSIONS, ClipError, Video, read_video
@@ -63,7 +63,7 @@ class ClipAnalysis:
     flow: torch.Tensor  # (2, T-1, S, S) network input
     track_frames: np.ndarray  # (T, h, w, 3) the sampled original frames with face box and crop square drawn
     probabilities: pd.DataFrame  # index: classes, one column per variant
-    attention: dict | None  # the module's weights as numpy arrays (see lab.attention), None without a module
+    attention: AttentionWeights | None  # the module's weights, a batch of one (see lab.attention); None without one
     reliability: Reliability  # how far the first variant's prediction can be trusted
 
     @property
@@ -95,12 +95,11 @@ def probabilities(variant: Variant, clip: ProcessedClip) -> tuple[np.ndarray, Re
 
 
 @torch.inference_mode()
-def attention_weights(model: TwoStreamNet, rgb: torch.Tensor, flow: torch.Tensor) -> dict | None:
-    """The inter-stream attention of one clip: both directions' (queries, keys) weights and the token grids."""
+def attention_weights(model: TwoStreamNet, rgb: torch.Tensor, flow: torch.Tensor) -> AttentionWeights | None:
+    """The inter-stream attention of one clip, as a batch of one: both directions' weights and the token grids."""
     if model.attention is None:
         return None
-    _, weights = model(rgb[None], flow[None], inter_stream_attention=True, return_attention=True)
-    return {key: value[0].numpy() if torch.is_tensor(value) else value for key, value in weights.items()}
+    return model.outputs(rgb[None], flow[None], inter_stream_attention=True).attention
 
 
 def analyze_file(path: Path, variants: list[Variant], center_crop: bool = False, name: str | None = None

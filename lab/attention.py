@@ -1,58 +1,104 @@
 """Reading the inter-stream attention weights: which times and regions of one stream attend to which of the other.
 
-The module's weights come as (queries, keys) matrices over flattened (t, h, w) token grids (row-major, see
-model/network.py). "spatial_to_temporal" holds the spatial (appearance) tokens' queries into the temporal (motion)
-stream; "temporal_to_spatial" the reverse. A stream's token t' sits over input frames 2t' and 2t'+1 (the third stage
-halves time).
+The module's weights (model.network.AttentionWeights, of one clip: a batch of one) are (queries, keys) matrices over
+flattened (t, h, w) token grids. "spatial_to_temporal" holds the spatial (appearance) tokens' queries into the temporal
+(motion) stream; "temporal_to_spatial" the reverse. Each stream's TokenGrid tells which input frames (or flow fields) a
+token time sits over.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import pandas as pd
 
 from lab import visuals
+from model.network import AttentionWeights, TokenGrid
+from model.processing import ProcessedClip
 
 DIRECTIONS = {
     "spatial_to_temporal": ("spatial", "temporal"),  # appearance asks motion: "where does this move?"
     "temporal_to_spatial": ("temporal", "spatial"),  # motion asks appearance: "what is it that moves here?"
 }
-TIME_STRIDE = 2
 
 
-def grids(weights: dict, direction: str) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-    """(query grid, key grid) as (T', H', W') each."""
+def grids(weights: AttentionWeights, direction: str) -> tuple[TokenGrid, TokenGrid]:
+    """(query grid, key grid) of a direction."""
     query, key = DIRECTIONS[direction]
-    return tuple(weights[f"{query}_grid"]), tuple(weights[f"{key}_grid"])
+    return getattr(weights, query), getattr(weights, key)
 
 
-def time_to_time(weights: dict, direction: str) -> np.ndarray:
+def clip_matrix(weights: AttentionWeights, direction: str) -> np.ndarray:
+    """The direction's (queries, keys) weights of the one clip."""
+    return getattr(weights, direction)[0].numpy()
+
+
+def time_to_time(weights: AttentionWeights, direction: str) -> np.ndarray:
     """(query times, key times): how much attention the query stream's tokens at each time give to each key time,
     summed over key regions and averaged over query regions (every row sums to 1)."""
-    (tq, hq, wq), (tk, hk, wk) = grids(weights, direction)
-    matrix = np.asarray(weights[direction]).reshape(tq, hq * wq, tk, hk * wk)
+    query, key = grids(weights, direction)
+    matrix = clip_matrix(weights, direction).reshape(query.times, query.regions, key.times, key.regions)
     return matrix.sum(axis=3).mean(axis=1)
 
 
-def query_map(weights: dict, direction: str, t: int, h: int | None = None, w: int | None = None) -> np.ndarray:
+def query_map(weights: AttentionWeights, direction: str, t: int, h: int | None = None, w: int | None = None
+              ) -> np.ndarray:
     """(key T', H', W') where the query token (t, h, w) attends; with h, w None, the mean over the time's regions."""
-    (tq, hq, wq), key_grid = grids(weights, direction)
-    rows = np.asarray(weights[direction]).reshape(tq, hq, wq, -1)[t]
-    row = rows.reshape(hq * wq, -1).mean(axis=0) if h is None or w is None else rows[h, w]
-    return row.reshape(key_grid)
+    query, key = grids(weights, direction)
+    rows = clip_matrix(weights, direction).reshape(*query.shape, -1)[t]
+    row = rows.reshape(query.regions, -1).mean(axis=0) if h is None or w is None else rows[h, w]
+    return row.reshape(key.shape)
 
 
-def token_frames(t: int, frames: int) -> str:
-    """The input frames (or flow fields) a token time covers, as text for axis labels."""
-    first = TIME_STRIDE * t
-    return f"{first}–{min(first + TIME_STRIDE - 1, frames - 1)}"
+def time_labels(grid: TokenGrid) -> list[str]:
+    """The input frames (or flow fields) each token time covers, as text for axis labels."""
+    return [f"{steps[0]}–{steps[-1]}" for steps in map(grid.steps_of, range(grid.times))]
 
 
-def attention_montage(key_images: np.ndarray, key_map: np.ndarray) -> np.ndarray:
-    """One tile per key time: the key stream's image at that time with the attention over its regions laid on top.
+def attention_montage(key_images: np.ndarray, key_map: np.ndarray, key_grid: TokenGrid) -> np.ndarray:
+    """One tile per key time: the key stream's image at the first frame of that time with the attention over its
+    regions laid on top.
 
     ``key_images`` (N, S, S, 3) are the key stream's crops or flow pictures; ``key_map`` (T', H', W') is query_map's.
     One colour scale for all tiles, so the tiles compare.
     """
     scale = key_map.max() or 1.0
-    tiles = [visuals.overlay(key_images[min(TIME_STRIDE * t, len(key_images) - 1)], key_map[t] / scale, alpha=0.6)
-             for t in range(key_map.shape[0])]
+    tiles = [visuals.overlay(key_images[key_grid.steps_of(t)[0]], key_map[t] / scale, alpha=0.6)
+             for t in range(key_grid.times)]
     return visuals.montage(np.stack(tiles), columns=len(tiles))
+
+
+@dataclass(frozen=True)
+class DirectionView:
+    """One direction of a clip's attention weights as the lab shows it: time × time, labelled with input frames."""
+
+    query: str  # the stream that asks
+    key: str  # the stream it attends to
+    matrix: np.ndarray  # (query times, key times): time_to_time's
+    query_labels: list[str]  # the input frames each query time covers
+    key_labels: list[str]
+    regions: list[tuple[int, int] | None]  # None (all regions), then every (row, column) of the query grid
+
+    def table(self) -> pd.DataFrame:
+        """The matrix with its frame labels, as the CSV download has it."""
+        return pd.DataFrame(self.matrix, index=pd.Index(self.query_labels, name=f"{self.query} frames"),
+                            columns=self.key_labels)
+
+
+def direction_view(weights: AttentionWeights, direction: str) -> DirectionView:
+    """The clip's weights in one direction, with the frames (spatial) or flow fields (temporal) each time covers."""
+    query, key = DIRECTIONS[direction]
+    query_grid, key_grid = grids(weights, direction)
+    return DirectionView(query, key, time_to_time(weights, direction), time_labels(query_grid), time_labels(key_grid),
+                         [None, *((row, column) for row in range(query_grid.height)
+                                  for column in range(query_grid.width))])
+
+
+def query_montage(weights: AttentionWeights, direction: str, clip: ProcessedClip, t: int,
+                  region: tuple[int, int] | None, tile: int) -> np.ndarray:
+    """attention_montage of where the query tokens at time t (in one region, or all of them when None) attend, on
+    the key stream's crops or flow pictures upscaled to ``tile`` pixels."""
+    key = DIRECTIONS[direction][1]
+    images = clip.rgb if key == "spatial" else visuals.flow_to_rgb(clip.flow)
+    return attention_montage(visuals.upscale(images, tile), query_map(weights, direction, t, *(region or (None, None))),
+                             grids(weights, direction)[1])

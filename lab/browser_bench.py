@@ -1,7 +1,7 @@
-"""What a visitor waits for, in Chromium: ``python -m lab.browser_bench [--repeats 3]`` (a benchmark, not a test).
+"""What a visitor waits for, in Chromium (``python -m cli.bench_browser`` prints it; a benchmark, not a test).
 
 Serves the lab (``streamlit run app.py``, shipped checkpoints and samples) on a free port and times, from the click to
-the result on screen, medians over ``--repeats`` fresh sessions:
+the result on screen, medians over ``repeats`` fresh sessions:
 
     a new session opening Analyze with a shipped sample, prediction drawn    <= 2 s
     a method switch to Integrated Gradients, its figure drawn                <= 1.5 s
@@ -12,7 +12,6 @@ Needs Playwright and Debian's Chromium (``make test`` installs both).
 """
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
 import time
@@ -75,21 +74,14 @@ def one_session(browser, url: str) -> dict[str, float]:
     return times
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m lab.browser_bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--repeats", type=int, default=3, help="fresh browser sessions (the first also warms the server)")
-    a = p.parse_args(argv)
+def browser_figures(repeats: int = 3) -> dict[str, float]:
+    """The median seconds of each of TARGETS over ``repeats`` fresh sessions, after one session that warms the server
+    (models loaded, samples processed once: what a class's second visitor meets)."""
     from playwright.sync_api import sync_playwright
 
     with serving({}) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
-        one_session(browser, url)  # warm: models loaded, samples processed once (what a class's second visitor meets)
-        runs = [one_session(browser, url) for _ in range(a.repeats)]
+        one_session(browser, url)
+        runs = [one_session(browser, url) for _ in range(repeats)]
         browser.close()
-    for name, target in TARGETS.items():
-        seconds = statistics.median(run[name] for run in runs)
-        print(f"{name:32s} {seconds:6.2f} s   target <= {target:.1f} s   {'ok' if seconds <= target else 'SLOW'}")
-
-
-if __name__ == "__main__":
-    main()
+    return {name: statistics.median(run[name] for run in runs) for name in TARGETS}

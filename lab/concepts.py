@@ -1,7 +1,5 @@
 """Concept-based explanations: does the network's evidence for a class rise with the action units the class is made of?
-
-    python -m lab.concepts --checkpoint assets/checkpoints/two_stream_attention --data data/corpus --out FILE.csv \
-        [--split Test] [--clips-per-concept 20] [--random-concepts 12] [--explained-clips 20] [--cache DIR]
+``python -m cli.concepts`` scores a checkpoint on the embedded corpus.
 
 TCAV (Kim et al. 2018; Captum's ``captum.concept.TCAV``) learns a concept activation vector (CAV) at a layer: the
 normal of a linear boundary between the activations of a concept's examples and those of random examples. Along the
@@ -34,10 +32,7 @@ ground truth that the significant concepts can be checked against.
 """
 from __future__ import annotations
 
-import argparse
-import io
 import random
-import sys
 import tempfile
 import time
 import warnings
@@ -54,18 +49,16 @@ from scipy.stats import ttest_ind
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
-from tqdm import tqdm
 
 from lab.dataset import read_sidecar
-from model.checkpoint import REPO_ROOT, CheckpointError, atomic_write_bytes, load_checkpoint
+from model import locations
+from model.checkpoint import load_checkpoint
 from model.clipset import load_clipset
-from model.config import CLASSES, TrainConfig
+from model.config import CLASSES
 from model.corpus import PROTOTYPES
 from model.datasets import ClipRecord, CorpusError, open_corpus
 from model.network import TwoStreamNet
-from model.processing import DEFAULT_CACHE_DIR, ClipError
 
-DEFAULT_DATA = REPO_ROOT / TrainConfig().data
 # tcav_score: Captum's sign_count (the share of explained clips whose class logit rises along the CAV), averaged over
 # the concept's CAVs; magnitude: the mean directional derivative along the unit CAV (Captum's magnitude divided by the
 # CAV's length), averaged likewise: above 0, the class's evidence rises with the concept
@@ -222,7 +215,7 @@ def au_concepts(records: list[ClipRecord], settings: ConceptSettings) -> tuple[d
     metas = [(r, m) for r, m in metas if m is not None]
     if not metas:
         raise CorpusError(f"no Train clip has an AU sidecar (e.g. {records[0].path.with_suffix('.json')}): pass the "
-                          "embedded corpus (python -m model.corpus), the only one that records action units")
+                          "embedded corpus (python -m cli.corpus), the only one that records action units")
     clips: dict[str, list[ClipRecord]] = {name: [] for name in metas[0][1]["au_names"]}
     for record, meta in metas:
         for name in active_aus(meta, settings.active_threshold):
@@ -255,15 +248,17 @@ def prototype_role(class_name: str, au: str) -> str:
     return "core" if au in prototype.core else "optional" if au in prototype.optional else ""
 
 
-def corpus_concepts(checkpoint: Path, data: Path = DEFAULT_DATA, split: str = "Test",
+def corpus_concepts(checkpoint: Path, data: Path | None = None, split: str = "Test",
                     settings: ConceptSettings = ConceptSettings(), progress: Progress | None = None,
-                    cache_dir: Path | None = DEFAULT_CACHE_DIR, workers: int = 1) -> ConceptReport:
-    """TCAV of every AU concept (Train clips) for every class of ``split`` at network_layers, with the prototype
-    column. Clips are processed as the checkpoint was trained (its ProcessConfig, through the processing cache); a
-    tqdm bar shows that step when ``progress`` is given."""
+                    cache_dir: Path | None = None, workers: int = 1, fold: int = 1) -> ConceptReport:
+    """TCAV of every AU concept (Train clips) for every class of ``split`` of ``data`` (default: the embedded corpus)
+    at network_layers, with the prototype column. Clips are processed as the checkpoint was trained (its
+    ProcessConfig, through ``cache_dir``, by default the processing cache); a tqdm bar shows that step when
+    ``progress`` is given. ``fold`` picks DFEW's split files."""
     started = time.perf_counter()
     model, process_config, _ = load_checkpoint(checkpoint)
-    corpus = open_corpus(data)
+    data = data or locations.corpus()
+    corpus = open_corpus(data, fold)
     train = corpus.clips("Train")
     concepts, skipped = au_concepts(train, settings)
     randoms = random_concepts(train, settings)
@@ -326,58 +321,3 @@ def agreement(comparison: pd.DataFrame, layer: str) -> dict[str, float]:
     rising = both[layer] == "rises"
     return {"pairs": len(both), "found": float(rising[both["depends"]].mean()),
             "confirmed": float(both["depends"][rising].mean())}
-
-
-# --- command line ----------------------------------------------------------------------------------------------------
-
-def main(argv: list[str] | None = None) -> int:
-    defaults = ConceptSettings()
-    p = argparse.ArgumentParser(prog="python -m lab.concepts", description="TCAV with action-unit concepts from the "
-                                "embedded corpus: which AUs each class's evidence rises with, at each stream and "
-                                "after the inter-stream attention, against the corpus's prototypes.")
-    p.add_argument("--checkpoint", type=Path, required=True)
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the embedded corpus (default: %(default)s)")
-    p.add_argument("--split", default="Test", choices=["Val", "Test"], help="the clips to explain")
-    p.add_argument("--out", type=Path, required=True, help="CSV, one row per layer, class and AU concept")
-    p.add_argument("--clips-per-concept", type=int, default=defaults.clips_per_concept)
-    p.add_argument("--random-concepts", type=int, default=defaults.random_concepts,
-                   help="sets of random Train clips: the CAVs' other sides and the t-test's chance level (at least 3)")
-    p.add_argument("--explained-clips", type=int, default=defaults.explained_clips, help="clips explained per class")
-    p.add_argument("--min-clips", type=int, default=defaults.min_clips,
-                   help="leave out AUs clearly active in fewer Train clips than this")
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE_DIR, help="processing cache (default: %(default)s)")
-    p.add_argument("--workers", type=int, default=1, help="processes that preprocess clips not in the cache")
-    a = p.parse_args(argv)
-    if a.random_concepts < 3 or min(a.clips_per_concept, a.min_clips) < 2 or a.explained_clips < 1:
-        p.error("use at least 3 random concepts, 2 clips per concept (and as the minimum) and 1 explained clip")
-    settings = ConceptSettings(clips_per_concept=a.clips_per_concept, random_concepts=a.random_concepts,
-                               explained_clips=a.explained_clips, min_clips=a.min_clips, seed=a.seed)
-    bar = None  # made on the first step, so that bad input is answered in one line
-
-    def progress(done: int, total: int, _: str) -> None:
-        nonlocal bar
-        bar = bar or tqdm(total=total, desc="TCAV", unit="step")
-        bar.update(done - bar.n)
-    try:
-        report = corpus_concepts(a.checkpoint, a.data, a.split, settings, progress, a.cache, a.workers)
-    except (CheckpointError, CorpusError, ClipError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    finally:
-        if bar is not None:
-            bar.close()
-    buffer = io.StringIO()
-    report.table.to_csv(buffer, index=False)
-    atomic_write_bytes(a.out, buffer.getvalue().encode())
-    print(f"{len(report.table)} TCAV scores in {report.seconds:.0f} s -> {a.out}")
-    if report.skipped:
-        print("left out (clearly active in too few Train clips): "
-              + ", ".join(f"{au} ({n})" for au, n in report.skipped.items()))
-    print("significant AUs per class and layer (* = in the class's prototype):")
-    print("\n".join(summary(report.table)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,13 +3,10 @@
 Every clip of the embedded corpus records in its sidecar what made it hard: a hand or an object over the face, how
 intense the expression is at its apex, whether it fades back to neutral before the clip ends. Splitting a prediction
 table by these turns one accuracy into a map of weak spots. Corpora without sidecars (AFEW, DFEW) have no such
-ground truth, and the table is empty.
-
-    python -m lab.conditions assets/predictions/two_stream_attention/Test.csv --data data/corpus
+ground truth, and the table is empty. ``python -m cli.conditions`` prints the table of a prediction file.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +18,10 @@ SUBTLE, STRONG = 0.45, 0.7  # peak AU intensity bounds; the corpus draws apex in
 NO_EXPRESSION = 0.01  # Neutral clips' expression AUs stay at zero (blinks and speech are nuisances, not AUs here)
 ORDER = ("never", "only in other frames", "at the apex", "none (Neutral)", f"subtle (< {SUBTLE})", "moderate",
          f"strong (>= {STRONG})", "no", "yes")  # the order each condition's values are listed in
+
+
+class PredictionTableError(ValueError):
+    """A file that is no prediction table, or one with no clip whose sidecar records its conditions."""
 
 
 def clip_conditions(meta: dict) -> dict[str, str]:
@@ -71,24 +72,18 @@ def _ordered(table: pd.DataFrame) -> pd.DataFrame:
                              key=lambda column: column.map(ORDER.index) if column.name == "value" else column)
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m lab.conditions", description=__doc__.split("\n\n")[0])
-    p.add_argument("predictions", type=Path, help="a prediction table written by model.evaluate --out")
-    p.add_argument("--data", type=Path, required=True, help="the embedded corpus the table was evaluated on")
-    a = p.parse_args(argv)
+def accuracy_by_condition_of_file(predictions: Path, root: Path) -> pd.DataFrame:
+    """accuracy_by_condition of a prediction table file; PredictionTableError when the file is none or when no clip
+    of it has a sidecar under ``root``."""
     try:
-        table = pd.read_csv(a.predictions, keep_default_na=False)
+        table = pd.read_csv(predictions, keep_default_na=False)
     except (OSError, ValueError):  # missing, a folder, or not a CSV (parser and decoding errors are ValueErrors)
         table = pd.DataFrame()
     if not {"clip", "label", "prediction"} <= set(table.columns):
-        raise SystemExit(f"error: {a.predictions} is not a prediction table (clip, label, prediction columns): pass "
-                         "a CSV written by model.evaluate --out")
-    result = accuracy_by_condition(table, a.data)
+        raise PredictionTableError(f"{predictions} is not a prediction table (clip, label, prediction columns): pass "
+                                   "a CSV written by python -m cli.evaluate --out")
+    result = accuracy_by_condition(table, root)
     if result.empty:
-        raise SystemExit(f"error: no clip of {a.predictions} has a sidecar under {a.data}: pass the embedded corpus "
-                         "it was evaluated on (AFEW and DFEW carry no ground-truth conditions)")
-    print(result.to_string(index=False, formatters={"accuracy": "{:.3f}".format}))
-
-
-if __name__ == "__main__":
-    main()
+        raise PredictionTableError(f"no clip of {predictions} has a sidecar under {root}: pass the embedded corpus it "
+                                   "was evaluated on (AFEW and DFEW carry no ground-truth conditions)")
+    return result

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lab import dataset, sources
+from model import locations
 from model.checkpoint import atomic_write_bytes
 from model.config import CLASSES, SPLITS
 from model.evaluate import classification_metrics
@@ -130,7 +131,7 @@ def coverage_note(covered: dict[str, tuple[int, int]], root: Path) -> str | None
     return (f"Only {found:,} of the {total:,} clips these predictions were made on are on disk (on first use the app "
             f"generates {dataset.FIRST_USE_SCALE:.0%} of the embedded corpus). The matrices count every clip; the clip "
             "tables, their links and the accuracies by condition only cover the clips on disk. To write the rest, run "
-            f"`python -m model.corpus --out {root}` (`make corpus` does it for data/corpus): clips already there are "
+            f"`python -m cli.corpus --out {root}` (`make corpus` does it for data/corpus): clips already there are "
             "kept.")
 
 
@@ -211,7 +212,7 @@ def evaluation_cache_path(checkpoint: Path, corpus, split: str, inter_stream_att
     key = "-".join([sources.checkpoint_fingerprint(checkpoint),
                     corpus_fingerprint(corpus.root, [r.path for r in records]), split,
                     "on" if inter_stream_attention else "off"])
-    return sources.cache_dir() / "evaluations" / f"{key}.csv"
+    return locations.lab_cache() / "evaluations" / f"{key}.csv"
 
 
 TABLE_COLUMNS = {"clip", "label", "prediction", *CLASSES}

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from lab import sources
+from model import locations
 from model.config import CLASSES
 from model.datasets import Corpus, CorpusError, open_corpus
 
@@ -53,16 +54,16 @@ def generate_embedded_corpus(root: Path, scale: float = FIRST_USE_SCALE,
     concurrent session never sees half a corpus (if another session finished first, its corpus is kept)."""
     root = Path(root)
     partial = root.with_name(f".{root.name}.partial-{os.getpid()}")
-    command = [sys.executable, "-m", "model.corpus", "--out", str(partial), "--scale", str(scale)]
+    command = [sys.executable, "-m", "cli.corpus", "--out", str(partial), "--scale", str(scale)]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          cwd=Path(__file__).resolve().parent.parent) as process:
+                          cwd=locations.REPO_ROOT) as process:
         for line in _progress_lines(process.stdout):
             if on_line is not None:
                 on_line(line)
     try:
         if process.returncode != 0:
             raise CorpusError(f"generating the embedded corpus failed (exit {process.returncode}): "
-                              f"run `python -m model.corpus --out {root}` to see why")
+                              f"run `python -m cli.corpus --out {root}` to see why")
         if not embedded_corpus_ready(root):
             shutil.rmtree(root, ignore_errors=True)  # an interrupted earlier attempt
             os.replace(partial, root)

@@ -34,7 +34,7 @@ class Explanation:
 
 
 def explain(model: TwoStreamNet, analysis: ClipAnalysis, method: str, target: int, inter_stream_attention: bool = True,
-            steps: int = 32) -> Explanation:
+            steps: int | None = None) -> Explanation:
     started = time.perf_counter()
     result = attribute(model, analysis.rgb, analysis.flow, target=target, method=method,
                        inter_stream_attention=inter_stream_attention, steps=steps)

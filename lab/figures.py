@@ -1,13 +1,24 @@
 """Plotly figures of the lab (interactive in the app, gr.Plot in the Gradio demo)."""
 from __future__ import annotations
 
+from itertools import cycle
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
+from lab import grade
 from model.config import CLASSES
 
 STREAM_COLOURS = {"spatial": "#1f77b4", "temporal": "#ff7f0e"}
+QUALITY_CURVE_TITLES = {  # lab.grade's curve kinds, in the order the explanation quality page offers them
+    "deletion_spatial": "Deletion: most relevant pixels of every frame first (lower = more faithful)",
+    "insertion_spatial": "Insertion: most relevant pixels of every frame first (higher = more faithful)",
+    "deletion_temporal": "Deletion: most relevant frames first (lower = more faithful)",
+    "insertion_temporal": "Insertion: most relevant frames first (higher = more faithful)",
+    "randomization": "Sanity: rank correlation with the original maps as layers are randomized from the top",
+}
 
 
 def probability_bars(probabilities: pd.DataFrame) -> go.Figure:
@@ -115,4 +126,20 @@ def effect_bars(effects: pd.DataFrame, target: str) -> go.Figure:
                                                      range=[-1.1, 1.1]),
                          legend=dict(orientation="h", y=1.12), margin=dict(t=40, b=10, l=10, r=10),
                          height=120 + 40 * effects["AU"].nunique())
+    return figure
+
+
+def quality_curves(curves: pd.DataFrame, kind: str) -> go.Figure:
+    """One lab.grade curve kind: each method's mean with its 95% confidence band, random maps dotted."""
+    figure = go.Figure()
+    for (method, rows), colour in zip(curves.groupby("method", sort=False), cycle(qualitative.Plotly)):
+        rows = rows.sort_values("x")
+        figure.add_scatter(x=rows.x_label, y=rows["mean"], name=method, mode="lines+markers", line_color=colour,
+                           line_dash="dot" if method == grade.RANDOM else None)
+        figure.add_scatter(x=[*rows.x_label, *rows.x_label[::-1]], y=[*rows.ci_high, *rows.ci_low[::-1]],
+                           fill="toself", opacity=0.15, line_width=0, showlegend=False, hoverinfo="skip",
+                           fillcolor=colour, name=f"{method} 95% CI")
+    y_title = "Spearman ρ" if kind == "randomization" else "target-class probability"
+    x_title = "randomized down to" if kind == "randomization" else "share removed / inserted"
+    figure.update_layout(title=QUALITY_CURVE_TITLES[kind], xaxis_title=x_title, yaxis_title=y_title, height=420)
     return figure

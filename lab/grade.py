@@ -1,8 +1,5 @@
 """Grade the explanations: how well each attribution method localizes what really happened in a clip, how faithful it
-is to the model, and whether it depends on the model at all.
-
-    python -m lab.grade --checkpoint assets/checkpoints/two_stream_attention --split Test --clips 100 \
-        --out assets/results/grading/two_stream_attention.csv [--data data/corpus] [--methods Saliency Grad-CAM ...]
+is to the model, and whether it depends on the model at all (``python -m cli.grade`` grades a checkpoint).
 
 The embedded corpus knows, frame by frame, which action units (AUs) are active and where every facial region is, so
 for each method x stream x attention setting we measure (metric names as in the CSV):
@@ -14,7 +11,8 @@ for each method x stream x attention setting we measure (metric names as in the 
 - faithfulness: ``deletion_*_auc`` / ``insertion_*_auc`` of the target-class probability, removing the most relevant
   pixels of every frame (spatial) or the most relevant frames (temporal) first;
 - sanity, on the first ``check_clips`` clips: ``randomization_spearman`` after the full parameter-randomization
-  cascade, and Integrated Gradients' ``completeness_error`` at 32 steps;
+  cascade, and ``completeness_error`` at 32 steps for the methods whose attributions should add up to the score
+  change (Integrated Gradients);
 - causal agreement, on the first ``causal_clips`` clips: each facial region's AUs are removed in turn and the clip is
   drawn again (lab.intervene), which measures how much the target-class probability really depends on that region;
   ``causal_agreement`` is the Spearman correlation, over the regions, between that dependence and the share of the
@@ -22,11 +20,11 @@ for each method x stream x attention setting we measure (metric names as in the 
 
 Every metric is also computed for uniform random maps on the same clips (method "Random"), the chance level. The
 target is the clip's true class (the expression whose AUs are the ground truth), or the predicted one when unlabelled.
-The page pages/explanation_quality.py and this CLI both call ``grade_corpus``, so they report the same numbers.
+The page pages/explanation_quality.py and ``python -m cli.grade`` both call ``grade_corpus``, so they report the same
+numbers.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import random
@@ -40,12 +38,11 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy.stats import t as student_t
-from tqdm import tqdm
 
-from lab.attribution import FAST_METHODS, METHODS, attribute
+from lab.attribution import attribute, baseline, fast, method_named, offered
 from lab.intervene import causal_effects, corpus_clip, model_predictors
 from lab.quality import (
-    Explainer,
+    MapsOfModel,
     Predictor,
     auc,
     box_masks,
@@ -58,24 +55,22 @@ from lab.quality import (
     removal_order,
     window_share,
 )
-from model.checkpoint import REPO_ROOT, load_checkpoint
-from model.config import CLASSES, ProcessConfig, TrainConfig
+from model import locations
+from model.checkpoint import load_checkpoint
+from model.config import CLASSES, ProcessConfig
 from model.corpus import AU_REGIONS, REGIONS, AUEdit
 from model.datasets import ClipRecord, CorpusError, open_corpus
 from model.network import TwoStreamNet
-from model.parallel import process_pool
+from model.parallel import gather_shares, my_share, process_pool, write_output
 from model.processing import (
-    DEFAULT_CACHE_DIR,
     ClipError,
     ProcessedClip,
     process_video,
     to_tensors,
 )
 
-RANDOM = "Random"
-INTEGRATED_GRADIENTS = "Integrated Gradients"
+RANDOM = baseline().name  # the method column of the chance level's rows
 STREAMS = ("spatial", "temporal")  # rgb, flow
-DEFAULT_DATA = REPO_ROOT / TrainConfig().data
 SANITY_MAX_SPEARMAN = 0.5  # maps still this rank-correlated after the full randomization cascade fail the check
 COMPLETENESS_MAX_ERROR = 0.05
 
@@ -86,14 +81,13 @@ Progress = Callable[[int, int, str], None]  # (clips done, clips in all, what is
 class GradeSettings:
     """What to grade and how finely; the defaults grade 100 clips with the four fast methods in about 10 minutes."""
 
-    methods: tuple[str, ...] = FAST_METHODS
+    methods: tuple[str, ...] = fast()
     attention: tuple[bool, ...] = (True, False)  # inter-stream attention on, off
     clips: int = 100
     check_clips: int = 4  # the first clips also get the randomization cascade and the completeness check (costly)
     causal_clips: int = 50  # the first clips of the embedded corpus also get the region interventions
     ig_steps: int = 16
     completeness_steps: int = 32
-    samples: int = 8  # GradientShap / SmoothGrad samples
     deletion_steps: int = 4  # faithfulness curves at 0, 25, 50, 75 and 100 % removed
     active_threshold: float = 0.15  # an AU at least this intense is active
     change_threshold: float = 0.05  # an AU whose intensity changes this much between two sampled frames moves
@@ -166,13 +160,13 @@ def ground_truth(sidecar: dict, clip: ProcessedClip, settings: GradeSettings) ->
 
 # --- one clip --------------------------------------------------------------------------------------------------------
 
-def method_explainer(method: str, settings: GradeSettings) -> Explainer:
-    """A named method of lab.attribution as an Explainer (per-pixel relevance maps of both streams)."""
-    def explain(model, rgb, flow, target, inter_stream_attention):
-        result = attribute(model, rgb, flow, target, method, inter_stream_attention,
-                           steps=settings.ig_steps, samples=settings.samples)
-        return result.rgb_map(), result.flow_map()
-    return explain
+def method_maps(method: str, rgb: torch.Tensor, flow: torch.Tensor, target: int, inter_stream_attention: bool,
+                settings: GradeSettings) -> MapsOfModel:
+    """A method's relevance maps of one clip as a function of the model: the randomization check asks again for
+    every randomized copy."""
+    def maps(model: TwoStreamNet) -> tuple[torch.Tensor, torch.Tensor]:
+        return attribute(model, rgb, flow, target, method, inter_stream_attention, steps=settings.ig_steps).maps()
+    return maps
 
 
 def target_probability(model: TwoStreamNet, target: int, inter_stream_attention: bool, batch_size: int) -> Predictor:
@@ -245,10 +239,10 @@ def faithfulness_curves(predict: Predictor, inputs: tuple[torch.Tensor, torch.Te
 
 
 def completeness_error(model: TwoStreamNet, rgb: torch.Tensor, flow: torch.Tensor, target: int,
-                       inter_stream_attention: bool, steps: int) -> float:
-    """|sum of IG attributions - (f(x) - f(baseline))| / |f(x) - f(baseline)| for the target logit (baseline: the
-    normalized zero that lab.attribution integrates from)."""
-    result = attribute(model, rgb, flow, target, INTEGRATED_GRADIENTS, inter_stream_attention, steps=steps)
+                       inter_stream_attention: bool, steps: int, method: str) -> float:
+    """|sum of the attributions - (f(x) - f(baseline))| / |f(x) - f(baseline)| for the target logit (baseline: the
+    normalized zero that Integrated Gradients integrates from)."""
+    result = attribute(model, rgb, flow, target, method, inter_stream_attention, steps=steps)
     with torch.inference_mode():
         logits = model(torch.stack([rgb, torch.zeros_like(rgb)]), torch.stack([flow, torch.zeros_like(flow)]),
                        inter_stream_attention=inter_stream_attention)[:, target]
@@ -262,10 +256,9 @@ def grade_clip(model: TwoStreamNet, clip: GradedClip, settings: GradeSettings, s
     one clip, for every method, the random baseline and every attention setting."""
     generator = torch.Generator().manual_seed(seed)
     inputs = (clip.rgb, clip.flow)
-    random_maps = (torch.rand(clip.rgb.shape[1:], generator=generator),
-                   torch.rand(clip.flow.shape[1:], generator=generator))
-    explainers = {m: method_explainer(m, settings) for m in settings.methods}
-    explainers[RANDOM] = lambda *_: random_maps
+    # chance: drawn once per clip, so that every attention setting is compared with the same random maps
+    random_maps = attribute(model, clip.rgb, clip.flow, clip.target, RANDOM, generator=generator).maps()
+    graded = {name: method_named(name) for name in (*settings.methods, RANDOM)}
     fractions = torch.linspace(0, 1, settings.deletion_steps + 1)
     scores, curves = [], []
     for attention in settings.attention:
@@ -274,9 +267,10 @@ def grade_clip(model: TwoStreamNet, clip: GradedClip, settings: GradeSettings, s
         full, no_rgb, no_flow = predict(torch.stack([clip.rgb, zeros[0], clip.rgb]),
                                         torch.stack([clip.flow, clip.flow, zeros[1]])).tolist()
         dependence = (clip.region_dependence or {}).get("on" if attention else "off")
-        for method, explain in explainers.items():
-            row = {"clip": clip.name, "method": method, "attention": "on" if attention else "off"}
-            maps = explain(model, clip.rgb, clip.flow, clip.target, attention)
+        for name, method in graded.items():
+            row = {"clip": clip.name, "method": name, "attention": "on" if attention else "off"}
+            maps_of = method_maps(name, clip.rgb, clip.flow, clip.target, attention, settings)
+            maps = random_maps if method.baseline else maps_of(model)
             for index, (stream, ends) in enumerate(zip(STREAMS, ((full, no_rgb), (full, no_flow)))):
                 values = localization_scores(maps[index], clip.truth[stream], settings) if clip.truth else {}
                 if dependence is not None:
@@ -286,17 +280,16 @@ def grade_clip(model: TwoStreamNet, clip: GradedClip, settings: GradeSettings, s
                 scores += [dict(row, stream=stream, metric=k, value=v) for k, v in values.items()]
                 curves += [dict(row, stream=stream, curve=kind, x=float(x), x_label=f"{float(x):.0%}", value=float(y))
                            for kind, curve in stream_curves.items() for x, y in zip(fractions, curve)]
-            if with_checks and method != RANDOM:
-                cascade = randomization_correlations(model, explain, clip.rgb, clip.flow, clip.target, attention,
-                                                     maps, settings.seed)
-                for step, (name, *rhos) in enumerate(cascade):
-                    curves += [dict(row, stream=s, curve="randomization", x=float(step), x_label=name, value=rho)
+            if with_checks and not method.baseline:
+                cascade = randomization_correlations(model, maps_of, maps, settings.seed)
+                for step, (step_name, *rhos) in enumerate(cascade):
+                    curves += [dict(row, stream=s, curve="randomization", x=float(step), x_label=step_name, value=rho)
                                for s, rho in zip(STREAMS, rhos)]
                 scores += [dict(row, stream=s, metric="randomization_spearman", value=rho)
                            for s, rho in zip(STREAMS, cascade[-1][1:])]
-            if with_checks and method == INTEGRATED_GRADIENTS:
+            if with_checks and method.completeness_checked:
                 error = completeness_error(model, clip.rgb, clip.flow, clip.target, attention,
-                                           settings.completeness_steps)
+                                           settings.completeness_steps, name)
                 scores.append(dict(row, stream="both", metric="completeness_error", value=error))
     return scores, curves
 
@@ -346,18 +339,22 @@ def _grade_in_worker(job: tuple[int, ClipRecord]) -> tuple[str, list[dict], list
     return grade_record(*_worker_state, *job)
 
 
-def grade_corpus(checkpoint: Path, data: Path = DEFAULT_DATA, split: str = "Test",
+def grade_corpus(checkpoint: Path, data: Path | None = None, split: str = "Test",
                  settings: GradeSettings = GradeSettings(), progress: Progress | None = None,
-                 cache_dir: Path | None = DEFAULT_CACHE_DIR, workers: int = 1) -> GradeReport:
-    """Grade ``settings.clips`` clips of a split, drawn at random (seeded) so that every class is represented, in
-    this process or in ``workers`` processes (same numbers either way)."""
+                 cache_dir: Path | None = None, workers: int = 1, fold: int = 1) -> GradeReport:
+    """Grade ``settings.clips`` clips of a split (of the embedded corpus unless ``data`` is given; processed through
+    the processing cache unless ``cache_dir`` is), drawn at random (seeded) so that every class is represented, in
+    this process or in ``workers`` processes (same numbers either way). Under torchrun each rank grades its share of
+    the drawn clips (``progress`` counts that share) and every rank returns the report of them all. ``fold`` picks
+    DFEW's split files (open_corpus)."""
     for method in settings.methods:
-        if method not in METHODS:
-            raise ValueError(f"unknown attribution method {method!r}: choose from {', '.join(METHODS)}")
+        if method not in offered():
+            raise ValueError(f"cannot grade {method!r}: choose from {', '.join(offered())}")
     started = time.perf_counter()
-    records = open_corpus(data).clips(split)
-    jobs = list(enumerate(random.Random(settings.seed).sample(records, min(settings.clips, len(records)))))
-    scores, curves, graded, skipped = [], [], [], []
+    cache_dir = cache_dir or locations.processing_cache()
+    records = open_corpus(data or locations.corpus(), fold).clips(split)
+    jobs = my_share(list(enumerate(random.Random(settings.seed).sample(records, min(settings.clips, len(records))))))
+    share_results = []
     if progress:
         progress(0, len(jobs), f"grading {len(jobs)} clips")
     with (process_pool(workers, _start_worker, (checkpoint, settings, cache_dir))
@@ -367,12 +364,15 @@ def grade_corpus(checkpoint: Path, data: Path = DEFAULT_DATA, split: str = "Test
             results = (grade_record(model, process_config, settings, cache_dir, *job) for job in jobs)
         else:
             results = pool.imap(_grade_in_worker, jobs)
-        for done, (name, clip_scores, clip_curves) in enumerate(results, start=1):
-            (graded if clip_scores else skipped).append(name)
-            scores += clip_scores
-            curves += clip_curves
+        for done, result in enumerate(results, start=1):
+            share_results.append(result)
             if progress:
-                progress(done, len(jobs), f"graded {name}")
+                progress(done, len(jobs), f"graded {result[0]}")
+    scores, curves, graded, skipped = [], [], [], []
+    for name, clip_scores, clip_curves in gather_shares(share_results):
+        (graded if clip_scores else skipped).append(name)
+        scores += clip_scores
+        curves += clip_curves
     table, curve_table = summarize(pd.DataFrame(scores), pd.DataFrame(curves))
     return GradeReport(table, curve_table, graded, skipped, time.perf_counter() - started)
 
@@ -454,9 +454,10 @@ def curves_path(table_path: Path) -> Path:
 
 
 def save_report(report: GradeReport, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    report.table.to_csv(path, index=False)
-    report.curves.to_csv(curves_path(path), index=False)
+    """The table and its curves, each written atomically; under torchrun by rank 0 only (every rank holds the whole
+    report)."""
+    write_output(path, report.table.to_csv(index=False).encode())
+    write_output(curves_path(path), report.curves.to_csv(index=False).encode())
 
 
 def load_report(path: Path) -> GradeReport:
@@ -465,53 +466,6 @@ def load_report(path: Path) -> GradeReport:
     return GradeReport(table, pd.read_csv(curves_path(path)))
 
 
-def results_path(checkpoint_name: str, assets: Path = REPO_ROOT / "assets") -> Path:
+def results_path(checkpoint_name: str) -> Path:
     """Where the precomputed report of a checkpoint is shipped (``runs/x`` names become ``runs_x``)."""
-    return assets / "results" / "grading" / f"{checkpoint_name.replace('/', '_')}.csv"
-
-
-# --- command line ----------------------------------------------------------------------------------------------------
-
-def main(argv: list[str] | None = None) -> int:
-    defaults = GradeSettings()
-    parser = argparse.ArgumentParser(
-        prog="python -m lab.grade", description="Grade attribution methods on corpus clips: localization against "
-                                                 "the true AU regions, faithfulness and sanity checks.")
-    parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="corpus root (default: %(default)s)")
-    parser.add_argument("--split", default="Test")
-    parser.add_argument("--methods", nargs="+", default=list(defaults.methods), choices=METHODS, metavar="METHOD",
-                        help=f"from: {', '.join(METHODS)} (default: the fast ones)")
-    parser.add_argument("--attention", nargs="+", default=["on", "off"], choices=["on", "off"])
-    parser.add_argument("--clips", type=int, default=defaults.clips)
-    parser.add_argument("--check-clips", type=int, default=defaults.check_clips,
-                        help="clips that also get the randomization and completeness checks")
-    parser.add_argument("--causal-clips", type=int, default=defaults.causal_clips,
-                        help="embedded-corpus clips that also get the region interventions (causal agreement)")
-    parser.add_argument("--ig-steps", type=int, default=defaults.ig_steps)
-    parser.add_argument("--deletion-steps", type=int, default=defaults.deletion_steps)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--workers", type=int, default=2, help="processes grading clips in parallel, one thread each")
-    parser.add_argument("--out", type=Path, required=True, help="table CSV; the curves go beside it (*_curves.csv)")
-    args = parser.parse_args(argv)
-    settings = GradeSettings(methods=tuple(args.methods), attention=tuple(a == "on" for a in args.attention),
-                             clips=args.clips, check_clips=args.check_clips, causal_clips=args.causal_clips,
-                             ig_steps=args.ig_steps,
-                             deletion_steps=args.deletion_steps, seed=args.seed)
-    bar = tqdm(desc="grading", unit="clip")
-
-    def progress(done: int, total: int, _: str) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-    report = grade_corpus(args.checkpoint, args.data, args.split, settings, progress, workers=args.workers)
-    bar.close()
-    save_report(report, args.out)
-    print(f"graded {len(report.clips)} clips in {report.seconds:.0f} s -> {args.out}, {curves_path(args.out)}")
-    for skipped in report.skipped:
-        print(f"skipped {skipped}")
-    print("\n".join(verdicts(report.table)))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return locations.results() / "grading" / f"{checkpoint_name.replace('/', '_')}.csv"

@@ -1,18 +1,17 @@
-"""A small Gradio demo on the same lab core: ``python -m lab.gradio_app [--checkpoint DIR] [--port N]``.
+"""A small Gradio demo on the same lab core (``python -m cli.demo`` serves it).
 
 One video in; the class probabilities, a saliency overlay video and the temporal importance curve out.
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
 
 import gradio as gr
 
-from lab import analysis, explain, figures, sources, trust
-from lab.attribution import METHODS
+from lab import analysis, explain, figures, trust
+from lab.attribution import offered
 from model.checkpoint import load_checkpoint
 from model.config import CLASSES
 from model.processing import NoFaceError
@@ -66,7 +65,7 @@ def build_demo(checkpoint: Path) -> gr.Blocks:
                                  webcam_options=gr.WebcamOptions(constraints={"audio": False}))
                 attention_on = gr.Checkbox(value=model.attention is not None, label="Inter-stream attention",
                                            interactive=model.attention is not None)
-                method = gr.Dropdown(list(METHODS), value="Grad-CAM", label="Saliency method")
+                method = gr.Dropdown(list(offered()), value=offered()[0], label="Saliency method")
                 run = gr.Button("Recognize", variant="primary")
             with gr.Column():
                 label = gr.Label(num_top_classes=len(CLASSES), label="Expression")
@@ -76,19 +75,3 @@ def build_demo(checkpoint: Path) -> gr.Blocks:
         run.click(recognize, [video, attention_on, method], [label, reliability, overlay, curve],
                   api_name="recognize")
     return demo
-
-
-def main(argv: list[str] | None = None) -> None:
-    choices = sources.checkpoint_choices()
-    parser = argparse.ArgumentParser(
-        prog="python -m lab.gradio_app", description="Gradio demo of the explainability lab (localhost only).")
-    parser.add_argument("--checkpoint", type=Path, default=choices.get(sources.default_checkpoint_name(choices)))
-    parser.add_argument("--port", type=int, default=7860)
-    args = parser.parse_args(argv)
-    if args.checkpoint is None:
-        parser.error("no checkpoint found: pass --checkpoint DIR or restore assets/checkpoints/")
-    build_demo(args.checkpoint).launch(**LAUNCH_OPTIONS, server_port=args.port)
-
-
-if __name__ == "__main__":
-    main()

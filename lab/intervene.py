@@ -6,18 +6,12 @@ person, motion, lighting and noise (model/corpus.py, AUEdit). The change in ever
 edited clip and the original is that AU's causal effect on the model. Both clips are drawn in memory and go through
 the processing every other clip goes through (model.processing), with the checkpoint's settings.
 
-    python -m lab.intervene --checkpoint assets/checkpoints/two_stream_attention --data data/corpus \
-        --clips test_00012 [test_00040 ...] --out effects.csv
-    python -m lab.intervene --checkpoint assets/checkpoints/two_stream_attention --data data/corpus \
-        --split Test --count 20 --out effects.csv
-
-The CSV has one row per clip x removed AU (or facial region: all its AUs at once) x attention setting x class.
+``causal_effects`` has one row per clip x removed AU (or facial region: all its AUs at once) x attention setting x
+class; ``python -m cli.intervene`` writes them for clips of a corpus.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from lab.dataset import read_sidecar
-from model.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint
-from model.config import CLASSES, SPLITS, ProcessConfig
+from model.checkpoint import load_checkpoint
+from model.config import CLASSES, ProcessConfig
 from model.corpus import (
     AU_INDEX,
     AU_NAMES,
@@ -43,7 +36,7 @@ from model.corpus import (
 )
 from model.datasets import CorpusError, open_corpus
 from model.network import TwoStreamNet
-from model.processing import ClipError, process_decoded, to_tensors
+from model.processing import process_decoded, to_tensors
 from model.video import Video
 
 PRESENT = 0.1  # an AU drawn at least this intense in some frame is present (resting faces show every AU at < 0.05)
@@ -83,11 +76,11 @@ def corpus_clip(path: Path) -> CorpusClip:
                          if (folder / "corpus.json").is_file()), None)
     if meta is None or summary_file is None:
         raise CorpusError(f"{path.name} is not a clip of the embedded corpus: expected its .json sidecar beside it and "
-                          "corpus.json two folders up (python -m model.corpus writes both)")
+                          "corpus.json two folders up (python -m cli.corpus writes both)")
     summary = json.loads(summary_file.read_text())
     if summary.get("version") != CORPUS_VERSION:
         raise CorpusError(f"{summary_file.parent} was written by another version of model.corpus, so its clips cannot "
-                          f"be drawn again: regenerate it (python -m model.corpus --out {summary_file.parent})")
+                          f"be drawn again: regenerate it (python -m cli.corpus --out {summary_file.parent})")
     return CorpusClip(meta["seed"], meta["split"], meta["index"], CorpusDifficulty(**summary["difficulty"]))
 
 
@@ -194,12 +187,12 @@ def class_dependence(table: pd.DataFrame) -> pd.DataFrame:
     return summary.sort_values(["label", "attention", "drop"], ascending=[True, True, False], ignore_index=True)
 
 
-# --- command line ----------------------------------------------------------------------------------------------------
+# --- clips of a corpus -----------------------------------------------------------------------------------------------
 
-def find_clips(data: Path, names: list[str] | None, split: str, count: int) -> list[CorpusClip]:
+def find_clips(data: Path, names: list[str] | None, split: str, count: int, fold: int = 1) -> list[CorpusClip]:
     """The named clips (file names such as test_00012, or paths under the corpus), else the first ``count`` clips
-    of ``split`` in corpus index order (its classes come shuffled)."""
-    corpus = open_corpus(data)
+    of ``split`` in corpus index order (its classes come shuffled); ``fold`` picks DFEW's split files."""
+    corpus = open_corpus(data, fold)
     if names is None:
         return [corpus_clip(r.path) for r in sorted(corpus.clips(split), key=lambda r: r.path.stem)[:count]]
     paths = {key: record.path for split_name in corpus.splits for record in corpus.clips(split_name)
@@ -209,45 +202,3 @@ def find_clips(data: Path, names: list[str] | None, split: str, count: int) -> l
         raise CorpusError(f"{unknown[0]} is not a clip of the corpus at {data}: give file names such as "
                           f"{next(iter(paths))} or paths under the corpus")
     return [corpus_clip(paths[name]) for name in names]
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lab.intervene", description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", type=Path, required=True)
-    p.add_argument("--data", type=Path, required=True, help="the embedded corpus (python -m model.corpus)")
-    chosen = p.add_mutually_exclusive_group(required=True)
-    chosen.add_argument("--clips", nargs="+", metavar="CLIP", help="clip file names (test_00012) or paths")
-    chosen.add_argument("--count", type=int, help="the first COUNT clips of --split, in corpus index order")
-    p.add_argument("--split", default="Test", choices=SPLITS)
-    p.add_argument("--threshold", type=float, default=PRESENT,
-                   help="AUs drawn at least this intense in some frame are removed in turn (default: %(default)s)")
-    p.add_argument("--out", type=Path, required=True, help="CSV: a row per clip x removal x attention x class")
-    p.add_argument("--summary", type=Path, help="CSV: what each true class depends on (class_dependence)")
-    a = p.parse_args(argv)
-    if a.count is not None and a.count < 1:
-        p.error("--count must be at least 1")
-    try:
-        predictors, process = checkpoint_predictors(a.checkpoint)
-        clips = find_clips(a.data, a.clips, a.split, a.count)
-        bar = tqdm(clips, desc="interventions", unit="clip")
-        tables = [causal_effects(clip, predictors, process, a.threshold,
-                                 progress=lambda done, total, what: bar.set_postfix_str(what)) for clip in bar]
-    except (CheckpointError, CorpusError, ClipError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    table = pd.concat(tables, ignore_index=True)
-    atomic_write_bytes(a.out, table.to_csv(index=False).encode())
-    print(f"{len(table)} rows for {len(clips)} clips -> {a.out}")
-    if a.summary is not None:
-        summary = class_dependence(table)
-        atomic_write_bytes(a.summary, summary.to_csv(index=False).encode())
-        print(f"what each class depends on -> {a.summary}")
-        print(summary.groupby(["label", "attention"]).head(3).to_string(index=False, float_format="{:.3f}".format))
-    strongest = strongest_effects(table)
-    print(strongest[["clip", "label", "attention", "class", "target", "p_original", "effect"]]
-          .to_string(index=False, float_format="{:.3f}".format))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,16 +1,14 @@
-"""Many sessions at once against one process:
-``python -m lab.loadtest [--sessions 8] [--browsers 3] [--checkpoint DIR]``.
+"""Many sessions at once against one process (``python -m cli.loadtest`` runs them and prints the figures).
 
 Each session analyzes a different clip with its own saliency method and attention setting, all at the same time,
 through the same shared model (as st.cache_resource shares it). Every answer must equal the one the same request gets
-alone: any cross-talk through the model, hooks or caches shows up as a difference. Prints throughput and peak memory.
+alone: any cross-talk through the model, hooks or caches shows up as a difference. Measures throughput and peak memory.
 
 Three levels: the lab core in threads (what the pages call), Analyze-page sessions (AppTest) in threads, and with
-``--browsers N`` real Chromium pages against one ``streamlit run`` server.
+``browsers`` > 0 real Chromium pages against one ``streamlit run`` server.
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import resource
@@ -30,14 +28,15 @@ import numpy as np
 import torch
 
 from lab import analysis, explain, sources
-from lab.attribution import FAST_METHODS
-from model.checkpoint import load_checkpoint, save_checkpoint
+from lab.attribution import fast
+from model import locations
+from model.checkpoint import load_checkpoint, read_config, save_checkpoint
 from model.config import CLASSES, ModelConfig, ProcessConfig
 from model.corpus import FPS, render_clip
 from model.network import TwoStreamNet
 
 TINY_PROCESS = ProcessConfig(frames=8, size=32)
-TINY_MODEL = ModelConfig(frames=8, size=32, width=4, attention_dim=8)
+TINY_MODEL = ModelConfig(width=4, attention_dim=8)
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def write_clips(folder: Path, count: int) -> list[Path]:
 
 def requests_for(clips: list[Path], sessions: int) -> list[Request]:
     """One request per session: clips, methods and attention settings all vary."""
-    methods = itertools.cycle(FAST_METHODS)
+    methods = itertools.cycle(fast())
     return [Request(clips[i % len(clips)], next(methods), i % 2 == 0) for i in range(sessions)]
 
 
@@ -127,7 +126,7 @@ def apptest_load(clips: list[Path], sessions: int) -> dict:
 
     def session(request: Request) -> None:
         try:
-            at = AppTest.from_file(str(sources.REPO_ROOT / "app.py"), default_timeout=600)
+            at = AppTest.from_file(str(locations.REPO_ROOT / "app.py"), default_timeout=600)
             step(at)
             step(at.switch_page("pages/analyze.py"))
             step(at, at.radio(key="clip_source"), "Upload a video")
@@ -161,7 +160,7 @@ def browser_load(clips: list[Path], pages: int, env: dict[str, str]) -> dict:
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                                "--server.address", "127.0.0.1", "--server.headless", "true"],
-                              cwd=sources.REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                              cwd=locations.REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
         wait_healthy(url)
@@ -216,7 +215,7 @@ def stand_in_lab(folder: Path, clips: list[Path], checkpoint: Path | None) -> di
     target = folder / "assets" / "checkpoints" / sources.ATTENTION_CHECKPOINT
     if checkpoint is None:
         torch.manual_seed(0)
-        save_checkpoint(target, TwoStreamNet(TINY_MODEL).eval(), TINY_PROCESS)
+        save_checkpoint(target, TwoStreamNet(TINY_MODEL, TINY_PROCESS).eval(), TINY_PROCESS)
     else:
         target.parent.mkdir(parents=True)
         target.symlink_to(Path(checkpoint).resolve())
@@ -228,30 +227,18 @@ def stand_in_lab(folder: Path, clips: list[Path], checkpoint: Path | None) -> di
             "LAB_DATA": str(folder / "corpus")}
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m lab.loadtest", description=__doc__.splitlines()[0])
-    p.add_argument("--sessions", type=int, default=8)
-    p.add_argument("--browsers", type=int, default=0, help="real Chromium pages against one streamlit server")
-    p.add_argument("--checkpoint", type=Path, help="default: a tiny random network (the figures scale with size)")
-    a = p.parse_args(argv)
+def load_figures(sessions: int = 8, browsers: int = 0, checkpoint: Path | None = None) -> dict[str, dict]:
+    """Each level's row (sessions, seconds, per_minute and what went wrong), on stand-in assets in a temporary
+    folder: ``checkpoint``, or a tiny random network."""
+    if checkpoint is not None:
+        read_config(checkpoint)  # a bad checkpoint is answered before any clip is drawn
     with tempfile.TemporaryDirectory(prefix="lab-load-") as folder:
-        clips = write_clips(Path(folder) / "clips", min(a.sessions, 6))
-        env = stand_in_lab(Path(folder), clips, a.checkpoint)
+        clips = write_clips(Path(folder) / "clips", min(sessions, 6))
+        env = stand_in_lab(Path(folder), clips, checkpoint)
         os.environ.update(env)
-        checkpoint = Path(env["LAB_ASSETS"]) / "checkpoints" / sources.ATTENTION_CHECKPOINT
-        print(f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}, peak memory before "
-              f"{peak_memory_mb():.0f} MB")
-        rows = {"core (threads)": core_load(checkpoint, clips, a.sessions),
-                "Analyze page (AppTest threads)": apptest_load(clips, a.sessions)}
-        if a.browsers:
-            rows["browser pages (streamlit run)"] = browser_load(clips, a.browsers, env)
-    for name, row in rows.items():
-        trouble = row.get("mismatches") or row.get("problems") or row.get("exceptions") or "none"
-        print(f"{name:32s} {row['sessions']:3d} sessions in {row['seconds']:6.1f} s = {row['per_minute']:5.1f} "
-              f"analyses/min; cross-talk or errors: {trouble}"
-              + (f"; server peak memory {row['server_peak_mb']:.0f} MB" if "server_peak_mb" in row else ""))
-    print(f"peak memory of this process: {peak_memory_mb():.0f} MB (the streamlit server's is not included)")
-
-
-if __name__ == "__main__":
-    main()
+        served = Path(env["LAB_ASSETS"]) / "checkpoints" / sources.ATTENTION_CHECKPOINT
+        rows = {"core (threads)": core_load(served, clips, sessions),
+                "Analyze page (AppTest threads)": apptest_load(clips, sessions)}
+        if browsers:
+            rows["browser pages (streamlit run)"] = browser_load(clips, browsers, env)
+    return rows

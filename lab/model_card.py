@@ -8,14 +8,14 @@ import pandas as pd
 
 from model.checkpoint import CheckpointError, read_config
 from model.config import ModelConfig, ProcessConfig
-from model.network import token_grid
+from model.network import stream_grid
 
 
 def architecture_dot(config: ModelConfig, process: ProcessConfig = ProcessConfig()) -> str:
     """The network of ``config`` with its tensor shapes (st.graphviz_chart renders DOT text in the browser)."""
-    t, s, c = config.frames, config.size, 8 * config.width
-    st_, sh, sw = token_grid(t, s)
-    tt, _, _ = token_grid(t - 1, s)
+    t, s = process.frames, process.size
+    spatial_grid, temporal_grid = stream_grid(t, s, config.width), stream_grid(t - 1, s, config.width)
+    (st_, sh, sw), tt, c = spatial_grid.shape, temporal_grid.times, spatial_grid.channels
     attention = (f'attention [label="Inter-stream attention\\nspatial ⇄ temporal cross-attention\\n'
                  f'bottleneck {config.attention_dim}, {config.attention_heads} heads, residual", '
                  f'shape=box, style="rounded,filled", fillcolor="#fde2b5"];'

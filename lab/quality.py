@@ -21,8 +21,8 @@ from scipy.stats import pearsonr, spearmanr
 from model import fer_backbone
 from model.network import TwoStreamNet
 
-# (model, rgb (3,T,S,S), flow (2,T-1,S,S), target, inter_stream_attention) -> (rgb map (T,S,S), flow map (T-1,S,S))
-Explainer = Callable[[TwoStreamNet, torch.Tensor, torch.Tensor, int, bool], tuple[torch.Tensor, torch.Tensor]]
+# model -> one method's (rgb map (T,S,S), flow map (T-1,S,S)) of one clip, the method and clip fixed (lab.grade)
+MapsOfModel = Callable[[TwoStreamNet], tuple[torch.Tensor, torch.Tensor]]
 # (rgb batch (B,3,T,S,S), flow batch (B,2,T-1,S,S)) -> target-class probability (B,)
 Predictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 FRESH_SEED_OFFSET = 7_919
@@ -148,13 +148,12 @@ def randomized_cascade(model: TwoStreamNet, seed: int):
         yield name, randomized
 
 
-def randomization_correlations(model: TwoStreamNet, explain: Explainer, rgb: torch.Tensor, flow: torch.Tensor,
-                               target: int, inter_stream_attention: bool, original: tuple[torch.Tensor, torch.Tensor],
+def randomization_correlations(model: TwoStreamNet, maps_of: MapsOfModel, original: tuple[torch.Tensor, torch.Tensor],
                                seed: int = 0) -> list[tuple[str, float, float]]:
     """(step, Spearman of the spatial maps, Spearman of the temporal maps) between the original maps and the maps of
     the cumulatively randomized model: a method whose maps explain the model must lose the correlation."""
     rows = []
     for step, randomized in randomized_cascade(model, seed):
-        maps = explain(randomized, rgb, flow, target, inter_stream_attention)
+        maps = maps_of(randomized)
         rows.append((step, *(map_rank_correlation(a, b) for a, b in zip(original, maps))))
     return rows

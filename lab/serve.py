@@ -10,7 +10,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from model.locations import REPO_ROOT
 
 
 def free_port() -> int:
@@ -40,7 +40,7 @@ def serving(locations: dict[str, str], gradio_checkpoint: Path | None = None):
         command = ["-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
                    "--server.headless", "true"]
     else:
-        command = ["-m", "lab.gradio_app", "--checkpoint", str(gradio_checkpoint), "--port", str(port)]
+        command = ["-m", "cli.demo", "--checkpoint", str(gradio_checkpoint), "--port", str(port)]
     server = subprocess.Popen([sys.executable, *command], cwd=REPO_ROOT, env={**os.environ, **locations},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -1,12 +1,8 @@
-"""Where the lab finds its checkpoints, data, samples and caches.
+"""The lab's sources: the checkpoints it offers, their precomputed results and prediction tables, the sample clips.
 
-Every location can be redirected with an environment variable, so tests and demos point the whole app at tiny
-checkpoints and a tiny corpus without touching the repository:
+Their folders come from model/locations.py (LAB_ASSETS, LAB_RESULTS, LAB_RUNS, ...). One more variable limits what
+visitors may open:
 
-    LAB_ASSETS  replaces assets/ (checkpoints/, predictions/, samples/, results/ablation.json)
-    LAB_RUNS    replaces runs/   (training runs; every runs/<name>/best is offered as a checkpoint)
-    LAB_DATA    replaces data/corpus (the default data source)
-    LAB_CACHE   replaces cache/lab (evaluations, transcoded videos)
     LAB_DATA_ROOTS  folders (separated like PATH) that typed corpus paths must lie in; unset: any folder
 """
 from __future__ import annotations
@@ -16,33 +12,13 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from model import locations
 from model.checkpoint import CONFIG, WEIGHTS
 from model.video import VIDEO_EXTENSIONS
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 ATTENTION_CHECKPOINT = "two_stream_attention"
 NO_MODULE_CHECKPOINT = "two_stream_no_attention"  # the same recipe trained without the inter-stream attention
 SWITCHED_OFF_SUFFIX = "_switched_off"  # predictions of a model run with inter_stream_attention=False
-
-
-def _location(variable: str, default: str) -> Path:
-    return Path(os.environ.get(variable) or REPO_ROOT / default).expanduser().resolve()
-
-
-def assets_dir() -> Path:
-    return _location("LAB_ASSETS", "assets")
-
-
-def runs_dir() -> Path:
-    return _location("LAB_RUNS", "runs")
-
-
-def default_data() -> Path:
-    return _location("LAB_DATA", "data/corpus")
-
-
-def cache_dir() -> Path:
-    return _location("LAB_CACHE", "cache/lab")
 
 
 def allowed_data_roots() -> list[Path] | None:
@@ -56,15 +32,15 @@ def allowed_data_roots() -> list[Path] | None:
 
 def results_file(kind: str, checkpoint_name: str) -> Path:
     """A precomputed result of a checkpoint: assets/results/<kind>/<checkpoint>.csv (``runs/x`` becomes ``runs_x``)."""
-    return assets_dir() / "results" / kind / f"{checkpoint_name.replace('/', '_')}.csv"
+    return locations.results() / kind / f"{checkpoint_name.replace('/', '_')}.csv"
 
 
 def predictions_dir() -> Path:
-    return assets_dir() / "predictions"
+    return locations.assets() / "predictions"
 
 
 def ablation_file() -> Path:
-    return assets_dir() / "results" / "ablation.json"
+    return locations.results() / "ablation.json"
 
 
 def is_checkpoint(folder: Path) -> bool:
@@ -73,9 +49,9 @@ def is_checkpoint(folder: Path) -> bool:
 
 def checkpoint_choices() -> dict[str, Path]:
     """Display name -> folder: shipped checkpoints first (by name), then ``runs/<name>/best`` as ``runs/<name>``."""
-    shipped = assets_dir() / "checkpoints"
+    shipped = locations.assets() / "checkpoints"
     choices = {p.name: p for p in sorted(shipped.glob("*")) if is_checkpoint(p)}
-    choices.update({f"runs/{p.parent.name}": p for p in sorted(runs_dir().glob("*/best")) if is_checkpoint(p)})
+    choices.update({f"runs/{p.parent.name}": p for p in sorted(locations.runs().glob("*/best")) if is_checkpoint(p)})
     return choices
 
 
@@ -87,7 +63,7 @@ def default_checkpoint_name(choices: dict[str, Path]) -> str | None:
 
 def sample_clips() -> list[Path]:
     """The shipped sample clips (a few corpus clips with their sidecars)."""
-    folder = assets_dir() / "samples"
+    folder = locations.assets() / "samples"
     return sorted(p for p in folder.glob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
 
 

@@ -1,5 +1,8 @@
 """Streamlit glue shared by every page: the loaded models, the sidebar, the data source and per-session folders.
 
+app.py draws the sidebar on every run, before the page; the page reads what it picked with ``selection()``. Pages
+import only lab, so what they need of the model package (class names, the errors they explain) is named here too.
+
 Loaded models live in ``st.cache_resource``: one object shared by every session and thread. They are only ever
 called (lab.attribution copies before hooking; the attention switch is a forward argument), never changed.
 """
@@ -12,12 +15,16 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from lab import conditions, dataset, sources
+from lab import conditions, dataset, grade, sources
+from model import locations
 from model.checkpoint import CheckpointError, load_checkpoint
-from model.config import ProcessConfig
+from model.config import CLASSES as CLASSES
+from model.config import ModelConfig, ProcessConfig
 from model.datasets import Corpus, CorpusError
 from model.network import TwoStreamNet
+from model.processing import NoFaceError as NoFaceError
 from model.reliability import Calibration
+from model.video import ClipError as ClipError
 
 EMBEDDED, FOLDER = "Embedded corpus", "A corpus folder"
 
@@ -58,11 +65,30 @@ class Selection:
     embedded: bool  # the embedded corpus (shipped prediction tables apply to it)
 
 
+_SELECTION = "sidebar_selection"  # the session-state key sidebar() hands its Selection over under
+
+
+def sidebar() -> None:
+    """Draw the sidebar and hand what it picked to the page's ``selection()``: app.py calls this on every run."""
+    st.session_state[_SELECTION] = _draw_sidebar()
+
+
+def selection() -> Selection:
+    """What the sidebar picked on this run; every page calls this first.
+
+    While Streamlit takes the pages/ folder for its older multipage layout, it runs a page's file without app.py:
+    on a session's first run after a server start, when that run opens a page other than the default, and on every
+    AppTest run after the first. The page then draws the sidebar itself.
+    """
+    return st.session_state.pop(_SELECTION, None) or _draw_sidebar()
+
+
 def _persistent(name: str, default, options: list | None = None) -> str:
     """Key of a widget whose value survives page switches.
 
-    Streamlit forgets a widget's state on a page that does not draw it; every page draws the sidebar anew, so its
-    value lives under ``name`` and the widget (key ``_name``) starts from it and copies changes back.
+    Streamlit forgets a widget's state on a page that does not draw it, and a widget drawn by a page's file (see
+    selection()) is another widget on every page; so its value lives under ``name`` and the widget (key ``_name``)
+    starts from it and copies changes back.
     """
     if name not in st.session_state or (options is not None and st.session_state[name] not in options):
         st.session_state[name] = default
@@ -74,8 +100,7 @@ def _remember(name: str) -> None:
     st.session_state[name] = st.session_state[f"_{name}"]
 
 
-def sidebar() -> Selection:
-    """Draw the sidebar (every page calls this first) and return what it picked."""
+def _draw_sidebar() -> Selection:
     choices = sources.checkpoint_choices()
     bar = st.sidebar
     name = None
@@ -91,7 +116,7 @@ def sidebar() -> Selection:
                        on_change=_remember, args=("data_source",), horizontal=True)
     embedded = source == EMBEDDED
     if embedded:
-        root = sources.default_data()
+        root = locations.corpus()
         bar.caption(f"`{root}`")
     else:
         typed = bar.text_input("Corpus folder", key=_persistent("data_path", ""),
@@ -161,6 +186,26 @@ def _open_corpus(root: str, stamp: float) -> Corpus:
 def accuracy_by_condition(tables: dict[str, pd.DataFrame], root: str) -> pd.DataFrame:
     """lab.conditions.accuracy_by_condition_and_split, once per set of prediction tables (it reads every sidecar)."""
     return conditions.accuracy_by_condition_and_split(tables, Path(root))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def shipped_grade_report(path: str, stamp: float) -> grade.GradeReport:
+    """A precomputed lab.grade report, read once per file version."""
+    return grade.load_report(Path(path))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def computed_grade_report(checkpoint: str, stamp: float, data: str, split: str, settings: grade.GradeSettings,
+                          _progress) -> grade.GradeReport:
+    """lab.grade.grade_corpus, once per checkpoint version, corpus, split and settings."""
+    return grade.grade_corpus(Path(checkpoint), Path(data), split, settings, _progress)
+
+
+def architecture(loaded: tuple[TwoStreamNet, ProcessConfig, dict] | None) -> tuple[ModelConfig, ProcessConfig]:
+    """The loaded checkpoint's model and process settings, or the default recipe's when none is loaded."""
+    if loaded is None:
+        return ModelConfig(), ProcessConfig()
+    return ModelConfig.from_dict(loaded[2]["model"]), loaded[1]
 
 
 def _generate_embedded(root: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from model import locations
 from model.video import read_video
 
 
@@ -62,14 +63,15 @@ def _is_webm(path: Path) -> bool:
         return False
 
 
-def browser_playable(path: Path, cache: Path, max_seconds: float = 20.0, max_side: int = 480) -> Path:
-    """A WebM/VP9 copy of any video file, cached under ``cache`` by the file's content (WebM files pass as they are)."""
+def browser_playable(path: Path, cache: Path | None = None, max_seconds: float = 20.0, max_side: int = 480) -> Path:
+    """A WebM/VP9 copy of any video file, cached under ``cache`` (default: the lab's cache) by the file's content
+    (WebM files pass as they are)."""
     path = Path(path)
     if path.suffix.lower() == ".webm":
         return path
     with open(path, "rb") as file:
         key = hashlib.file_digest(file, "sha256").hexdigest()[:20]
-    target = Path(cache) / "videos" / f"{key}-{max_side}.webm"
+    target = Path(cache or locations.lab_cache()) / "videos" / f"{key}-{max_side}.webm"
     if not _is_webm(target):
         video = read_video(path, max_seconds=max_seconds, max_side=max_side)
         write_webm(video.frames, video.fps, target)

@@ -1,4 +1,4 @@
-"""The model card's ablation table: ``python -m model.ablation --data DIR --runs RUNS [--seeds 0 1 2]``.
+"""The model card's ablation table (``python -m cli.ablation``).
 
 Trains the single-frame CNN, the spatial stream alone, the temporal stream alone, the two streams without the
 inter-stream attention module and the two streams with it (the two-stream rows with several seeds), evaluates each
@@ -7,14 +7,13 @@ ones resume, so the command can be rerun until it completes.
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 
 from model import realcheck
-from model.checkpoint import REPO_ROOT, atomic_write_bytes
+from model.checkpoint import atomic_write_bytes
 from model.config import ModelConfig, TrainConfig
 from model.evaluate import evaluate
 from model.train import train
@@ -27,21 +26,23 @@ VARIANTS = {  # name -> (description, model settings)
     "two_stream_attention": ("Two streams with inter-stream attention", dict()),
 }
 MULTI_SEED = ("two_stream_no_attention", "two_stream_attention")
-RESULTS = REPO_ROOT / "assets" / "results" / "ablation.json"
 
 
-def run_variant(name: str, seed: int, data: Path, runs: Path, epochs: int, real: Path | None = None) -> dict:
+def run_variant(name: str, seed: int, data: Path, runs: Path, epochs: int, real: Path | None = None, fold: int = 1,
+                cache: str | None = None, workers: int = 2) -> dict:
     """Train (or resume) one variant with one seed, evaluate its best checkpoint on Test (and, for the two-stream
     variants, on the real-face set), keep the result beside it."""
     out = runs / f"{name}_seed{seed}"
     if (out / "result.json").is_file():
         return json.loads((out / "result.json").read_text())
-    cfg = TrainConfig(data=str(data), out=str(out), epochs=epochs, seed=seed, model=ModelConfig(**VARIANTS[name][1]))
+    cfg = TrainConfig(data=str(data), out=str(out), epochs=epochs, seed=seed, fold=fold, cache=cache, workers=workers,
+                      model=ModelConfig(**VARIANTS[name][1]))
     train(cfg)
     result = {"variant": name, "seed": seed, "checkpoint": str(out / "best"),
               "train_seconds": json.loads((out / "best" / "config.json").read_text())["metrics"]["train_seconds"]}
     for attention in ([True, False] if name == "two_stream_attention" else [True]):
-        _, metrics = evaluate(out / "best", data, "Test", None, inter_stream_attention=attention, progress=False)
+        _, metrics = evaluate(out / "best", data, "Test", None, inter_stream_attention=attention, workers=workers,
+                              progress=False, fold=fold, cache_dir=cache)
         result["test" if attention else "test_attention_switched_off"] = {"war": metrics["war"], "uar": metrics["uar"]}
     if real is not None and name in MULTI_SEED:
         table = realcheck.score(out / "best", real)
@@ -96,32 +97,15 @@ def row(entry: dict) -> dict:
     return line
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m model.ablation", description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, type=Path)
-    p.add_argument("--runs", default=Path("runs/ablation"), type=Path)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
-    p.add_argument("--out", type=Path, default=RESULTS)
-    p.add_argument("--real", type=Path, default=realcheck.DEFAULT_DATA,
-                   help="real-face set the two-stream runs are also scored on (make realfaces); skipped if absent")
-    a = p.parse_args(argv)
-    real = a.real if (a.real / "realfaces.json").is_file() else None
-    for name in a.variants:
-        for seed in (a.seeds if name in MULTI_SEED else a.seeds[:1]):
-            run_variant(name, seed, a.data, a.runs, a.epochs, real)
-    previous = json.loads(a.out.read_text()) if a.out.is_file() else None
-    command = f"python -m model.ablation --data {a.data} --seeds {' '.join(map(str, a.seeds))}"
-    if a.variants != list(VARIANTS):
-        command += f" --variants {' '.join(a.variants)}"
-    table = ablation_table(a.runs, command, previous)
-    atomic_write_bytes(a.out, json.dumps(table, indent=2).encode())
-    for entry in table["variants"].values():
-        t = entry["test"]
-        print(f"{entry['description']:70s} WAR {t['war']:.3f}±{t['war_std']:.3f}  UAR {t['uar']:.3f}±{t['uar_std']:.3f}"
-              f"  (seeds {t['seeds']})")
-
-
-if __name__ == "__main__":
-    main()
+def run_ablation(data: Path, runs: Path, seeds: list[int], variants: list[str], epochs: int, out: Path,
+                 real: Path, command: str, fold: int = 1, cache: str | None = None, workers: int = 2) -> dict:
+    """Train and evaluate every missing run, then write the table to ``out`` (the real-face set is scored only when
+    ``real`` holds one) and return it."""
+    real = real if (real / "realfaces.json").is_file() else None
+    for name in variants:
+        for seed in (seeds if name in MULTI_SEED else seeds[:1]):
+            run_variant(name, seed, data, runs, epochs, real, fold=fold, cache=cache, workers=workers)
+    previous = json.loads(out.read_text()) if out.is_file() else None
+    table = ablation_table(runs, command, previous)
+    atomic_write_bytes(out, json.dumps(table, indent=2).encode())
+    return table

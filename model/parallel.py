@@ -1,15 +1,30 @@
-"""Worker processes for the CPU-heavy loops (corpus rendering, preprocessing, clip loading, grading)."""
+"""Parallel work: worker processes for the CPU-heavy loops of one process (corpus rendering, preprocessing, clip
+loading, grading), and torchrun ranks that share one batch job (training, preprocessing, evaluation, grading).
+
+A job run under ``torchrun --nproc_per_node N`` gives each rank ``my_share`` of its items, collects every rank's
+results with ``gather_shares`` (in the items' original order, so the result equals a plain run's) and lets rank 0
+alone write the outputs (``write_output``). A plain ``python -m`` run is rank 0 of 1 and does all of it itself.
+"""
 from __future__ import annotations
 
+import atexit
 import multiprocessing
+import os
 import sys
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from multiprocessing.pool import Pool
+from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import torch
+import torch.distributed as dist
+
+from model.checkpoint import atomic_write_bytes
+
+Item = TypeVar("Item")
 
 
 def _one_thread_each(initializer: Callable | None, initargs: tuple) -> None:
@@ -37,3 +52,46 @@ def process_pool(workers: int, initializer: Callable | None = None, initargs: tu
             sys.modules["__main__"] = main
     with pool:
         yield pool
+
+
+def setup_distributed() -> tuple[int, int, torch.device]:
+    """Rank, world size and device; a plain ``python -m`` run is rank 0 of 1. Under torchrun the first call joins the
+    process group (gloo on CPU, nccl on GPU), later calls reuse it, and the process leaves it when it exits."""
+    use_cuda = torch.cuda.is_available()
+    if int(os.environ.get("WORLD_SIZE", 1)) == 1:
+        return 0, 1, torch.device("cuda" if use_cuda else "cpu")
+    if not dist.is_initialized():
+        if use_cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+        atexit.register(dist.destroy_process_group)
+    device = torch.device("cuda", torch.cuda.current_device()) if use_cuda else torch.device("cpu")
+    return dist.get_rank(), dist.get_world_size(), device
+
+
+def my_share(items: Sequence[Item]) -> list[Item]:
+    """This rank's items: every world-size-th one from its rank on. Strided, so a list sorted by class or size still
+    splits evenly, and every rank computes the same split without talking to the others."""
+    rank, world, _ = setup_distributed()
+    return list(items[rank::world])
+
+
+def gather_shares(results: list[Item]) -> list[Item]:
+    """Every rank's results for its ``my_share`` items, on every rank, in the order of the items they came from."""
+    _, world, _ = setup_distributed()
+    if world == 1:
+        return list(results)
+    shares: list[list[Item]] = [[] for _ in range(world)]
+    dist.all_gather_object(shares, results)
+    return [shares[i % world][i // world] for i in range(sum(len(share) for share in shares))]
+
+
+def is_writer() -> bool:
+    """Whether this process writes the outputs and prints the summaries that all ranks share: rank 0."""
+    return setup_distributed()[0] == 0
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """Write a shared output once (by rank 0) and atomically, so a reader never sees half a file."""
+    if is_writer():
+        atomic_write_bytes(Path(path), data)

@@ -1,24 +1,22 @@
 """Fill the processing cache for a whole corpus and report how well faces were found.
 
-    python -m model.preprocess --data data/corpus [--workers 2] [--flow farneback|dis] [--frames T] [--size S]
+    python -m cli.preprocess --data data/corpus [--workers 2] [--flow farneback|dis] [--frames T] [--size S]
 
 Training then reads every clip from the cache. For embedded-corpus clips (a .json sidecar with per-frame "face_box")
 the detector and tracker are also checked against the ground truth.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from model.config import ProcessConfig
-from model.datasets import CorpusError, open_corpus
-from model.parallel import process_pool
-from model.processing import DEFAULT_CACHE_DIR, ClipError, ProcessedClip, process_video
+from model.datasets import Corpus
+from model.parallel import gather_shares, is_writer, my_share, process_pool
+from model.processing import ClipError, ProcessedClip, process_video
 
 HIT_IOU = 0.3  # a detection "hits" the true face when it overlaps it at least this much
 
@@ -62,37 +60,24 @@ def _process_one(job: tuple[Path, ProcessConfig, Path]) -> dict:
     return result
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m model.preprocess", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help="corpus root (AFEW, DFEW or class folders)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--flow", default=ProcessConfig.flow, choices=["farneback", "dis"])
-    parser.add_argument("--frames", type=int, default=ProcessConfig.frames)
-    parser.add_argument("--size", type=int, default=ProcessConfig.size)
-    parser.add_argument("--flow-oversample", type=int, default=ProcessConfig.flow_oversample)
-    parser.add_argument("--center-crop", action="store_true", help="skip face detection, crop the frame centre")
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE_DIR)
-    parser.add_argument("--fold", type=int, default=1, help="DFEW fold 1..5")
-    args = parser.parse_args(argv)
-    config = ProcessConfig(frames=args.frames, size=args.size, flow=args.flow, center_crop=args.center_crop,
-                           flow_oversample=args.flow_oversample)
-    try:
-        corpus = open_corpus(args.data, fold=args.fold)
-    except CorpusError as error:
-        parser.exit(2, f"error: {error}\n")
-    jobs = [(record.path, config, args.cache) for split in corpus.splits for record in corpus.clips(split)]
-
-    start = time.perf_counter()
-    if args.workers > 1:
-        with process_pool(args.workers) as pool:
-            results = list(tqdm(pool.imap(_process_one, jobs, chunksize=4), total=len(jobs), unit="clip"))
+def preprocess_corpus(corpus: Corpus, config: ProcessConfig, cache_dir: Path, workers: int = 2,
+                      progress: bool = True) -> list[dict]:
+    """Process every clip of the corpus into the cache, in ``workers`` processes; returns each clip's face
+    statistics (see _process_one), in corpus order. Under torchrun each rank processes its share into the shared
+    cache (keyed per clip, written atomically) and every rank returns the statistics of all clips."""
+    jobs = my_share([(record.path, config, cache_dir) for split in corpus.splits for record in corpus.clips(split)])
+    hide = not (progress and is_writer())
+    if workers > 1:
+        with process_pool(workers) as pool:
+            results = list(tqdm(pool.imap(_process_one, jobs, chunksize=4), total=len(jobs), unit="clip",
+                                disable=hide))
     else:
-        results = [_process_one(job) for job in tqdm(jobs, unit="clip")]
-    seconds = time.perf_counter() - start
-    print(_summary(results, seconds))
+        results = [_process_one(job) for job in tqdm(jobs, unit="clip", disable=hide)]
+    return gather_shares(results)
 
 
-def _summary(results: list[dict], seconds: float) -> str:
+def summary(results: list[dict], seconds: float) -> str:
+    """How many clips were processed, how fast, how well faces were found, and the first failures."""
     done = [r for r in results if "error" not in r]
     errors = [r for r in results if "error" in r]
     truth = [r["ground_truth"] for r in done if "ground_truth" in r]
@@ -107,6 +92,3 @@ def _summary(results: list[dict], seconds: float) -> str:
     lines += [f"failed: {r['error']}" for r in errors[:10]]
     return "\n".join(lines)
 
-
-if __name__ == "__main__":
-    main()

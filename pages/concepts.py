@@ -4,7 +4,6 @@ import pandas as pd
 import streamlit as st
 
 from lab import concepts, sources, ui, whatif
-from model.config import CLASSES
 
 LAYERS = {"spatial": "spatial stream", "temporal": "temporal stream", "fusion": "after the attention module"}
 
@@ -15,7 +14,7 @@ st.caption("Three answers to the same question. **The corpus's recipe**: the act
            "class's probability falls is what the model really uses. **TCAV** (Captum): whether the class's evidence "
            "rises along the direction that separates clips showing the AU from random clips, at a layer of each "
            "stream and after the attention module (t-test against random concepts, 5% level).")
-chosen = ui.sidebar()
+chosen = ui.selection()
 ui.require_checkpoint(chosen)
 
 tcav_file = sources.results_file("concepts", chosen.checkpoint_name)
@@ -39,7 +38,7 @@ for column, layer in zip(st.columns(len(layers)), layers):
                        f"rising, the share the interventions confirm ({found['pairs']} pairs measured by both).")
 
 st.subheader("Class by class")
-name = st.selectbox("Class", [c for c in CLASSES if c in set(comparison["class"])], key="concepts_class")
+name = st.selectbox("Class", [c for c in ui.CLASSES if c in set(comparison["class"])], key="concepts_class")
 rows = comparison[comparison["class"] == name]
 shown = pd.DataFrame({
     "action unit": rows["concept"].map(whatif.au_label),

@@ -8,7 +8,7 @@ from lab import confusion, figures, ui
 KEEP = "session"  # the page's choices survive opening a clip in Analyze and coming back
 
 st.title("Confusion matrices")
-chosen = ui.sidebar()
+chosen = ui.selection()
 loaded = ui.current_model(chosen)
 corpus = ui.open_data(chosen) if loaded else None
 if loaded is None or corpus is None:

@@ -1,14 +1,11 @@
 """Dataset explorer: class counts per split, play any clip, and the action units behind an embedded-corpus clip."""
 import streamlit as st
 
-from lab import dataset, figures, sources, ui
+from lab import dataset, figures, ui
 from lab.video_export import browser_playable
-from model.config import CLASSES
-from model.video import ClipError
 
 st.title("Dataset explorer")
-chosen = ui.sidebar()
-corpus = ui.open_data(chosen)
+corpus = ui.open_data(ui.selection())
 if corpus is None:
     st.stop()
 for warning in corpus.warnings:
@@ -25,16 +22,16 @@ pick_split, pick_class, pick_clip = st.columns([1, 1, 2])
 split = pick_split.selectbox("Split", corpus.splits, key="browse_split")
 labels = sorted({r.label for r in corpus.clips(split)}, key=lambda label: -1 if label is None else label)
 label = pick_class.selectbox("Class", labels, key=f"browse_class-{split}",
-                             format_func=lambda i: "(no label)" if i is None else CLASSES[i])
+                             format_func=lambda i: "(no label)" if i is None else ui.CLASSES[i])
 paths = [r.path for r in corpus.clips(split) if r.label == label]
 path = pick_clip.selectbox("Clip", paths, format_func=lambda p: p.name, key=f"browse_clip-{split}-{label}")
 
 player, details = st.columns([1, 1])
 try:
     with st.spinner("Converting the clip for the browser (WebM)…"):
-        playable = browser_playable(path, sources.cache_dir())
+        playable = browser_playable(path)
     player.video(str(playable), format="video/webm", loop=True)
-except ClipError as error:
+except ui.ClipError as error:
     player.error(str(error))
 relative = dataset.relative_clip(corpus, path)
 player.page_link("pages/analyze.py", label="Analyze this clip", icon=":material/search:",

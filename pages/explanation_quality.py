@@ -1,62 +1,21 @@
 """Explanation quality: does each attribution method point at the facial action that really happened, is it faithful
 to the model, and does it pass the sanity checks? Layout only: every number comes from lab.grade."""
-from itertools import cycle
-from pathlib import Path
-
-import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.colors import qualitative
 
-from lab import grade, sources, ui
-from lab.attribution import FAST_METHODS, METHODS
-
-CURVE_TITLES = {
-    "deletion_spatial": "Deletion: most relevant pixels of every frame first (lower = more faithful)",
-    "insertion_spatial": "Insertion: most relevant pixels of every frame first (higher = more faithful)",
-    "deletion_temporal": "Deletion: most relevant frames first (lower = more faithful)",
-    "insertion_temporal": "Insertion: most relevant frames first (higher = more faithful)",
-    "randomization": "Sanity: rank correlation with the original maps as layers are randomized from the top",
-}
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def shipped_report(path: str, stamp: float) -> grade.GradeReport:
-    return grade.load_report(Path(path))
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def computed_report(checkpoint: str, stamp: float, data: str, split: str, settings: grade.GradeSettings,
-                    _progress) -> grade.GradeReport:
-    return grade.grade_corpus(Path(checkpoint), Path(data), split, settings, _progress)
-
-
-def curve_figure(curves: pd.DataFrame, kind: str) -> go.Figure:
-    figure = go.Figure()
-    for (method, rows), colour in zip(curves.groupby("method", sort=False), cycle(qualitative.Plotly)):
-        rows = rows.sort_values("x")
-        figure.add_scatter(x=rows.x_label, y=rows["mean"], name=method, mode="lines+markers", line_color=colour,
-                           line_dash="dot" if method == grade.RANDOM else None)
-        figure.add_scatter(x=[*rows.x_label, *rows.x_label[::-1]], y=[*rows.ci_high, *rows.ci_low[::-1]],
-                           fill="toself", opacity=0.15, line_width=0, showlegend=False, hoverinfo="skip",
-                           fillcolor=colour, name=f"{method} 95% CI")
-    y_title = "Spearman ρ" if kind == "randomization" else "target-class probability"
-    x_title = "randomized down to" if kind == "randomization" else "share removed / inserted"
-    figure.update_layout(title=CURVE_TITLES[kind], xaxis_title=x_title, yaxis_title=y_title, height=420)
-    return figure
-
+from lab import figures, grade, sources, ui
+from lab.attribution import fast, offered
 
 st.title("Explanation quality")
 st.caption("Localization against the embedded corpus's true action-unit regions, deletion/insertion faithfulness "
            "(RISE), the parameter-randomization sanity check (Adebayo et al.) and IG completeness; means with 95% "
            "confidence intervals over clips, next to uniform random maps on the same clips.")
-chosen = ui.sidebar()
+chosen = ui.selection()
 ui.require_checkpoint(chosen)
 
 report = None
-shipped = grade.results_path(chosen.checkpoint_name, sources.assets_dir())
+shipped = grade.results_path(chosen.checkpoint_name)
 if shipped.is_file():
-    report = shipped_report(str(shipped), shipped.stat().st_mtime)
+    report = ui.shipped_grade_report(str(shipped), shipped.stat().st_mtime)
     st.success(f"Precomputed results for **{chosen.checkpoint_name}** (`{shipped.name}`).")
 
 with st.expander("Grade on clips of the selected corpus", expanded=report is None):
@@ -65,7 +24,7 @@ with st.expander("Grade on clips of the selected corpus", expanded=report is Non
         clips = left.number_input("Clips", min_value=1, max_value=1000, value=10)
         check_clips = right.number_input("Of which get the sanity and completeness checks", min_value=0,
                                          max_value=1000, value=2)
-        methods = st.multiselect("Methods", METHODS, default=list(FAST_METHODS))
+        methods = st.multiselect("Methods", offered(), default=list(fast()))
         attention = st.multiselect("Inter-stream attention", ["on", "off"], default=["on", "off"])
         submitted = st.form_submit_button("Grade")
     if submitted and methods and attention:
@@ -78,8 +37,9 @@ with st.expander("Grade on clips of the selected corpus", expanded=report is Non
                                            settings)
     if "grading" in st.session_state:
         bar = st.progress(0.0, text="Grading…")
-        report = computed_report(*st.session_state["grading"],
-                                 _progress=lambda done, total, text: bar.progress(done / max(total, 1), text=text))
+        report = ui.computed_grade_report(
+            *st.session_state["grading"],
+            _progress=lambda done, total, text: bar.progress(done / max(total, 1), text=text))
         bar.empty()
         st.info(f"Graded {len(report.clips)} clips of `{st.session_state['grading'][2]}`."
                 + (f" Skipped: {'; '.join(report.skipped)}" if report.skipped else ""))
@@ -126,10 +86,10 @@ st.dataframe(view, hide_index=True, column_config={
     column: st.column_config.NumberColumn(format="%.3f") for column in ("mean", "ci_low", "ci_high", "random_mean")})
 
 st.subheader("Curves")
-kinds = [k for k in CURVE_TITLES if k in set(report.curves.curve)]
+kinds = [k for k in figures.QUALITY_CURVE_TITLES if k in set(report.curves.curve)]
 kind_column, stream_column = st.columns(2)
 kind = kind_column.selectbox("Curve", kinds, format_func=lambda k: k.replace("_", " "), key="quality_curve")
 stream = stream_column.radio("Stream", grade.STREAMS, horizontal=True, key="quality_stream")
 selected = report.curves[(report.curves.curve == kind) & (report.curves.stream == stream)
                          & (report.curves.attention == show) & report.curves.method.isin(method_choice)]
-st.plotly_chart(curve_figure(selected, kind), key="quality_curve_chart")
+st.plotly_chart(figures.quality_curves(selected, kind), key="quality_curve_chart")

@@ -2,25 +2,22 @@
 import streamlit as st
 
 from lab import model_card, sources, ui
-from model.config import CLASSES, ModelConfig, ProcessConfig
 
 st.title("Dynamic facial expression recognition, explained")
 st.markdown(
     "A **two-stream network** reads a face video and names its expression, one of "
-    f"*{', '.join(CLASSES)}*. The **spatial stream** looks at the face crops (appearance), the **temporal stream** "
+    f"*{', '.join(ui.CLASSES)}*. The **spatial stream** looks at the face crops (appearance), the **temporal stream** "
     "at the optical flow between them (motion). Between the two, an **inter-stream attention module** lets each "
     "stream ask the other: appearance asks *where does this move?*, motion asks *what is it that moves here?* "
     "(after patent CN112800894). This lab lets you look inside."
 )
 
-chosen = ui.sidebar()
+chosen = ui.selection()
 loaded = ui.current_model(chosen)
-config = ModelConfig.from_dict(loaded[2]["model"]) if loaded else ModelConfig()
-process = loaded[1] if loaded else ProcessConfig()
 
 st.subheader("Architecture")
 st.caption(f"Shapes for {'checkpoint ' + chosen.checkpoint_name if loaded else 'the default recipe'}.")
-st.graphviz_chart(model_card.architecture_dot(config, process), width="stretch")
+st.graphviz_chart(model_card.architecture_dot(*ui.architecture(loaded)), width="stretch")
 
 st.subheader("Model card")
 checkpoints = sources.checkpoint_choices()

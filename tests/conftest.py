@@ -1,4 +1,6 @@
-"""Shared fixtures: a tiny embedded corpus (one clip per class and split) and a tiny checkpoint trained on it."""
+"""Shared fixtures: the session's own locations, a tiny embedded corpus (one clip per class and split) and a tiny
+checkpoint trained on it."""
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,27 @@ from model.corpus import write_corpus
 from model.network import TwoStreamNet
 
 TINY_PROCESS = ProcessConfig(frames=8, size=32)
-TINY_MODEL = ModelConfig(frames=8, size=32, width=4, attention_dim=8)
+TINY_MODEL = ModelConfig(width=4, attention_dim=8)
 TEST_SEED = 424242  # no shipped file uses this corpus seed
+# Where the code writes (model/locations.py). The inputs it only reads stay in the repository (LAB_ASSETS and the
+# results in it, LAB_WEIGHTS, the real-face sources), so tests of the shipped assets find them; a test that wants
+# other assets points LAB_ASSETS elsewhere itself.
+WRITTEN_LOCATIONS = ("LAB_DATA", "LAB_CACHE", "LAB_RUNS", "REALFACES_DATA")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_locations(tmp_path_factory):
+    """Every written location in the session's temporary folder, before any test runs, and the temporary files of
+    this process and its children there too (TMPDIR: the Gradio demo's overlays, torchrun's logs): the suite leaves
+    the repository and /tmp as they were."""
+    root = tmp_path_factory.mktemp("locations")
+    (root / "tmp").mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in WRITTEN_LOCATIONS:
+            patch.setenv(name, str(root / name.lower()))
+        patch.setenv("TMPDIR", str(root / "tmp"))
+        patch.setattr(tempfile, "tempdir", str(root / "tmp"))
+        yield root
 
 
 @pytest.fixture(scope="session")
@@ -27,4 +48,4 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     """An untrained two-stream checkpoint small enough for every test to use."""
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("checkpoint") / "tiny"
-    return save_checkpoint(folder, TwoStreamNet(TINY_MODEL).eval(), TINY_PROCESS)
+    return save_checkpoint(folder, TwoStreamNet(TINY_MODEL, TINY_PROCESS).eval(), TINY_PROCESS)

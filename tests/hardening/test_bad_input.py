@@ -1,8 +1,11 @@
 """Bad input through every way in (the predict CLI, the Analyze page, the Gradio demo): one clear line, no traceback,
 the app still works afterwards, and no uploaded file is left behind. Plus a fuzz of the decode and processing path."""
+import importlib
+import pkgutil
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
@@ -10,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
+import cli
+from cli import predict
 from lab import analysis, sources
 from lab.gradio_app import LAUNCH_OPTIONS, build_demo
-from model import predict
 from model.processing import process_video
 from model.video import MAX_FPS, ClipError, read_video
 from tests.conftest import TINY_PROCESS
@@ -38,7 +42,7 @@ def test_predict_cli(case, bad_clips, tiny_checkpoint, capsys):
 
 
 def test_predict_cli_process_exits_2_without_traceback(bad_clips, tiny_checkpoint):
-    done = subprocess.run([sys.executable, "-m", "model.predict", str(bad_clips["random_bytes"]), "--checkpoint",
+    done = subprocess.run([sys.executable, "-m", "cli.predict", str(bad_clips["random_bytes"]), "--checkpoint",
                            str(tiny_checkpoint)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and one_line(done.stderr) and "not a readable video" in done.stderr
 
@@ -143,10 +147,7 @@ def test_mutated_video_gives_a_result_or_a_clip_error(small_video, tmp_path, dat
         assert clip.rgb.shape == (TINY_PROCESS.frames, TINY_PROCESS.size, TINY_PROCESS.size, 3)
 
 
-COMMANDS = ["model.ablation", "model.bench", "model.corpus", "model.evaluate", "model.fer_backbone", "model.predict",
-            "model.preprocess", "model.realcheck", "model.realfaces", "model.reliability", "model.ship",
-            "model.train", "lab.bench", "lab.browser_bench", "lab.concepts", "lab.conditions", "lab.grade",
-            "lab.gradio_app", "lab.intervene", "lab.loadtest"]
+COMMANDS = sorted(f"cli.{m.name}" for m in pkgutil.iter_modules(cli.__path__) if m.name != "common")
 
 
 def test_every_command_answers_help_with_its_module_name():
@@ -164,3 +165,21 @@ def test_every_command_answers_help_with_its_module_name():
     usage = dict(line.split(" ", 1) for line in done.stdout.splitlines())
     assert {name: line.startswith(f"usage: python -m {name}") for name, line in usage.items()} == \
         dict.fromkeys(COMMANDS, True)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_answers_a_bad_path_in_one_line(name, tmp_path, capsys):
+    """Every path the command takes (required or not) points under a plain file, so it can be neither read nor
+    written: the command says so in one line and exits 2, whatever it does."""
+    command = importlib.import_module(name)
+    (tmp_path / "file").write_text("not a folder")
+    bad = str(tmp_path / "file" / "missing")
+    argv = []
+    for action in command.build()._actions:
+        if action.type is not Path:
+            continue
+        argv += [bad] if not action.option_strings else [action.option_strings[0], bad]
+    assert argv, f"{name} takes no path"
+    code = command.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and one_line(err), (argv, err)

@@ -34,14 +34,15 @@ from model.processing import ProcessedClip, _save
 from tests.conftest import TINY_MODEL, TINY_PROCESS
 
 folder, N, T, S = Path(sys.argv[1]), 40_000, TINY_PROCESS.frames, TINY_PROCESS.size
-model = TwoStreamNet(TINY_MODEL)
+model = TwoStreamNet(TINY_MODEL, TINY_PROCESS)
 for version in itertools.count(1):
     v = float(version % 200)
     _save(folder / "entry.npz", ProcessedClip(
         rgb=np.full((T, S, S, 3), version % 200, np.uint8), flow=np.full((T - 1, S, S, 2), v, np.float16),
         frame_indices=np.full(T, version, np.int64), crop_transforms=np.full((T, 2, 3), v, np.float32),
         track_boxes=np.full((N, 4), v, np.float32), detected=np.ones(N, bool),
-        detection_boxes=np.full((N, 4), v, np.float32), stats={"num_frames": N, "version": version}))
+        detection_boxes=np.full((N, 4), v, np.float32), config=TINY_PROCESS,
+        stats={"num_frames": N, "version": version}))
     table = pd.DataFrame({"clip": [f"c{i}.avi" for i in range(20_000)], "label": "Happy", "prediction": "Happy",
                           **{c: version for c in CLASSES}})
     atomic_write_bytes(folder / "table.csv", table.to_csv(index=False).encode())

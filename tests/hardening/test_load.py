@@ -1,7 +1,5 @@
 """Eight sessions at once through one process give exactly the answers they get alone (no cross-talk through the
 shared model, Captum's hooks or the caches), and every Analyze-page session completes without an error."""
-import os
-
 import pytest
 
 from lab import loadtest
@@ -15,11 +13,10 @@ def load_lab(tmp_path_factory):
     folder = tmp_path_factory.mktemp("load")
     clips = loadtest.write_clips(folder / "clips", 4)
     env = loadtest.stand_in_lab(folder, clips, checkpoint=None)
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    yield clips, env
-    for name, value in saved.items():
-        os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        yield clips, env
 
 
 def test_concurrent_core_requests_equal_their_answers_alone(load_lab):

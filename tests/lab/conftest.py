@@ -1,5 +1,3 @@
-import os
-
 import pytest
 
 from tests.lab.lab_env import build_lab_env
@@ -9,11 +7,7 @@ from tests.lab.lab_env import build_lab_env
 def lab_env(tmp_path_factory):
     """Point the whole lab at a tiny corpus and tiny checkpoints for the test session."""
     env = build_lab_env(tmp_path_factory.mktemp("lab"))
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    yield env
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        yield env

@@ -1,6 +1,7 @@
 """A complete, tiny lab for tests: a 1%-scale corpus, two tiny checkpoints, shipped-style prediction tables, a sample.
 
-The app reads its locations from LAB_* environment variables (see lab/sources.py); ``build_lab_env`` returns them.
+The app reads its locations from LAB_* environment variables (see model/locations.py); ``build_lab_env`` returns
+them.
 """
 from __future__ import annotations
 
@@ -12,17 +13,24 @@ from pathlib import Path
 
 import torch
 
+from model import ablation, locations
 from model.checkpoint import save_checkpoint
 from model.config import ModelConfig, ProcessConfig
 from model.network import TwoStreamNet
+from tests.model.test_ablation import run_result, write_runs
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = locations.REPO_ROOT
 TINY_PROCESS = ProcessConfig(frames=8, size=32)
+ABLATION_RUNS = [  # the run folders model.ablation leaves: one variant with one seed, one with two
+    run_result("temporal", 0, war=0.5, uar=0.4),
+    run_result("two_stream_attention", 0, war=0.9, uar=0.8, switched_off=(0.7, 0.6)),
+    run_result("two_stream_attention", 1, war=0.8, uar=0.7, switched_off=(0.5, 0.6)),
+]
 
 
 def tiny_model(attention: bool, seed: int = 0) -> TwoStreamNet:
     torch.manual_seed(seed)
-    return TwoStreamNet(ModelConfig(frames=8, size=32, width=4, attention_dim=8, inter_stream_attention=attention))
+    return TwoStreamNet(ModelConfig(width=4, attention_dim=8, inter_stream_attention=attention), TINY_PROCESS)
 
 
 def build_lab_env(root: Path) -> dict[str, str]:
@@ -31,7 +39,7 @@ def build_lab_env(root: Path) -> dict[str, str]:
     root = Path(root)
     corpus, assets = root / "corpus", root / "assets"
     if not (corpus / "corpus.json").is_file():
-        subprocess.run([sys.executable, "-m", "model.corpus", "--out", str(corpus), "--scale", "0.01"], cwd=REPO,
+        subprocess.run([sys.executable, "-m", "cli.corpus", "--out", str(corpus), "--scale", "0.01"], cwd=REPO,
                        check=True, capture_output=True)
     checkpoints = assets / "checkpoints"
     for name, attention in (("two_stream_attention", True), ("two_stream_no_attention", False)):
@@ -48,7 +56,7 @@ def build_lab_env(root: Path) -> dict[str, str]:
     for path in (clip, clip.with_suffix(".json"), corpus / "corpus.json"):  # as model.ship copies them
         shutil.copy(path, samples / path.name)
     (assets / "results").mkdir(exist_ok=True)
-    (assets / "results" / "ablation.json").write_text(json.dumps(
-        [{"variant": "two streams + attention", "val_uar": 0.5}, {"variant": "two streams", "val_uar": 0.45}]))
+    table = ablation.ablation_table(write_runs(root / "ablation", ABLATION_RUNS), "python -m model.ablation --data DIR")
+    (assets / "results" / "ablation.json").write_text(json.dumps(table))
     return {"LAB_ASSETS": str(assets), "LAB_DATA": str(corpus), "LAB_RUNS": str(root / "runs"),
             "LAB_CACHE": str(root / "cache")}

@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lab import sources
+from model.ablation import VARIANTS
 from tests.lab.lab_env import REPO
 
 pytestmark = pytest.mark.timeout(300)
@@ -28,7 +29,12 @@ def test_overview_shows_architecture_model_card_and_ablation(lab_env):
     at = open_page("pages/overview.py")
     assert at.get("graphviz_chart")
     assert "two_stream_attention" in at.dataframe[0].value["checkpoint"].tolist()
-    assert "two streams + attention" in at.dataframe[1].value["variant"].tolist()
+    shown = at.dataframe[1].value  # from model.ablation's table of lab_env's ABLATION_RUNS
+    assert shown.to_dict("records") == [
+        {"model": VARIANTS["temporal"][0], "seeds": 1, "Test WAR": "0.500", "Test UAR": "0.400"},  # no "± 0.000"
+        {"model": VARIANTS["two_stream_attention"][0], "seeds": 2, "Test WAR": "0.850 ± 0.071",
+         "Test UAR": "0.750 ± 0.071"},
+    ]
 
 
 def test_analyze_upload_attention_switch_and_methods(lab_env, tmp_path, monkeypatch):
@@ -71,6 +77,19 @@ def test_sidebar_choice_survives_a_page_switch(lab_env):
     assert at.selectbox(key="_checkpoint").value == "two_stream_no_attention"
     assert metric(at, "Prediction (this model)")
     assert not at.exception
+
+
+def test_typed_corpus_folder_survives_the_embedded_corpus_and_a_page_switch(lab_env, tmp_path):
+    at = open_page("pages/dataset.py")
+    at.radio(key="_data_source").set_value("A corpus folder").run()
+    at.text_input(key="_data_path").input(str(tmp_path / "nowhere")).run()
+    at.radio(key="_data_source").set_value("Embedded corpus").run()
+    at.switch_page("pages/overview.py").run()
+    at.switch_page("pages/dataset.py").run()
+    assert not at.error
+    at.radio(key="_data_source").set_value("A corpus folder").run()
+    assert at.text_input(key="_data_path").value == str(tmp_path / "nowhere")
+    assert len(at.error) == 1 and "not a folder" in at.error[0].value
 
 
 def test_analyze_opens_a_linked_corpus_clip(lab_env):

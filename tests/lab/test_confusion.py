@@ -85,7 +85,7 @@ def test_coverage_counts_the_clips_on_disk_and_says_how_to_write_the_rest(corpus
     assert covered == {"Train": (0, 1), "Val": (len(corpus.clips("Val")), len(corpus.clips("Val")) + 1)}
     note = confusion.coverage_note(covered, corpus.root)
     assert f"{len(listed & set(shipped['Val']['clip']))} of the {len(shipped['Val']) + 1} clips" in note
-    assert f"python -m model.corpus --out {corpus.root}" in note and "make corpus" in note
+    assert f"python -m cli.corpus --out {corpus.root}" in note and "make corpus" in note
     assert confusion.coverage_note({"Val": (7, 7), "Test": (7, 7)}, corpus.root) is None
 
 

@@ -91,7 +91,7 @@ def test_deletion_of_a_perfect_order_beats_a_random_order(whole_frames):
 
 def tiny_model(seed: int = 1) -> TwoStreamNet:
     torch.manual_seed(seed)
-    return TwoStreamNet(ModelConfig(width=4, frames=8, size=SIZE)).eval()
+    return TwoStreamNet(ModelConfig(width=4), ProcessConfig(frames=8, size=SIZE)).eval()
 
 
 def clip_inputs():
@@ -99,7 +99,7 @@ def clip_inputs():
     return torch.randn(3, 8, SIZE, SIZE, generator=generator), torch.randn(2, 7, SIZE, SIZE, generator=generator)
 
 
-def edge_detector(model, rgb, flow, target, inter_stream_attention):
+def edge_maps(rgb, flow):
     """A 'method' that never looks at the model: the image's own edges."""
     def edges(x):
         return (x.diff(dim=-1, prepend=x[..., :1]).abs() + x.diff(dim=-2, prepend=x[..., :1, :]).abs()).sum(0)
@@ -112,13 +112,11 @@ def test_randomization_breaks_weight_dependent_methods_but_not_an_edge_detector(
     settings = grade.GradeSettings()
     final = {}
     for name in ("Saliency", "Grad-CAM"):
-        explain = grade.method_explainer(name, settings)
-        cascade = quality.randomization_correlations(model, explain, rgb, flow, 2, True,
-                                                     explain(model, rgb, flow, 2, True))
+        maps_of = grade.method_maps(name, rgb, flow, 2, True, settings)
+        cascade = quality.randomization_correlations(model, maps_of, maps_of(model))
         assert [step for step, *_ in cascade][:4] == ["classifier", "fc", "fusion", "attention"]
         final[name] = cascade[-1][1:]
-    edges = quality.randomization_correlations(model, edge_detector, rgb, flow, 2, True,
-                                               edge_detector(model, rgb, flow, 2, True))
+    edges = quality.randomization_correlations(model, lambda _: edge_maps(rgb, flow), edge_maps(rgb, flow))
     assert all(rho < grade.SANITY_MAX_SPEARMAN for rhos in final.values() for rho in rhos)
     assert edges[-1][1:] == pytest.approx((1.0, 1.0))  # unchanged: it would be flagged
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the shared model is untouched
@@ -141,7 +139,8 @@ def test_integrated_gradients_becomes_complete_as_steps_grow():
     """The frozen real-face network is far from linear (max pools, a softmax per frame): 32 steps leave a gap that
     the grading reports, and the attributions add up to the score change once the path is finely sampled."""
     model, (rgb, flow) = tiny_model(), clip_inputs()
-    coarse, fine = (grade.completeness_error(model, rgb, flow, 2, True, steps=s) for s in (32, 512))
+    coarse, fine = (grade.completeness_error(model, rgb, flow, 2, True, steps=s, method="Integrated Gradients")
+                    for s in (32, 512))
     assert fine <= 0.05 and fine < coarse
 
 
@@ -151,7 +150,7 @@ def cli_report(tmp_path_factory):
     root = tmp_path_factory.mktemp("grade")
     write_corpus(["--out", str(root / "corpus"), "--scale", "0.01", "--workers", "2"])
     torch.manual_seed(0)
-    save_checkpoint(root / "tiny", TwoStreamNet(ModelConfig(width=4)).eval(), ProcessConfig())
+    save_checkpoint(root / "tiny", TwoStreamNet(ModelConfig(width=4), ProcessConfig()).eval(), ProcessConfig())
     out = root / "report.csv"
     assert grade.main(["--checkpoint", str(root / "tiny"), "--data", str(root / "corpus"), "--clips", "2",
                        "--check-clips", "1", "--methods", *CLI_METHODS, "--attention", "on", "--ig-steps", "8",
@@ -179,10 +178,10 @@ def test_the_cli_and_the_page_function_give_the_same_numbers(cli_report):
 def test_the_page_shows_a_shipped_report(cli_report, monkeypatch):
     root, out = cli_report
     assets = root / "assets"
-    save_checkpoint(assets / "checkpoints" / "two_stream_attention", TwoStreamNet(ModelConfig(width=4)).eval(),
-                    ProcessConfig())
-    grade.save_report(grade.load_report(out), grade.results_path("two_stream_attention", assets))
+    save_checkpoint(assets / "checkpoints" / "two_stream_attention",
+                    TwoStreamNet(ModelConfig(width=4), ProcessConfig()).eval(), ProcessConfig())
     monkeypatch.setenv("LAB_ASSETS", str(assets))
+    grade.save_report(grade.load_report(out), grade.results_path("two_stream_attention"))
     monkeypatch.setenv("LAB_RUNS", str(root / "runs"))
     monkeypatch.setenv("LAB_DATA", str(root / "corpus"))
     page = AppTest.from_file("../../pages/explanation_quality.py", default_timeout=30).run()

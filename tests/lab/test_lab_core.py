@@ -11,6 +11,7 @@ from lab import attention, confusion, visuals
 from lab.analysis import save_upload
 from lab.video_export import browser_playable, webm_bytes
 from model.config import CLASSES
+from model.network import AttentionWeights, stream_grid
 from model.video import ClipError
 
 
@@ -94,14 +95,29 @@ def test_clicked_cell_reads_plotly_selection_state():
     assert confusion.clicked_cell({"Val": {"selection": {"points": []}}}) is None
 
 
+def attention_of_one_clip() -> AttentionWeights:
+    """Random weights over the grids of 4 frames and 5 flow fields (2 and 3 token times, 2 x 2 regions each)."""
+    spatial, temporal = stream_grid(4, 32, 1), stream_grid(5, 32, 1)
+    return AttentionWeights(torch.rand(1, 8, 12).softmax(-1), torch.rand(1, 12, 8).softmax(-1), spatial, temporal)
+
+
 def test_attention_time_matrix_rows_sum_to_one_and_query_maps_have_key_grid():
-    grid_s, grid_t = (2, 2, 2), (3, 2, 2)
-    weights = torch.rand(8, 12).softmax(1).numpy()
-    read = {"spatial_to_temporal": weights, "spatial_grid": grid_s, "temporal_grid": grid_t}
+    read = attention_of_one_clip()
     matrix = attention.time_to_time(read, "spatial_to_temporal")
     assert matrix.shape == (2, 3) and np.allclose(matrix.sum(1), 1)
-    assert attention.query_map(read, "spatial_to_temporal", 1, 0, 1).shape == grid_t
+    assert attention.time_to_time(read, "temporal_to_spatial").shape == (3, 2)
+    assert attention.query_map(read, "spatial_to_temporal", 1, 0, 1).shape == (3, 2, 2)
     assert np.allclose(attention.query_map(read, "spatial_to_temporal", 0).sum(), 1)
+
+
+def test_attention_is_labelled_and_pictured_with_the_frames_each_token_time_covers():
+    read = attention_of_one_clip()
+    view = attention.direction_view(read, "spatial_to_temporal")
+    assert view.query_labels == ["0–1", "2–3"] and view.key_labels == ["0–1", "2–3", "4–4"]
+    assert view.regions == [None, (0, 0), (0, 1), (1, 0), (1, 1)]
+    flow_pictures = np.stack([np.full((4, 4, 3), 10 * i, np.uint8) for i in range(5)])
+    montage = attention.attention_montage(flow_pictures, np.zeros((3, 2, 2)), read.temporal)
+    assert [montage[0, tile * (4 + 2), 0] for tile in range(3)] == [0, 20, 40]  # each time's first flow field
 
 
 def test_save_upload_refuses_non_videos_and_keeps_names_safe(tmp_path):

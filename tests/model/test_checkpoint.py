@@ -8,10 +8,12 @@ from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from model.config import ModelConfig, ProcessConfig
 from model.network import TwoStreamNet
 
+PROCESS = ProcessConfig(frames=8, size=32)
+
 
 def small_model(**kw):
     torch.manual_seed(0)
-    return TwoStreamNet(ModelConfig(frames=8, size=32, width=4, attention_dim=8, **kw)).eval()
+    return TwoStreamNet(ModelConfig(width=4, attention_dim=8, **kw), PROCESS).eval()
 
 
 def test_round_trip_gives_identical_outputs(tmp_path):
@@ -37,12 +39,12 @@ def refused_after_editing(folder, section, key, value, message):
 
 
 def test_weights_that_do_not_match_the_config_are_refused(tmp_path):
-    folder = save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
+    folder = save_checkpoint(tmp_path / "ck", small_model(), PROCESS)
     refused_after_editing(folder, "model", "width", 8, "do not match")
 
 
 def test_processing_saved_before_flow_oversampling_loads_as_flow_measured_at_s(tmp_path):
-    folder = save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
+    folder = save_checkpoint(tmp_path / "ck", small_model(), PROCESS)
     assert load_checkpoint(folder)[1].flow_oversample == ProcessConfig.flow_oversample == 2
     config = json.loads((folder / "config.json").read_text())
     del config["process"]["flow_oversample"]
@@ -52,17 +54,17 @@ def test_processing_saved_before_flow_oversampling_loads_as_flow_measured_at_s(t
 
 
 def test_model_saved_before_stream_heads_loads_without_them(tmp_path):
-    folder = save_checkpoint(tmp_path / "ck", small_model(stream_heads=False), ProcessConfig(frames=8, size=32))
+    folder = save_checkpoint(tmp_path / "ck", small_model(stream_heads=False), PROCESS)
     config = json.loads((folder / "config.json").read_text())
     del config["model"]["stream_heads"]
     (folder / "config.json").write_text(json.dumps(config))
     assert load_checkpoint(folder)[0].stream_heads is None
-    assert load_checkpoint(save_checkpoint(tmp_path / "new", small_model(), ProcessConfig(frames=8, size=32)))[0] \
+    assert load_checkpoint(save_checkpoint(tmp_path / "new", small_model(), PROCESS))[0] \
         .stream_heads is not None
 
 
 def test_config_against_schema(tmp_path):
-    folder = save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
+    folder = save_checkpoint(tmp_path / "ck", small_model(), PROCESS)
     refused_after_editing(folder, "model", "streams", "three", "schema at model/streams")
     (folder / "config.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="not valid JSON"):
@@ -72,7 +74,7 @@ def test_config_against_schema(tmp_path):
 def test_missing_or_foreign_weights_are_refused(tmp_path):
     with pytest.raises(CheckpointError, match="not a checkpoint"):
         load_checkpoint(tmp_path)
-    save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
+    save_checkpoint(tmp_path / "ck", small_model(), PROCESS)
     weights = tmp_path / "ck" / "model.safetensors"
     state = load_file(str(weights))
     state.pop(next(iter(state)))
@@ -85,9 +87,22 @@ def test_missing_or_foreign_weights_are_refused(tmp_path):
 
 
 def test_processing_that_does_not_fit_the_network_is_refused(tmp_path):
-    folder = save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
-    refused_after_editing(folder, "process", "frames", 16, "the network takes 8")
+    folder = save_checkpoint(tmp_path / "ck", small_model(), PROCESS)
+    refused_after_editing(folder, "process", "frames", 16, "do not match")  # twice the attention's token times
     refused_after_editing(folder, "process", "frames", "8", "schema at process/frames")
+
+
+def test_model_saved_with_its_own_frames_and_size_loads_from_the_processing_settings(tmp_path):
+    model = small_model()
+    folder = save_checkpoint(tmp_path / "ck", model, PROCESS)
+    config = json.loads((folder / "config.json").read_text())
+    assert not {"frames", "size"} & set(config["model"])  # the processing settings are their only home
+    config["model"].update(frames=8, size=32)  # as checkpoints saved before kept them
+    (folder / "config.json").write_text(json.dumps(config))
+    loaded = load_checkpoint(folder)[0]
+    assert loaded.spatial_grid == model.spatial_grid and loaded.temporal_grid == model.temporal_grid
+    rgb, flow = torch.randn(1, 3, 8, 32, 32), torch.randn(1, 2, 7, 32, 32)
+    assert torch.equal(loaded(rgb, flow), model(rgb, flow))
 
 
 class _Payload:
@@ -103,9 +118,22 @@ class _Payload:
 def test_a_pickle_in_place_of_the_weights_is_refused_without_running_it(tmp_path):
     import pickle
 
-    save_checkpoint(tmp_path / "ck", small_model(), ProcessConfig(frames=8, size=32))
+    save_checkpoint(tmp_path / "ck", small_model(), PROCESS)
     marker = tmp_path / "pwned"
     (tmp_path / "ck" / "model.safetensors").write_bytes(pickle.dumps(_Payload(marker)))
     with pytest.raises(CheckpointError, match="not a readable safetensors file"):
         load_checkpoint(tmp_path / "ck")
     assert not marker.exists()
+
+
+def test_the_input_scaling_is_saved_with_the_processing_settings(tmp_path):
+    scaled = ProcessConfig(frames=8, size=32, rgb_mean=(0.5, 0.5, 0.5), rgb_std=(0.2, 0.3, 0.4), flow_scale=1.5,
+                           flow_clip=3.0, displacement_scale=2.0)
+    save_checkpoint(tmp_path / "ck", small_model(), scaled)
+    _, loaded, config = load_checkpoint(tmp_path / "ck")
+    assert loaded == scaled and hash(loaded) == hash(scaled) and config["process"]["rgb_std"] == [0.2, 0.3, 0.4]
+
+    for name in ("rgb_mean", "rgb_std", "flow_scale", "flow_clip", "displacement_scale"):  # as saved before them
+        del config["process"][name]
+    (tmp_path / "ck" / "config.json").write_text(json.dumps(config))
+    assert load_checkpoint(tmp_path / "ck")[1] == PROCESS

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from cli.corpus import main
 from model.config import CLASSES, SPLITS
 from model.corpus import (
     AU_NAMES,
@@ -15,7 +16,6 @@ from model.corpus import (
     REGIONS,
     AUEdit,
     corpus_index,
-    main,
     render_clip,
     split_counts,
 )

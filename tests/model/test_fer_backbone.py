@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from model import fer_backbone
+from cli import convert_fer
+from model import fer_backbone, locations
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import ModelConfig, ProcessConfig
 from model.network import PACKAGE_WEIGHTS, TwoStreamNet
 from model.processing import process_video, to_tensors
 from tests.model.test_network import clip
 
-SAMPLE = fer_backbone.DEFAULT_WEIGHTS.parent.parent / "assets" / "samples" / "happy_test_00012.avi"
+SAMPLE = locations.REPO_ROOT / "assets" / "samples" / "happy_test_00012.avi"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_grayscale_matches_opencv():
 
 
 def test_command_converts_once_into_safetensors_and_json(tmp_path):
-    assert fer_backbone.main(["--out", str(tmp_path / "w")]) == 0
+    assert convert_fer.main(["--out", str(tmp_path / "w")]) == 0
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["config.json", "model.safetensors"]
     converted, shipped = fer_backbone.load(tmp_path / "w"), fer_backbone.load()
     assert all(torch.equal(a, b) for a, b in zip(converted.state_dict().values(), shipped.state_dict().values()))
@@ -61,19 +62,19 @@ def test_a_file_that_is_not_the_mini_xception_is_refused_in_one_line(tmp_path, c
         source.copy("model_weights", target)
         config = source.attrs["model_config"]
         target.attrs["model_config"] = config.replace('"SeparableConv2D"', '"Conv2D"', 1)
-    assert fer_backbone.main(["--source", str(bad), "--out", str(tmp_path / "w")]) == 2
+    assert convert_fer.main(["--source", str(bad), "--out", str(tmp_path / "w")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not (tmp_path / "w").exists()
 
 
 def test_missing_weights_name_the_command(tmp_path):
-    with pytest.raises(fer_backbone.WeightsError, match="python -m model.fer_backbone"):
+    with pytest.raises(fer_backbone.WeightsError, match="python -m cli.convert_fer"):
         fer_backbone.load(tmp_path)
 
 
 def test_real_face_stream_is_frozen_and_stays_out_of_checkpoints(tmp_path):
     rgb, flow = clip(frames=16, size=64)
-    model = TwoStreamNet(ModelConfig(spatial_backbone="fer", width=4, attention_dim=8))
+    model = TwoStreamNet(ModelConfig(spatial_backbone="fer", width=4, attention_dim=8), ProcessConfig())
     assert not any(p.requires_grad for p in model.spatial.backbone.parameters())
     model.train()
     assert not model.spatial.backbone.training  # its batch norms keep FER2013's statistics
@@ -90,7 +91,7 @@ def test_real_face_stream_is_frozen_and_stays_out_of_checkpoints(tmp_path):
 
 def test_gradients_reach_the_face_crops_through_the_frozen_network():
     rgb, flow = clip(frames=16, size=64)
-    model = TwoStreamNet(ModelConfig(spatial_backbone="fer", width=4, attention_dim=8)).eval()
+    model = TwoStreamNet(ModelConfig(spatial_backbone="fer", width=4, attention_dim=8), ProcessConfig()).eval()
     rgb.requires_grad_(True)
     model(rgb, flow)[:, 3].sum().backward()
     assert rgb.grad.abs().sum() > 0  # saliency methods see through the backbone
@@ -98,6 +99,6 @@ def test_gradients_reach_the_face_crops_through_the_frozen_network():
 
 def test_processing_output_feeds_the_real_face_stream():
     rgb, flow = to_tensors(process_video(SAMPLE, ProcessConfig()))
-    model = TwoStreamNet(ModelConfig(spatial_backbone="fer")).eval()
+    model = TwoStreamNet(ModelConfig(spatial_backbone="fer"), ProcessConfig()).eval()
     with torch.no_grad():
         assert model(rgb[None], flow[None]).shape == (1, 7)

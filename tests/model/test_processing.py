@@ -1,12 +1,17 @@
 """The processing layer on drawn faces: crops follow the face, flow sees motion, tracking, errors and the cache."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+
 import numpy as np
 import pytest
 import torch
 
 from model.config import ProcessConfig
 from model.processing import (
+    SCHEMA_VERSION,
     NoFaceError,
     ProcessedClip,
     cache_path,
@@ -141,8 +146,8 @@ def test_tensors_and_display_round_trip(clip):
     rgb, flow = to_tensors(clip)
     assert rgb.shape == (3, 8, 48, 48) and flow.shape == (2, 7, 48, 48)
     assert rgb.dtype == flow.dtype == torch.float32 and abs(float(rgb.mean())) < 2 and float(flow.abs().max()) <= 5
-    np.testing.assert_array_equal(rgb_for_display(rgb), clip.rgb)
-    np.testing.assert_array_equal(rgb_for_display(rgb[None]), clip.rgb)
+    np.testing.assert_array_equal(rgb_for_display(rgb, CONFIG), clip.rgb)
+    np.testing.assert_array_equal(rgb_for_display(rgb[None], CONFIG), clip.rgb)
 
 
 def test_video_file_boxes_are_in_original_pixels(tmp_path, moving_face):
@@ -174,3 +179,27 @@ def test_cache_hit_corruption_and_foreign_entries(tmp_path, moving_face):
     process_video(video, other, cache_dir=tmp_path / "cache")
     cache_path(video, other, tmp_path / "cache").replace(entry)
     np.testing.assert_array_equal(process_video(video, CONFIG, cache_dir=tmp_path / "cache").rgb, first.rgb)
+
+
+def test_input_scaling_comes_from_the_config_and_is_not_in_the_cache_key(tmp_path, moving_face):
+    video = tmp_path / "face.avi"
+    write_avi(video, moving_face[0])
+    # the key of the settings that existed before the scaling joined them, so caches written then stay valid
+    settings_then = ("frames", "size", "flow", "flow_oversample", "margin", "align", "center_crop", "max_seconds",
+                     "max_side", "detect_side", "detect_every")
+    digest = hashlib.sha256(video.read_bytes())
+    digest.update(json.dumps({"schema": SCHEMA_VERSION, **{k: getattr(CONFIG, k) for k in settings_then}},
+                             sort_keys=True).encode())
+    assert cache_path(video, CONFIG, tmp_path / "cache").stem == digest.hexdigest()
+
+    scaled = dataclasses.replace(CONFIG, rgb_mean=(0.5, 0.5, 0.5), rgb_std=(0.25, 0.25, 0.25), flow_scale=0.5,
+                                 flow_clip=1.0)
+    assert cache_path(video, scaled, tmp_path / "cache") == cache_path(video, CONFIG, tmp_path / "cache")
+    plain = process_video(video, CONFIG, cache_dir=tmp_path / "cache")
+    cached = process_video(video, scaled, cache_dir=tmp_path / "cache")  # the same entry, scaled its own way
+    assert cached.config == scaled and plain.config == CONFIG
+    rgb, flow = to_tensors(cached)
+    expected_rgb = (torch.from_numpy(cached.rgb).permute(3, 0, 1, 2).float() / 255 - 0.5) / 0.25
+    torch.testing.assert_close(rgb, expected_rgb)
+    assert float(flow.abs().max()) == 1.0 and not torch.equal(rgb, to_tensors(plain)[0])
+    np.testing.assert_array_equal(rgb_for_display(rgb, scaled), cached.rgb)

@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from model import realfaces
+from cli import realfaces as realfaces_command
+from model import locations, realfaces
 from model.config import CLASSES
 from model.datasets import open_corpus
 
@@ -126,7 +127,7 @@ def test_bad_sha256_leaves_no_partial_folder_and_keeps_an_old_build(tiny):
 
 def test_missing_source_is_a_one_line_error_with_exit_code_2(tiny, capsys):
     (tiny["node_modules"] / "@demo" / "faces" / "smile.png").unlink()
-    code = realfaces.main(["--out", str(tiny["root"] / "out"), "--manifest", str(tiny["manifest"]),
+    code = realfaces_command.main(["--out", str(tiny["root"] / "out"), "--manifest", str(tiny["manifest"]),
                            "--node-modules", str(tiny["node_modules"]), "--downloads", str(tiny["downloads"])])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
@@ -156,7 +157,7 @@ def test_bad_manifest_and_window_are_one_line_errors(tiny):
 def test_real_set_builds(tmp_path):
     out = realfaces.build(tmp_path / "realfaces")
     clips = open_corpus(out).clips("All")
-    spec = json.loads(realfaces.DEFAULT_MANIFEST.read_text())
+    spec = json.loads(locations.realfaces_manifest().read_text())
     assert len(clips) == len(spec["clips"])
     assert {CLASSES[r.label] for r in clips} >= {"Happy", "Neutral"}
     assert all(_frames(r.path) >= 16 for r in clips)

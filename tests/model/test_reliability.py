@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from model import predict
+from cli import predict
 from model.processing import process_frames
 from model.reliability import CALIBRATION_FILE, Calibration, assess, fit
 from tests.conftest import TINY_PROCESS

@@ -19,5 +19,5 @@ def test_the_shipped_seed_is_the_best_on_val_by_uar_then_war(tmp_path):
 
 
 def test_no_runs_is_a_one_line_error(tmp_path):
-    with pytest.raises(SystemExit, match="model.ablation"):
+    with pytest.raises(ValueError, match="python -m cli.ablation"):
         best_seed_on_val(tmp_path)

@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from model.config import TrainConfig
+from model.evaluate import evaluate
 from model.network import TwoStreamNet
 from model.train import train
 from tests.conftest import TINY_MODEL, TINY_PROCESS
@@ -20,21 +21,24 @@ def config(data, out, epochs, **kw):
                        process=TINY_PROCESS, **{"model": TINY_MODEL, **kw})
 
 
-def test_training_writes_log_best_and_last(tiny_corpus, tmp_path):
-    best = train(config(tiny_corpus, tmp_path / "run", epochs=2), progress=False)
+def test_training_lowers_the_loss_and_keeps_the_best_epoch_as_evaluated(tiny_corpus, tmp_path):
+    best = train(config(tiny_corpus, tmp_path / "run", epochs=4), progress=False)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
-    assert [row["epoch"] for row in log] == [1, 2]
-    assert 0.0 <= best["val_war"] <= 1.0 and 0.0 <= best["val_uar"] <= 1.0
-    for folder in ("best", "last"):
-        assert (tmp_path / "run" / folder / "model.safetensors").is_file()
-        assert json.loads((tmp_path / "run" / folder / "config.json").read_text())["model"]["width"] == 4
+    assert [row["epoch"] for row in log] == [1, 2, 3, 4]
+    assert log[-1]["train_loss"] < 0.95 * log[0]["train_loss"], "four epochs on the same 8 clips lower the loss"
+    assert best == max(log, key=lambda row: (row["val_uar"], row["val_war"], -row["epoch"]))  # the first best
+    recorded = json.loads((tmp_path / "run" / "best" / "config.json").read_text())
+    assert recorded["metrics"]["epoch"] == best["epoch"] and recorded["model"]["width"] == 4
+    _, evaluated = evaluate(tmp_path / "run" / "best", tiny_corpus, "Val", None, workers=1, progress=False)
+    assert recorded["metrics"]["val"] == evaluated  # the saved weights are the ones that were scored
+    assert (tmp_path / "run" / "last" / "model.safetensors").is_file()
 
 
 def test_per_stream_heads_are_trained_and_can_be_left_out(tiny_corpus, tmp_path):
     train(config(tiny_corpus, tmp_path / "heads", epochs=1), progress=False)
     trained = load_file(str(tmp_path / "heads" / "last" / "model.safetensors"))
     torch.manual_seed(3)  # the run's seed: the weights the heads started from
-    initial = TwoStreamNet(TINY_MODEL).state_dict()
+    initial = TwoStreamNet(TINY_MODEL, TINY_PROCESS).state_dict()
     heads = [k for k in trained if k.startswith("stream_heads.")]
     assert len(heads) == 4 and all(not torch.equal(trained[k], initial[k]) for k in heads)
     train(config(tiny_corpus, tmp_path / "none", epochs=1, stream_loss=0.0,
@@ -44,7 +48,7 @@ def test_per_stream_heads_are_trained_and_can_be_left_out(tiny_corpus, tmp_path)
 
 
 def train_command(data, out, epochs):
-    return [sys.executable, "-m", "model.train", "--data", str(data), "--out", str(out), "--epochs", str(epochs),
+    return [sys.executable, "-m", "cli.train", "--data", str(data), "--out", str(out), "--epochs", str(epochs),
             "--batch-size", "2", "--workers", "1", "--width", "4", "--frames", "8", "--size", "32", "--seed", "5"]
 
 
@@ -76,7 +80,7 @@ def test_training_killed_mid_run_resumes_to_the_same_result(tiny_corpus, tmp_pat
 def test_torchrun_with_two_processes(tiny_corpus, tmp_path):
     out = tmp_path / "ddp"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "model.train", "--data", str(tiny_corpus), "--out", str(out), "--epochs", "2",
+               "-m", "cli.train", "--data", str(tiny_corpus), "--out", str(out), "--epochs", "2",
                "--batch-size", "2", "--workers", "1", "--width", "4", "--frames", "8", "--size", "32",
                "--dropout", "0.2", "--label-smoothing", "0.1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -1,0 +1,80 @@
+"""Speed figures of the model targets, as a user of the commands meets them.
+
+Prints the forward pass of one clip (both streams, attention on), a 3 s 640x480 clip file to probabilities, the
+recorded training time of the checkpoint, and with ``--data`` the preprocessing of the whole corpus into a fresh
+cache. Medians over repeats; the machine is shared, so read the figures as of this run.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from cli import common
+from model import locations
+from model.bench import median_seconds, write_test_clip
+from model.checkpoint import load_checkpoint
+from model.datasets import open_corpus
+from model.preprocess import preprocess_corpus, summary
+from model.processing import process_video, to_tensors
+from model.reliability import Calibration, judge
+
+
+def build() -> argparse.ArgumentParser:
+    p = common.parser(__name__, __doc__)
+    p.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped inter-stream attention model")
+    common.add_data(p, required=False, help="also time preprocessing this whole corpus into a fresh cache")
+    common.add_fold(p)
+    common.add_workers(p)
+    p.add_argument("--repeats", type=int, default=20)
+    return p
+
+
+def run(args: argparse.Namespace) -> None:
+    checkpoint = args.checkpoint or locations.default_checkpoint()
+    model, process, config = load_checkpoint(checkpoint)
+    calibration = Calibration.read(checkpoint)
+    print(f"checkpoint {checkpoint.name}; torch threads {torch.get_num_threads()}")
+
+    rgb = torch.randn(1, 3, process.frames, process.size, process.size)
+    flow = torch.randn(1, 2, process.frames - 1, process.size, process.size)
+    with torch.inference_mode():
+        model(rgb, flow)
+        forward = median_seconds(lambda: model(rgb, flow, inter_stream_attention=True), args.repeats)
+    print(f"forward pass, one clip, both streams, attention on: {forward * 1000:.1f} ms  (target <= 40 ms)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clip_path = write_test_clip(Path(tmp) / "clip_640x480_3s.mp4")
+
+        def file_to_probabilities():
+            clip = process_video(clip_path, process, cache_dir=None)
+            return judge(model, calibration, *to_tensors(clip), clip.stats)  # what cli.predict computes
+        file_to_probabilities()
+        end_to_end = median_seconds(file_to_probabilities, max(3, args.repeats // 4))
+    print(f"3 s 640x480 H.264 clip file to probabilities: {end_to_end:.2f} s  (target <= 1 s)")
+
+    train_seconds = config.get("metrics", {}).get("train_seconds")
+    if train_seconds is not None:
+        print(f"training run of this checkpoint (recorded, preprocessing cached): {train_seconds / 60:.1f} min  "
+              f"(target <= 10 min)")
+
+    if args.data is not None:
+        corpus = open_corpus(args.data, fold=args.fold)
+        with tempfile.TemporaryDirectory() as cache:
+            print(f"preprocessing {args.data} into a fresh cache with {args.workers} workers (target <= 5 min):")
+            start = time.perf_counter()
+            results = preprocess_corpus(corpus, process, Path(cache), args.workers)
+            print(summary(results, time.perf_counter() - start))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of this process: {peak:.0f} MB")
+
+
+main = common.command(build, run)
+
+if __name__ == "__main__":
+    sys.exit(main())

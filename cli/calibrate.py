@@ -1,0 +1,37 @@
+"""Fit and calibrate a checkpoint's unfamiliarity score (the reliability panel's), once.
+
+Writes the training classes' feature statistics and the reference distances of Val (and of the real-face set, when
+given) beside the checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from cli import common
+from model.reliability import CALIBRATION_FILE, UNFAMILIAR_QUANTILE, calibrate
+
+
+def build() -> argparse.ArgumentParser:
+    p = common.parser(__name__, __doc__)
+    p.add_argument("--checkpoint", required=True, type=Path)
+    common.add_data(p, help="the corpus the checkpoint was trained on (Train, Val)")
+    p.add_argument("--real", type=Path, help="the real-face validation set (python -m cli.realfaces)")
+    common.add_workers(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> None:
+    calibration = calibrate(args.checkpoint, args.data, args.real, args.workers)
+    cut = float(np.quantile(calibration.reference.numpy(), UNFAMILIAR_QUANTILE))
+    print(f"wrote {args.checkpoint / CALIBRATION_FILE}: calibrated on {calibration.sources}; clips farther than "
+          f"{cut:.1f} from the training clips are called unfamiliar")
+
+
+main = common.command(build, run)
+
+if __name__ == "__main__":
+    sys.exit(main())

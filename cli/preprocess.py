@@ -1,0 +1,42 @@
+"""Fill the processing cache for a whole corpus and report how well faces were found.
+
+Training then reads every clip from the cache. For embedded-corpus clips (a .json sidecar with per-frame "face_box")
+the detector and tracker are also checked against the ground truth. Under ``torchrun --nproc_per_node N`` every
+process fills the shared cache with a share of the clips.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from cli import common
+from model import locations
+from model.config import ProcessConfig
+from model.datasets import open_corpus
+from model.parallel import is_writer
+from model.preprocess import preprocess_corpus, summary
+
+PROCESS_FLAGS = ("frames", "size", "flow", "flow_oversample", "margin", "align", "center_crop")
+
+
+def build() -> argparse.ArgumentParser:
+    p = common.parser(__name__, __doc__)
+    common.add_corpus_options(p)
+    common.add_settings(p, ProcessConfig, PROCESS_FLAGS)
+    return p
+
+
+def run(args: argparse.Namespace) -> None:
+    corpus = open_corpus(args.data, fold=args.fold)
+    start = time.perf_counter()
+    results = preprocess_corpus(corpus, common.settings_from(args, ProcessConfig),
+                                args.cache or locations.processing_cache(), args.workers)
+    if is_writer():
+        print(summary(results, time.perf_counter() - start))
+
+
+main = common.command(build, run)
+
+if __name__ == "__main__":
+    sys.exit(main())

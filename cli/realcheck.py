@@ -1,0 +1,41 @@
+"""Score a checkpoint on the real-face validation set, clip by clip and person by person.
+
+Each clip goes through the same path as an upload (decode, face track, crops, flow, reliability panel), so the figures
+are what a user would see.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cli import common
+from model import locations
+from model.realcheck import per_person, score, write_table
+
+
+def build() -> argparse.ArgumentParser:
+    p = common.parser(__name__, __doc__)
+    p.add_argument("--checkpoint", required=True, type=Path)
+    common.add_data(p, required=False, default=locations.realfaces(), help="the real-face set (make realfaces)")
+    p.add_argument("--out", type=Path, help="CSV of the per-clip table")
+    return p
+
+
+def run(args: argparse.Namespace) -> None:
+    table = score(args.checkpoint, args.data)
+    if args.out is not None:
+        write_table(table, args.out)
+    print(table.to_string(index=False))
+    print()
+    print(per_person(table).to_string(index=False))
+    videos = table[table.kind == "video"]
+    print(f"\naccuracy {table.correct.mean():.3f} on {len(table)} clips ({videos.correct.sum()}/{len(videos)} videos, "
+          f"{table.correct.sum() - videos.correct.sum()}/{len(table) - len(videos)} stills); "
+          f"{(~table.reliable).sum()} flagged unreliable")
+
+
+main = common.command(build, run)
+
+if __name__ == "__main__":
+    sys.exit(main())

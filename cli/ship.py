@@ -1,0 +1,34 @@
+"""Put trained runs into assets/: the checkpoints of both recipes, their prediction tables, the samples.
+
+Copies the best checkpoints of the two shipped recipes (with and without the inter-stream attention module) of one
+training seed (by default the seed whose attention model is best on Val; Test plays no part in the choice), records
+their Test metrics in their configs, writes their prediction tables for Train, Val and Test (and the attention model's
+with the module switched off), and copies a few corpus clips as samples.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cli import common
+from model import locations
+from model.ship import ship
+
+
+def build() -> argparse.ArgumentParser:
+    p = common.parser(__name__, __doc__)
+    p.add_argument("--runs", type=Path, default=None, help="the ablation's run folders (default: runs/ablation)")
+    common.add_data(p, required=False, default=locations.corpus(), help="the corpus the runs were trained on")
+    p.add_argument("--seed", type=int, help="which training seed's runs to ship (default: the best on Val)")
+    return p
+
+
+def run(args: argparse.Namespace) -> None:
+    ship(args.runs or locations.runs() / "ablation", args.data, args.seed)
+
+
+main = common.command(build, run)
+
+if __name__ == "__main__":
+    sys.exit(main())
