@@ -221,6 +221,7 @@ METHODS: dict[str, Method] = {method.name: method for method in (  # in the orde
 
 
 def method_named(name: str) -> Method:
+    """The method registered under a display name; a ValueError that lists the names for any other."""
     if name not in METHODS:
         raise ValueError(f"unknown attribution method {name!r}: choose one of {', '.join(METHODS)}")
     return METHODS[name]

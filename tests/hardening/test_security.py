@@ -6,6 +6,7 @@ import tomllib
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cli import demo
 from lab import analysis, dataset, gradio_app, sources
 from model.datasets import CorpusError
 from tests.lab.lab_env import REPO
@@ -64,7 +65,7 @@ def test_gradio_main_launches_locally(monkeypatch, tmp_path):
     launched = {}
     fake = type("Demo", (), {"launch": lambda self, **kw: launched.update(kw)})()
     monkeypatch.setattr(gradio_app, "build_demo", lambda checkpoint: fake)
-    gradio_app.main(["--checkpoint", str(tmp_path)])
+    demo.main(["--checkpoint", str(tmp_path)])
     assert launched["server_name"] == "127.0.0.1"
 
 

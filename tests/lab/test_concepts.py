@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
+from cli.concepts import main
 from lab.concepts import (
     COLUMNS,
     ConceptSettings,
     agreement,
     compare_with_interventions,
-    main,
     network_layers,
     prototype_role,
     tcav_table,
@@ -122,7 +122,7 @@ def test_bad_input_is_answered_in_one_line_with_exit_code_2(tiny_corpus, tiny_ch
 def test_help_names_the_command(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["-h"])
-    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("usage: python -m lab.concepts")
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("usage: python -m cli.concepts")
 
 
 def test_tcav_is_compared_with_what_the_interventions_measured():

@@ -1,10 +1,12 @@
 import json
+import re
 import shutil
 
 import pandas as pd
 import pytest
 
-from lab.conditions import accuracy_by_condition, accuracy_by_condition_and_split, clip_conditions, main
+from cli.conditions import main
+from lab.conditions import accuracy_by_condition, accuracy_by_condition_and_split, clip_conditions
 
 OCCLUDER = [10, 10, 20, 20]
 
@@ -50,22 +52,23 @@ def test_every_condition_counts_every_clip_once_and_accuracy_follows_the_errors(
     assert (side_by_side["Val accuracy"].dropna() == 1).all()
 
 
-def test_a_corpus_without_sidecars_has_no_conditions(tiny_corpus, tmp_path):
+def test_a_corpus_without_sidecars_has_no_conditions(tiny_corpus, tmp_path, capsys):
     table = predictions(tiny_corpus, "Test", wrong=0)
     for clip in table["clip"]:
         (tmp_path / clip).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(tiny_corpus / clip, tmp_path / clip)
     assert accuracy_by_condition(table, tmp_path).empty
-    with pytest.raises(SystemExit, match="no clip of .* has a sidecar"):
-        table.to_csv(tmp_path / "Test.csv", index=False)
-        main([str(tmp_path / "Test.csv"), "--data", str(tmp_path)])
+    table.to_csv(tmp_path / "Test.csv", index=False)
+    assert main([str(tmp_path / "Test.csv"), "--data", str(tmp_path)]) == 2
+    assert re.match(r"error: no clip of .* has a sidecar", capsys.readouterr().err)
 
 
 def test_a_file_that_is_not_a_prediction_table_is_a_one_line_error(tmp_path, capsys):
     (tmp_path / "notes.csv").write_bytes(b"\x00\xff not, a\ntable")
     for path in (tmp_path / "notes.csv", tmp_path / "missing.csv", tmp_path):
-        with pytest.raises(SystemExit, match="is not a prediction table.*model.evaluate --out"):
-            main([str(path), "--data", str(tmp_path)])
+        assert main([str(path), "--data", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert re.match(r"error: .* is not a prediction table.*cli.evaluate --out", err) and err.count("\n") == 1
 
 
 def test_the_command_prints_one_row_per_condition_value(tiny_corpus, tmp_path, capsys):

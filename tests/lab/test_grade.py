@@ -6,10 +6,11 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from cli import grade as grade_command
+from cli.corpus import main as write_corpus
 from lab import grade, quality
 from model.checkpoint import save_checkpoint
 from model.config import ModelConfig, ProcessConfig
-from model.corpus import main as write_corpus
 from model.network import TwoStreamNet
 
 SIZE = 64
@@ -152,8 +153,8 @@ def cli_report(tmp_path_factory):
     torch.manual_seed(0)
     save_checkpoint(root / "tiny", TwoStreamNet(ModelConfig(width=4), ProcessConfig()).eval(), ProcessConfig())
     out = root / "report.csv"
-    assert grade.main(["--checkpoint", str(root / "tiny"), "--data", str(root / "corpus"), "--clips", "2",
-                       "--check-clips", "1", "--methods", *CLI_METHODS, "--attention", "on", "--ig-steps", "8",
+    assert grade_command.main(["--checkpoint", str(root / "tiny"), "--data", str(root / "corpus"), "--clips", "2",
+                       "--check-clips", "1", "--methods", *CLI_METHODS, "--attention-modes", "on", "--ig-steps", "8",
                        "--workers", "2", "--out", str(out)]) == 0
     return root, out
 

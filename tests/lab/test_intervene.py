@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 import torch
 
+from cli.intervene import main
 from lab.intervene import (
     COLUMNS,
     CorpusClip,
     causal_effects,
     class_dependence,
     corpus_clip,
-    main,
     model_predictors,
     removal_edits,
 )
@@ -122,9 +122,9 @@ def test_bad_input_is_answered_in_one_line_with_exit_code_2(bad, expected, tiny_
 
 
 def test_the_module_runs_as_a_command():
-    done = subprocess.run([sys.executable, "-m", "lab.intervene", "-h"], cwd=REPO, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "cli.intervene", "-h"], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
-    assert done.returncode == 0 and done.stdout.startswith("usage: python -m lab.intervene")
+    assert done.returncode == 0 and done.stdout.startswith("usage: python -m cli.intervene")
     assert "--clips" in done.stdout and "--count" in done.stdout
 
 
