@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from tqdm import tqdm
 
 from model import locations
 from model.config import setting_help
@@ -50,7 +53,7 @@ def add_fold(p: argparse.ArgumentParser) -> None:
 
 def add_cache(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", type=Path, default=None,
-                   help=f"processed-clip cache (default: {locations.processing_cache()}, or $LAB_CACHE/processing)")
+                   help=f"processed-clip cache (default: {locations.processing_cache()}, or $LAB_CACHE)")
 
 
 def add_workers(p: argparse.ArgumentParser) -> None:
@@ -90,3 +93,20 @@ def settings_from(args: argparse.Namespace, settings: type, **fixed):
     """The dataclass ``settings`` filled from the parsed flags of its fields (and ``fixed`` values)."""
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(settings) if hasattr(args, f.name)}
     return settings(**{**given, **fixed})
+
+
+@contextmanager
+def progress_bar(desc: str, unit: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A ``progress(done, total, what)`` callback for the library's long loops. The bar is made on the first step,
+    so that bad input is answered in one line, not under a drawn bar."""
+    bar = None
+
+    def progress(done: int, total: int, _: str) -> None:
+        nonlocal bar
+        bar = bar or tqdm(total=total, desc=desc, unit=unit)
+        bar.update(done - bar.n)
+    try:
+        yield progress
+    finally:
+        if bar is not None:
+            bar.close()

@@ -10,8 +10,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from cli import common
 from lab.concepts import ConceptSettings, corpus_concepts, summary
 from model import locations
@@ -41,18 +39,9 @@ def run(args: argparse.Namespace) -> None:
                          "clip")
     settings = ConceptSettings(clips_per_concept=args.clips_per_concept, random_concepts=args.random_concepts,
                                explained_clips=args.explained_clips, min_clips=args.min_clips, seed=args.seed)
-    bar = None  # made on the first step, so that bad input is answered in one line
-
-    def progress(done: int, total: int, _: str) -> None:
-        nonlocal bar
-        bar = bar or tqdm(total=total, desc="TCAV", unit="step")
-        bar.update(done - bar.n)
-    try:
+    with common.progress_bar("TCAV", "step") as progress:
         report = corpus_concepts(args.checkpoint, args.data, args.split, settings, progress,
-                                 args.cache or locations.processing_cache(), args.workers, args.fold)
-    finally:
-        if bar is not None:
-            bar.close()
+                                         args.cache or locations.processing_cache(), args.workers, args.fold)
     atomic_write_bytes(args.out, report.table.to_csv(index=False).encode())
     print(f"{len(report.table)} TCAV scores in {report.seconds:.0f} s -> {args.out}")
     if report.skipped:

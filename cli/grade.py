@@ -10,12 +10,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from cli import common
 from lab.attribution import offered
 from lab.grade import GradeSettings, curves_path, grade_corpus, save_report, verdicts
 from model import locations
+from model.parallel import is_writer
 
 # --attention-modes values -> the inter-stream attention setting; the saved table names them "on" and "off"
 ATTENTION_MODES = {"on": True, "bypassed": False}
@@ -49,19 +48,12 @@ def run(args: argparse.Namespace) -> None:
                              attention=tuple(ATTENTION_MODES[mode] for mode in args.attention_modes),
                              clips=args.clips, check_clips=args.check_clips, causal_clips=args.causal_clips,
                              ig_steps=args.ig_steps, deletion_steps=args.deletion_steps, seed=args.seed)
-    bar = None  # made on the first step, so that bad input is answered in one line
-
-    def progress(done: int, total: int, _: str) -> None:
-        nonlocal bar
-        bar = bar or tqdm(total=total, desc="grading", unit="clip")
-        bar.update(done - bar.n)
-    try:
+    with common.progress_bar("grading", "clip") as progress:
         report = grade_corpus(args.checkpoint, args.data, args.split, settings, progress,
                               args.cache or locations.processing_cache(), args.workers, args.fold)
-    finally:
-        if bar is not None:
-            bar.close()
     save_report(report, args.out)
+    if not is_writer():  # under torchrun the first process reports
+        return
     print(f"graded {len(report.clips)} clips in {report.seconds:.0f} s -> {args.out}, {curves_path(args.out)}")
     for skipped in report.skipped:
         print(f"skipped {skipped}")
