@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> None:
                                explained_clips=args.explained_clips, min_clips=args.min_clips, seed=args.seed)
     with common.progress_bar("TCAV", "step") as progress:
         report = corpus_concepts(args.checkpoint, args.data, args.split, settings, progress,
-                                         args.cache or locations.processing_cache(), args.workers, args.fold)
+                                 args.cache or locations.processing_cache(), args.workers, args.fold)
     atomic_write_bytes(args.out, report.table.to_csv(index=False).encode())
     print(f"{len(report.table)} TCAV scores in {report.seconds:.0f} s -> {args.out}")
     if report.skipped:
