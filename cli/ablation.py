@@ -18,7 +18,7 @@ from model.config import TrainConfig
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     common.add_corpus_options(p)
     p.add_argument("--runs", type=Path, default=None, help="run folders (default: LAB_RUNS or runs/, then ablation/)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help=f"seeds of {' and '.join(MULTI_SEED)}")

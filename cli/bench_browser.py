@@ -13,7 +13,7 @@ from lab.browser_bench import TARGETS, browser_figures
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     p.add_argument("--repeats", type=int, default=3, help="fresh browser sessions (the first also warms the server)")
     return p
 

@@ -13,7 +13,7 @@ from lab.bench import TARGETS, lab_figures
 
 
 def build() -> argparse.ArgumentParser:
-    return common.parser(__name__, __doc__)
+    return common.parser(__spec__.name, __doc__)
 
 
 def run(args: argparse.Namespace) -> None:

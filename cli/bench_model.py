@@ -26,7 +26,7 @@ from model.reliability import Calibration, judge
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     p.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped inter-stream attention model")
     common.add_data(p, required=False, help="also time preprocessing this whole corpus into a fresh cache")
     common.add_fold(p)

@@ -16,7 +16,7 @@ from model.reliability import CALIBRATION_FILE, UNFAMILIAR_QUANTILE, calibrate
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     p.add_argument("--checkpoint", required=True, type=Path)
     common.add_data(p, help="the corpus the checkpoint was trained on (Train, Val)")
     p.add_argument("--real", type=Path, help="the real-face validation set (python -m cli.realfaces)")

@@ -21,7 +21,8 @@ USER_ERRORS = (ValueError, OSError, LandmarkModelError)
 
 
 def parser(module: str, description: str) -> argparse.ArgumentParser:
-    """The command's parser; its usage line says how to run it (``python -m cli.train``)."""
+    """The command's parser; its usage line says how to run it (``python -m cli.train``). ``module`` is the command
+    module's ``__spec__.name``: its ``__name__`` is "__main__" when it runs."""
     return argparse.ArgumentParser(prog=f"python -m {module}", description=description.strip().split("\n\n")[0])
 
 

@@ -18,7 +18,7 @@ from model.checkpoint import atomic_write_bytes
 
 def build() -> argparse.ArgumentParser:
     defaults = ConceptSettings()
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     p.add_argument("--checkpoint", type=Path, required=True)
     common.add_corpus_options(p, data_required=False, data_default=locations.corpus())
     p.add_argument("--split", default="Test", choices=["Val", "Test"], help="the clips to explain")

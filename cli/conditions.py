@@ -14,7 +14,7 @@ from lab.conditions import accuracy_by_condition_of_file
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     p.add_argument("predictions", type=Path, help="a prediction table written by python -m cli.evaluate --out")
     common.add_data(p, help="the embedded corpus the table was evaluated on")
     return p

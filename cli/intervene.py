@@ -29,7 +29,7 @@ from model.config import SPLITS
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     p.add_argument("--checkpoint", type=Path, required=True)
     common.add_data(p, help="the embedded corpus (python -m cli.corpus)")
     common.add_fold(p)

@@ -18,7 +18,7 @@ from lab.loadtest import load_figures, peak_memory_mb
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     p.add_argument("--sessions", type=int, default=8)
     p.add_argument("--browsers", type=int, default=0, help="real Chromium pages against one streamlit server")
     p.add_argument("--checkpoint", type=Path, help="default: a tiny random network (the figures scale with size)")

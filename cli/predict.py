@@ -15,7 +15,7 @@ from model.predict import predict_file
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     p.add_argument("clip", type=Path, help="a video file (mp4, avi, mov, mkv, webm, ...)")
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="a checkpoint folder (default: the shipped inter-stream attention model)")

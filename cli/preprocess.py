@@ -21,7 +21,7 @@ PROCESS_FLAGS = ("frames", "size", "flow", "flow_oversample", "margin", "align",
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     common.add_corpus_options(p)
     common.add_settings(p, ProcessConfig, PROCESS_FLAGS)
     return p

@@ -15,7 +15,7 @@ from model.realcheck import per_person, score, write_table
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     p.add_argument("--checkpoint", required=True, type=Path)
     common.add_data(p, required=False, default=locations.realfaces(), help="the real-face set (make realfaces)")
     p.add_argument("--out", type=Path, help="CSV of the per-clip table")

@@ -13,7 +13,7 @@ from model.realfaces import build as build_realfaces
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     p.add_argument("--out", type=Path, required=True, help="output folder (gets <Class>/<clip>.mp4)")
     p.add_argument("--manifest", type=Path, default=locations.assets() / "realfaces" / "manifest.json",
                    help="sources and clips (JSON)")

@@ -17,7 +17,7 @@ from model.ship import ship
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     p.add_argument("--runs", type=Path, default=None, help="the ablation's run folders (default: runs/ablation)")
     common.add_data(p, required=False, default=locations.corpus(), help="the corpus the runs were trained on")
     p.add_argument("--seed", type=int, help="which training seed's runs to ship (default: the best on Val)")

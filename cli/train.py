@@ -22,7 +22,7 @@ PROCESS_FLAGS = ("frames", "size", "flow", "flow_oversample", "margin", "align")
 
 
 def build() -> argparse.ArgumentParser:
-    p = common.parser(__name__, __doc__)
+    p = common.parser(__spec__.name, __doc__)
     common.add_corpus_options(p)
     p.add_argument("--out", required=True, type=Path, help="run folder (rerun the same command to resume)")
     p.add_argument("--without-attention", action="store_true",

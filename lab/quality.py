@@ -138,7 +138,7 @@ def randomized_cascade(model: TwoStreamNet, seed: int):
     configuration, i.e. exactly what training started from."""
     with torch.random.fork_rng():  # the fresh network's initialisation draws from the global generator; the offset
         torch.manual_seed(FRESH_SEED_OFFSET + seed)  # keeps it apart from untrained models made after manual_seed(0)
-        fresh_model = type(model)(model.config).eval()
+        fresh_model = type(model)(model.config, model.process).eval()
         if model.reads_faces:  # the real-face network comes pretrained: its baseline is a random one
             fresh_model.spatial.backbone = fer_backbone.untrained()
         fresh = fresh_model.state_dict()

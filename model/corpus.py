@@ -536,6 +536,7 @@ def write_corpus(out: Path, seed: int = 0, scale: float = 1.0, workers: int = 2,
                  difficulty: CorpusDifficulty = CorpusDifficulty()) -> Path:
     """Write the corpus in AFEW's layout under ``out``; clips already written (video and sidecar) are skipped."""
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)  # an unusable folder is answered before the bar is drawn
     specs = [spec for split in SPLITS for spec in corpus_index(seed, split, scale)]
     todo = [(out, spec, difficulty) for spec in specs if not all(p.exists() for p in _clip_paths(out, spec))]
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc="corpus", unit="clip", disable=not progress)
@@ -553,6 +554,5 @@ def write_corpus(out: Path, seed: int = 0, scale: float = 1.0, workers: int = 2,
         "counts": {split: split_counts(split, scale) for split in SPLITS},
         "difficulty": asdict(difficulty),
     }
-    out.mkdir(parents=True, exist_ok=True)
     _write_json(out / "corpus.json", summary)
     return out

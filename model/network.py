@@ -268,7 +268,7 @@ class TwoStreamNet(nn.Module):
     def __init__(self, config: ModelConfig, process: ProcessConfig):
         """``process`` is how the clips are made: the network takes its frames and size from it."""
         super().__init__()
-        self.config = config
+        self.config, self.process = config, process
         use_rgb = config.streams in ("both", "spatial", "frame")
         use_flow = config.streams in ("both", "temporal")
         self.spatial_grid = stream_grid(process.frames, process.size, config.width, temporal=config.streams != "frame")

@@ -34,7 +34,8 @@ def test_predict_file_gives_what_processing_and_the_network_give(tiny_corpus, ti
 
 
 @pytest.mark.parametrize("inter_stream_attention", [True, False])
-def test_the_shipped_model_is_the_default_and_the_attention_switch_reaches_it(inter_stream_attention):
+def test_the_shipped_model_is_the_default_and_the_attention_switch_reaches_it(inter_stream_attention, monkeypatch):
+    monkeypatch.delenv("LAB_ASSETS", raising=False)  # the lab tests' session fixture points it at tiny assets
     result = predict_file(SAMPLE, inter_stream_attention=inter_stream_attention)
     expected = network_probabilities(SAMPLE, locations.default_checkpoint(), inter_stream_attention)
     np.testing.assert_allclose(list(result["probabilities"].values()), expected, rtol=1e-5)

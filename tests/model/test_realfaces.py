@@ -154,7 +154,8 @@ def test_bad_manifest_and_window_are_one_line_errors(tiny):
 
 @pytest.mark.skipif(bool(realfaces.missing_sources()),
                     reason="real-face sources not installed (see 'install' in assets/realfaces/manifest.json)")
-def test_real_set_builds(tmp_path):
+def test_real_set_builds(tmp_path, monkeypatch):
+    monkeypatch.delenv("LAB_ASSETS", raising=False)  # the lab tests' session fixture points it at tiny assets
     out = realfaces.build(tmp_path / "realfaces")
     clips = open_corpus(out).clips("All")
     spec = json.loads(locations.realfaces_manifest().read_text())
