@@ -3,11 +3,14 @@
 This file is the frame around every page: it draws the sidebar, then runs the page, which reads the sidebar's pick
 with lab.ui.selection(). A new page is its file in pages/ and one st.Page line below.
 """
+from pathlib import Path
+
 import streamlit as st
 
-from lab import ui
+from lab import tour, ui
 
-st.set_page_config(page_title="Expression explainability lab", page_icon=":material/sentiment_satisfied:",
+# A local favicon: a Material icon would be fetched from fonts.gstatic.com, which an offline classroom lacks.
+st.set_page_config(page_title="Expression explainability lab", page_icon=Path(__file__).parent / "assets/favicon.png",
                    layout="wide")
 
 LAB_PAGES = [
@@ -20,5 +23,9 @@ EXPLANATION_PAGES = [
     st.Page("pages/explanation_quality.py", title="Explanation quality", icon=":material/rule:"),
     st.Page("pages/concepts.py", title="What the decision depends on", icon=":material/science:"),
 ]
+# Less empty space above each page, so that Analyze's tabs and their content fit a 1280x720 window.
+st.html("<style>[data-testid='stMainBlockContainer'] {padding-top: 2.5rem;}</style>")
 ui.sidebar()
-st.navigation({"Lab": LAB_PAGES, "Explanations": EXPLANATION_PAGES}).run()
+page = st.navigation({"Lab": LAB_PAGES, "Explanations": EXPLANATION_PAGES})
+tour.guide(page)  # the sidebar's "Guided demo" toggle and, while it is on, this page's step
+page.run()

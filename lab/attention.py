@@ -50,9 +50,23 @@ def query_map(weights: AttentionWeights, direction: str, t: int, h: int | None =
     return row.reshape(key.shape)
 
 
-def time_labels(grid: TokenGrid) -> list[str]:
-    """The input frames (or flow fields) each token time covers, as text for axis labels."""
-    return [f"{steps[0]}–{steps[-1]}" for steps in map(grid.steps_of, range(grid.times))]
+def time_labels(grid: TokenGrid, stream: str) -> list[str]:
+    """The frames each token time covers, as text for axis labels, numbered as on the Saliency tab: flow field i
+    (the motion from frame i to i+1) counts as frame i+1, the frame it leads to."""
+    first = 1 if stream == "temporal" else 0
+
+    def frames(steps: list[int]) -> str:
+        low, high = steps[0] + first, steps[-1] + first
+        return f"frame {low}" if low == high else f"frames {low}–{high}"
+
+    return [frames(list(grid.steps_of(t))) for t in range(grid.times)]
+
+
+def region_name(region: tuple[int, int] | None) -> str:
+    """A token's place on the face grid in words (the grid is a few cells across, top left first)."""
+    if region is None:
+        return "the whole face"
+    return f"row {region[0] + 1}, column {region[1] + 1} (from the top left)"
 
 
 def attention_montage(key_images: np.ndarray, key_map: np.ndarray, key_grid: TokenGrid) -> np.ndarray:
@@ -89,7 +103,8 @@ def direction_view(weights: AttentionWeights, direction: str) -> DirectionView:
     """The clip's weights in one direction, with the frames (spatial) or flow fields (temporal) each time covers."""
     query, key = DIRECTIONS[direction]
     query_grid, key_grid = grids(weights, direction)
-    return DirectionView(query, key, time_to_time(weights, direction), time_labels(query_grid), time_labels(key_grid),
+    return DirectionView(query, key, time_to_time(weights, direction), time_labels(query_grid, query),
+                         time_labels(key_grid, key),
                          [None, *((row, column) for row in range(query_grid.height)
                                   for column in range(query_grid.width))])
 

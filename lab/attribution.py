@@ -56,6 +56,11 @@ class Attribution:
         """(T-1, S, S) relevance of every pixel of every flow field."""
         return self.flow.abs().sum(0)
 
+    def signed_maps(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both streams' relevance with its sign, summed over channels (Captum's convention): (T, S, S), (T-1, S, S).
+        Positive pixels push towards the target class, negative ones away from it."""
+        return self.rgb.sum(0), self.flow.sum(0)
+
     def frame_mass(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Each frame's share of the relevance of both streams together: the temporal importance curves."""
         rgb, flow = self.rgb_map().sum((1, 2)), self.flow_map().sum((1, 2))

@@ -215,6 +215,13 @@ def evaluation_cache_path(checkpoint: Path, corpus, split: str, inter_stream_att
     return locations.lab_cache() / "evaluations" / f"{key}.csv"
 
 
+def evaluation_key(checkpoint: Path, corpus) -> tuple[str, str, str]:
+    """What identifies one evaluation of a checkpoint on a corpus (both switch positions, every split), for keeping
+    it in a session: the checkpoint's content and the corpus listing, as the disk cache's names use them."""
+    clips = [r.path for split in corpus.splits for r in corpus.clips(split)]
+    return sources.checkpoint_fingerprint(checkpoint), str(corpus.root), corpus_fingerprint(corpus.root, clips)
+
+
 TABLE_COLUMNS = {"clip", "label", "prediction", *CLASSES}
 
 

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -49,27 +50,97 @@ def embedded_corpus_ready(root: Path) -> bool:
 
 
 def generate_embedded_corpus(root: Path, scale: float = FIRST_USE_SCALE,
-                             on_line: Callable[[str], None] | None = None) -> Path:
+                             on_line: Callable[[str], None] | None = None, workers: int = 2) -> Path:
     """Write the embedded corpus into a private folder beside ``root`` and move it into place when complete, so a
-    concurrent session never sees half a corpus (if another session finished first, its corpus is kept)."""
+    concurrent session never sees half a corpus (if another session finished first, its corpus is kept).
+
+    An interrupted run (a closed tab stops the page mid-way, a stopped server, a failed write) leaves its private
+    folder, ``.<root>.partial-<pid>``; the next run takes it over and writes only the clips it lacks (model.corpus
+    keeps every clip whose video and sidecar are both there). A successful run leaves no such folder behind, but
+    never touches one that a live process is still writing."""
     root = Path(root)
-    partial = root.with_name(f".{root.name}.partial-{os.getpid()}")
-    command = [sys.executable, "-m", "cli.corpus", "--out", str(partial), "--scale", str(scale)]
+    partial = _resumable_partial(root)
+    command = [sys.executable, "-m", "cli.corpus", "--out", str(partial), "--scale", str(scale),
+               "--workers", str(workers)]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           cwd=locations.REPO_ROOT) as process:
-        for line in _progress_lines(process.stdout):
-            if on_line is not None:
-                on_line(line)
-    try:
-        if process.returncode != 0:
-            raise CorpusError(f"generating the embedded corpus failed (exit {process.returncode}): "
-                              f"run `python -m cli.corpus --out {root}` to see why")
-        if not embedded_corpus_ready(root):
-            shutil.rmtree(root, ignore_errors=True)  # an interrupted earlier attempt
-            os.replace(partial, root)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            for line in _progress_lines(process.stdout):
+                if on_line is not None:
+                    on_line(line)
+        except BaseException:
+            _stop(process)  # what it has written stays in ``partial`` for the next run
+            raise
+    if process.returncode != 0:
+        raise CorpusError(f"generating the embedded corpus failed (exit {process.returncode}): "
+                          f"run `python -m cli.corpus --out {root}` to see why")
+    if not embedded_corpus_ready(root):
+        shutil.rmtree(root, ignore_errors=True)  # an incomplete folder put there by hand
+        _remove_temporary_files(partial)
+        os.replace(partial, root)
+    for folder in [partial, *_partials(root)]:  # ours if another session finished first, and dead runs' leftovers
+        if folder == partial or not _owner_alive(folder):
+            shutil.rmtree(folder, ignore_errors=True)
     return root
+
+
+def _partials(root: Path) -> list[Path]:
+    return sorted(p for p in root.parent.glob(f".{root.name}.partial-*") if p.is_dir())
+
+
+def _owner_alive(folder: Path) -> bool:
+    """Whether the process named in a partial folder's name is another one still running (so maybe writing it)."""
+    try:
+        pid = int(folder.name.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False  # this process generates one corpus at a time (lab.ui holds a lock): its folder is left over
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
+def _resumable_partial(root: Path) -> Path:
+    """This process's partial folder, taking over the fullest one an interrupted run left (its own or a dead
+    process's) so that its clips are kept."""
+    own = root.with_name(f".{root.name}.partial-{os.getpid()}")
+    if own.is_dir():
+        return own
+    left = [p for p in _partials(root) if not _owner_alive(p)]
+    for folder in sorted(left, key=lambda p: sum(1 for _ in p.rglob("*.json")), reverse=True):
+        try:
+            os.replace(folder, own)  # atomic: two processes cannot both take it over
+            return own
+        except OSError:
+            continue
+    return own
+
+
+def _remove_temporary_files(folder: Path) -> None:
+    """The temporary files of writes an interruption cut short (model.corpus names them ``.<name>...tmp...``)."""
+    for path in folder.rglob(".*"):
+        if ".tmp" in path.name and path.is_file():
+            path.unlink(missing_ok=True)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Interrupt the generator as Ctrl-C would (it stops its workers and exits), then make sure it has."""
+    if process.poll() is not None:
+        return
+    try:
+        process.send_signal(signal.SIGINT)
+    except ValueError:  # Windows sends no SIGINT to a process
+        process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _progress_lines(stream):

@@ -91,8 +91,8 @@ def attention_heatmap(matrix: np.ndarray, query_labels: list[str], key_labels: l
                       ) -> go.Figure:
     figure = go.Figure(go.Heatmap(z=matrix, x=key_labels, y=query_labels, colorscale="Viridis",
                                   hovertemplate=f"{query} %{{y}} → {key} %{{x}}<br>%{{z:.2f}}<extra></extra>"))
-    figure.update_layout(xaxis_title=f"{key} stream: frames", yaxis=dict(title=f"{query} stream: frames",
-                                                                         autorange="reversed"),
+    figure.update_layout(xaxis_title=f"{key} stream, looked at", yaxis=dict(title=f"{query} stream, asking",
+                                                                            autorange="reversed"),
                          margin=dict(t=10, b=10, l=10, r=10), height=320)
     return figure
 

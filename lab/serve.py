@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from model.locations import REPO_ROOT
@@ -31,6 +32,17 @@ def wait_until_up(url: str, seconds: float = 120) -> None:
     raise TimeoutError(f"{url} did not answer in {seconds:g} s")
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+
+    def peak_memory_mb(self) -> float:
+        """The server's peak resident memory so far (VmHWM in /proc, KiB)."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
+
+
 @contextmanager
 def serving(locations: dict[str, str], gradio_checkpoint: Path | None = None):
     """`streamlit run app.py` (or the Gradio demo on a checkpoint) with these LAB_* locations on a free port, for as
@@ -46,7 +58,7 @@ def serving(locations: dict[str, str], gradio_checkpoint: Path | None = None):
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{url}/_stcore/health" if gradio_checkpoint is None else f"{url}/")
-        yield url
+        yield Server(url, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)

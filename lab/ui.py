@@ -8,14 +8,17 @@ called (lab.attribution copies before hooking; the attention switch is a forward
 """
 from __future__ import annotations
 
+import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from lab import conditions, dataset, grade, sources
+from lab import conditions, dataset, explain, grade, sources
+from lab.analysis import ClipAnalysis
 from model import locations
 from model.checkpoint import CheckpointError, load_checkpoint
 from model.config import CLASSES as CLASSES
@@ -27,6 +30,8 @@ from model.reliability import Calibration
 from model.video import ClipError as ClipError
 
 EMBEDDED, FOLDER = "Embedded corpus", "A corpus folder"
+ANALYSES_KEPT = 16  # analysed clips shared by every session, a few MB each: memory stays bounded
+EXPLANATIONS_KEPT = 64  # saliency maps shared by every session, well under 1 MB each
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the model…")
@@ -47,6 +52,68 @@ def _calibration(folder: str, stamp: float) -> Calibration | None:
 def load_calibration(folder: Path) -> Calibration | None:
     """The checkpoint's unfamiliarity calibration (None when it has none), read once per file version."""
     return _calibration(*sources.checkpoint_stamp(folder))
+
+
+def content_digest(data: bytes) -> str:
+    """What identifies a clip across sessions: the hash of its bytes (the same sample, link or upload twice)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _file_digest(path: str, stamp: float) -> str:
+    return content_digest(Path(path).read_bytes())
+
+
+def file_digest(path: Path) -> str:
+    """content_digest of a file, read once per file version."""
+    return _file_digest(str(path), path.stat().st_mtime)
+
+
+@dataclass(frozen=True)
+class ClipKey:
+    """One clip as analysed: its content, the checkpoint's file version and whether it was centre-cropped."""
+
+    digest: str
+    checkpoint: tuple[str, float]
+    center_crop: bool
+
+
+@dataclass(frozen=True)
+class ExplanationKey:
+    """One saliency computation: a clip, a method, a target class, the attention setting and IG's steps."""
+
+    clip: ClipKey
+    method: str
+    target: int
+    attention: bool
+    steps: int | None
+
+
+@st.cache_resource(max_entries=ANALYSES_KEPT, show_spinner=False)
+def shared_analysis(key: ClipKey, variant_labels: tuple[str, ...], _run: Callable[[bool], ClipAnalysis]
+                    ) -> ClipAnalysis:
+    """``_run(center_crop)``'s analysis, computed once for every session (a class opening one link waits for one
+    computation: Streamlit locks per key). The result is shared: never change it."""
+    return _run(key.center_crop)
+
+
+@st.cache_resource(max_entries=EXPLANATIONS_KEPT, show_spinner=False)
+def shared_explanation(key: ExplanationKey, _model: TwoStreamNet, _analysis: ClipAnalysis) -> explain.Explanation:
+    """lab.explain.explain of the clip, computed once for every session. Shared: never change it."""
+    return explain.explain(_model, _analysis, key.method, key.target, key.attention, key.steps)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def shared_overlay_video(key: ExplanationKey, style: explain.MapStyle, _explanation: explain.Explanation,
+                         duration: float) -> bytes:
+    """The explanation's overlay video (WebM), made once for every session that asks for it."""
+    return explain.overlay_video(_explanation, duration, style)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def method_grades(checkpoint_name: str | None) -> dict[str, str]:
+    """Each method's grade in one line, from the checkpoint's shipped grading table (lab.grade.method_grades)."""
+    return getattr(grade, 'method_grades', lambda n: {})(checkpoint_name)  # TEMP
 
 
 @st.cache_resource

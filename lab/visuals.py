@@ -13,14 +13,18 @@ DETECTED_COLOUR = (0, 220, 80)  # the detector hit the face on this frame
 CROP_COLOUR = (255, 60, 60)  # the square the model's crop was cut from
 
 
-def normalize_maps(maps: np.ndarray, percentile: float = 99.5) -> np.ndarray:
-    """Scale relevance maps (N, H, W) to [0, 1] with one shared scale, so frames can be compared with each other.
+def normalize_maps(maps: np.ndarray, percentile: float = 99.5, signed: bool = False) -> np.ndarray:
+    """Scale relevance maps (N, H, W) with one shared scale, so frames can be compared with each other: to [0, 1]
+    (magnitude), or to [-1, 1] with the sign kept (``signed``).
 
     A high percentile instead of the maximum keeps one hot pixel from washing out every other frame.
     """
-    maps = np.abs(np.asarray(maps, dtype=np.float32))
-    top = float(np.percentile(maps, percentile)) if maps.size else 0.0
-    return np.clip(maps / top, 0.0, 1.0) if top > 0 else np.zeros_like(maps)
+    maps = np.asarray(maps, dtype=np.float32)
+    magnitude = np.abs(maps)
+    top = float(np.percentile(magnitude, percentile)) if maps.size else 0.0
+    if top <= 0:
+        return np.zeros_like(maps)
+    return np.clip((maps if signed else magnitude) / top, -1.0, 1.0)
 
 
 def heat_colours(unit_map: np.ndarray) -> np.ndarray:
@@ -29,19 +33,72 @@ def heat_colours(unit_map: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(cv2.applyColorMap(grey, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
 
 
-def overlay(image: np.ndarray, unit_map: np.ndarray, alpha: float = 0.55) -> np.ndarray:
-    """Blend a [0, 1] relevance map over an RGB image; irrelevant pixels keep the image, relevant ones turn hot."""
+def diverging_colours(signed_map: np.ndarray) -> np.ndarray:
+    """A [-1, 1] map (H, W) as an RGB image: blue = against the class, white = 0, red = for it (RdBu-like)."""
+    value = np.clip(signed_map, -1, 1)[..., None]
+    white, red, blue = np.array([255.0, 255, 255]), np.array([200.0, 30, 40]), np.array([30.0, 80, 200])
+    colours = np.where(value >= 0, white + (red - white) * value, white + (blue - white) * -value)
+    return np.round(colours).astype(np.uint8)
+
+
+def overlay(image: np.ndarray, unit_map: np.ndarray, alpha: float = 0.55, signed: bool = False) -> np.ndarray:
+    """Blend a relevance map over an RGB image; irrelevant pixels keep the image, relevant ones take the map's colour.
+
+    A [0, 1] map is drawn in inferno; a ``signed`` [-1, 1] map on the diverging scale. The blend weight is ``alpha``
+    times the magnitude, so the opacity control fades every map alike.
+    """
     if unit_map.shape != image.shape[:2]:
         unit_map = cv2.resize(unit_map, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
-    weight = (alpha * np.clip(unit_map, 0, 1))[..., None]
-    blended = image.astype(np.float32) * (1 - weight) + heat_colours(unit_map).astype(np.float32) * weight
+    colours = diverging_colours(unit_map) if signed else heat_colours(unit_map)
+    weight = (alpha * np.clip(np.abs(unit_map), 0, 1))[..., None]
+    blended = image.astype(np.float32) * (1 - weight) + colours.astype(np.float32) * weight
     return np.round(blended).astype(np.uint8)
 
 
-def overlay_all(images: np.ndarray, maps: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+def overlay_all(images: np.ndarray, maps: np.ndarray, alpha: float = 0.55, signed: bool = False) -> np.ndarray:
     """Overlay every frame's map on its image, with one shared scale for the whole clip."""
-    units = normalize_maps(maps)
-    return np.stack([overlay(image, unit, alpha) for image, unit in zip(images, units)])
+    units = normalize_maps(maps, signed=signed)
+    return np.stack([overlay(image, unit, alpha, signed) for image, unit in zip(images, units)])
+
+
+def colour_bar(signed: bool, width: int, height: int = 14) -> np.ndarray:
+    """The legend of overlay's colours, as wide as the picture it explains, with its ends named below the bar."""
+    ramp = np.linspace(-1 if signed else 0, 1, width, dtype=np.float32)[None].repeat(height, axis=0)
+    bar = diverging_colours(ramp) if signed else heat_colours(ramp)
+    words = ("against the class", "0", "for the class") if signed else ("no relevance", "", "most relevant")
+    legend = np.full((height + 18, width, 3), 255, np.uint8)
+    legend[:height] = bar
+    for text, anchor in zip(words, (0.0, 0.5, 1.0)):
+        (text_width, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+        x = int(np.clip(anchor * width - anchor * text_width, 0, max(width - text_width, 0)))
+        cv2.putText(legend, text, (x, height + 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (40, 40, 40), 1, cv2.LINE_AA)
+    return legend
+
+
+def caption_tile(image: np.ndarray, text: str) -> np.ndarray:
+    """The image with a short text written across its middle on a darkened band (the first frame's 'no motion'),
+    as large as fits in nine tenths of its width."""
+    tile = image.copy()
+    height, width = tile.shape[:2]
+    (unit_width, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 1.0, 1)
+    scale = min(0.9 * width / unit_width, 0.8)
+    (text_width, text_height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    top = (height - text_height) // 2 - 6
+    tile[top:top + text_height + 12] = (tile[top:top + text_height + 12] * 0.4).astype(np.uint8)
+    cv2.putText(tile, text, ((width - text_width) // 2, top + text_height + 5), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (255, 255, 255), 1, cv2.LINE_AA)
+    return tile
+
+
+def number_tiles(images: np.ndarray, first: int = 0) -> np.ndarray:
+    """Each tile (N, H, W, 3) with its frame number in the top left corner, so montages and sliders agree."""
+    numbered = images.copy()
+    for index, tile in enumerate(numbered):
+        text = str(first + index)
+        (text_width, text_height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.35, 1)
+        tile[:text_height + 6, :text_width + 6] = 255
+        cv2.putText(tile, text, (3, text_height + 3), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
+    return numbered
 
 
 def flow_to_rgb(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:

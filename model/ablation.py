@@ -2,8 +2,9 @@
 
 Trains the single-frame CNN, the spatial stream alone, the temporal stream alone, the two streams without the
 inter-stream attention module and the two streams with it (the two-stream rows with several seeds), evaluates each
-best-on-Val checkpoint on Test, and writes ``assets/results/ablation.json``. Finished runs are skipped and interrupted
-ones resume, so the command can be rerun until it completes.
+best-on-Val checkpoint on Test (the attention model also with its module switched off at inference: a row of its own
+in the table), and writes ``assets/results/ablation.json``. Finished runs are skipped and interrupted ones resume, so
+the command can be rerun until it completes.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ VARIANTS = {  # name -> (description, model settings)
     "two_stream_attention": ("Two streams with inter-stream attention", dict()),
 }
 MULTI_SEED = ("two_stream_no_attention", "two_stream_attention")
+SWITCHED_OFF_ROW = "... the same models with the module switched off at inference"  # the README's wording
 
 
 def run_variant(name: str, seed: int, data: Path, runs: Path, epochs: int, real: Path | None = None, fold: int = 1,
@@ -78,21 +80,33 @@ def ablation_table(runs: Path, command: str, previous: dict | None = None) -> di
             table["variants"][name] = entry
         elif previous and name in previous.get("variants", {}):
             table["variants"][name] = {**previous["variants"][name], "previous_release": True}
-    table["rows"] = [row(e) for e in table["variants"].values()]
+    table["rows"] = table_rows(table["variants"])
     return table
 
 
-def row(entry: dict) -> dict:
-    """One line of the model card's table; no "± 0.000" for a single seed."""
+def table_rows(variants: dict) -> list[dict]:
+    """The model card's table: one line per variant, and after the attention model its runs switched off at
+    inference (the same checkpoints evaluated with the module bypassed), where they were evaluated so."""
+    lines = []
+    for entry in variants.values():
+        lines.append(row(entry))
+        if "test_attention_switched_off" in entry:
+            lines.append(row(entry, "test_attention_switched_off"))
+    return lines
+
+
+def row(entry: dict, key: str = "test") -> dict:
+    """One line of the model card's table (``key``: "test", or "test_attention_switched_off" for the module switched
+    off at inference); no "± 0.000" for a single seed."""
     def spread(summary: dict, metric: str) -> str:
         mean = f"{summary[metric]:.3f}"
         return mean if len(summary["seeds"]) == 1 else f"{mean} ± {summary[metric + '_std']:.3f}"
 
-    line = {"model": entry["description"] + (" (previous release, not retrained)" if entry.get("previous_release")
-                                             else ""),
-            "seeds": len(entry["runs"]), "Test WAR": spread(entry["test"], "war"),
-            "Test UAR": spread(entry["test"], "uar")}
-    if "real" in entry:
+    description = SWITCHED_OFF_ROW if key == "test_attention_switched_off" else entry["description"]
+    line = {"model": description + (" (previous release, not retrained)" if entry.get("previous_release") else ""),
+            "seeds": len(entry[key]["seeds"]), "Test WAR": spread(entry[key], "war"),
+            "Test UAR": spread(entry[key], "uar")}
+    if "real" in entry and key == "test":
         line["real clips, accuracy"] = spread(entry["real"], "accuracy")
     return line
 

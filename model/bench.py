@@ -21,9 +21,10 @@ def median_seconds(fn, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-def write_test_clip(path: Path, seconds: float = 3.0, size: tuple[int, int] = (640, 480), fps: int = 25) -> Path:
-    """A corpus face clip upscaled to ``size``, encoded as H.264 MP4 like a phone video."""
-    frames = render_clip(seed=987, split="Test", index=0).frames
+def write_test_clip(path: Path, seconds: float = 3.0, size: tuple[int, int] = (640, 480), fps: int = 25,
+                    seed: int = 987) -> Path:
+    """A corpus face clip (drawn with ``seed``) upscaled to ``size``, encoded as H.264 MP4 like a phone video."""
+    frames = render_clip(seed=seed, split="Test", index=0).frames
     count = int(seconds * fps)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from model.checkpoint import atomic_write_bytes
 from model.config import CLASSES, SPLITS
 from model.face_render import (
     AU_INDEX,
@@ -508,8 +509,16 @@ def _clip_paths(out: Path, spec: ClipSpec) -> tuple[Path, Path]:
     return folder / f"{spec.stem}.avi", folder / f"{spec.stem}.json"
 
 
+def clip_complete(out: Path, spec: ClipSpec) -> bool:
+    """Whether a clip is written completely: its video and, written after it, its sidecar (each renamed into place
+    whole, so an interrupted write leaves at most a video without a sidecar, which is written again)."""
+    return all(path.is_file() for path in _clip_paths(out, spec))
+
+
 def _write_clip(task: tuple[Path, ClipSpec, CorpusDifficulty]) -> str:
-    """Render and write one clip; temporary names and os.replace keep a half-written clip from looking done."""
+    """Render and write one clip, the video then its sidecar, each through a temporary file renamed into place (the
+    encoder writes the video to a path, so it gets its own temporary name; the sidecar goes through
+    model.checkpoint.atomic_write_bytes): a half-written clip never looks done."""
     out, spec, difficulty = task
     video_path, meta_path = _clip_paths(out, spec)
     video_path.parent.mkdir(parents=True, exist_ok=True)
@@ -527,18 +536,17 @@ def _write_clip(task: tuple[Path, ClipSpec, CorpusDifficulty]) -> str:
 
 
 def _write_json(path: Path, content: dict) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.json")
-    tmp.write_text(json.dumps(content, separators=(",", ":")))
-    os.replace(tmp, path)
+    atomic_write_bytes(path, json.dumps(content, separators=(",", ":")).encode())
 
 
 def write_corpus(out: Path, seed: int = 0, scale: float = 1.0, workers: int = 2, progress: bool = True,
                  difficulty: CorpusDifficulty = CorpusDifficulty()) -> Path:
-    """Write the corpus in AFEW's layout under ``out``; clips already written (video and sidecar) are skipped."""
+    """Write the corpus in AFEW's layout under ``out``; clips already written completely (``clip_complete``) are kept,
+    so an interrupted run resumes where it stopped."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)  # an unusable folder is answered before the bar is drawn
     specs = [spec for split in SPLITS for spec in corpus_index(seed, split, scale)]
-    todo = [(out, spec, difficulty) for spec in specs if not all(p.exists() for p in _clip_paths(out, spec))]
+    todo = [(out, spec, difficulty) for spec in specs if not clip_complete(out, spec)]
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc="corpus", unit="clip", disable=not progress)
     if workers > 1 and len(todo) > 1:
         with process_pool(workers) as pool:

@@ -1,7 +1,13 @@
-"""Analyze a clip: processing steps, prediction with the attention switch, saliency of both streams, attention."""
+"""Analyze a clip: processing steps, prediction with the attention switch, saliency of both streams, attention.
+
+Only the open tab runs (the tabs are bound to the address bar, so each has ``.open``), and every analysis and
+explanation comes from lab.ui's caches shared by all sessions: a rerun, a second visitor or a class on one link
+recomputes nothing. The picks (source, sample, tab, method, target, frame...) live in the URL and survive page
+switches.
+"""
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -12,9 +18,9 @@ from lab.intervene import drawable_clip
 from lab.video_export import browser_playable
 
 SAMPLE, UPLOAD, CORPUS = "Shipped sample", "Upload a video", "Corpus clip"
-KEEP_EXPLANATIONS = 6  # per session: switching back and forth between methods stays instant
+PREDICTED = "predicted"  # the target option that follows the prediction of the variant shown
+KEPT = {"persist_state": "session", "bind": "query-params"}  # in the address bar, and kept across pages
 
-st.title("Analyze a clip")
 chosen = ui.selection()
 loaded = ui.current_model(chosen)
 if loaded is None:
@@ -24,268 +30,361 @@ variants = analysis.attention_variants(model, process, ui.model_without_module(c
                                       ui.load_calibration(chosen.checkpoint))
 
 
-def pick_clip():
-    """(clip id, function that analyzes it, the clip's file when it has one) for the chosen source, or None while
-    nothing is chosen."""
+@dataclass(frozen=True)
+class Picked:
+    """The clip to analyze: an id for this session, its bytes' digest, how to analyze it, and its file if it has
+    one (corpus clips and samples: their ground truth and What if)."""
+
+    clip_id: tuple
+    digest: str
+    run: object  # center_crop -> ClipAnalysis
+    path: Path | None
+
+
+def kept_file(source: str, name: str | None = None, data: bytes | None = None) -> tuple[str, bytes] | None:
+    """The last file this session gave ``source`` (an upload or a recording): kept across page switches."""
+    files = st.session_state.setdefault("analyze_files", {})
+    if data is not None:
+        files[source] = (name, data)
+    return files.get(source)
+
+
+def bytes_picked(source: str, name: str, data: bytes) -> Picked:
+    digest = ui.content_digest(data)
+    return Picked((source, digest), digest,
+                  lambda crop: analysis.analyze_upload(data, name, variants, center_crop=crop), None)
+
+
+def file_picked(clip_id: tuple, path: Path, name: str | None = None) -> Picked:
+    return Picked(clip_id, ui.file_digest(path),
+                  lambda crop: analysis.analyze_file(path, variants, center_crop=crop, name=name), path)
+
+
+def pick_clip(where) -> Picked | None:
+    """The chosen source's clip, or None while nothing is chosen (the page then says what to do)."""
     linked = st.query_params.get("clip")
     samples = sources.sample_clips()
     options = [o for o in (SAMPLE, UPLOAD, webcam.SOURCE, CORPUS) if o != SAMPLE or samples]
-    source = st.radio("Clip", options, index=options.index(CORPUS if linked else options[0]), horizontal=True,
-                      key="clip_source")
+    left, right = where.columns([2, 3])
+    source = left.radio("Source", options, index=options.index(CORPUS if linked else options[0]), horizontal=True,
+                        key="source", **KEPT)
     if source != CORPUS:
-        for name in ("clip", "split"):  # only the corpus link's own parameters: the open tab stays in the address
+        for name in ("clip", "split"):  # only the corpus link's own parameters: the other picks stay
             if name in st.query_params:
                 del st.query_params[name]
     if source == SAMPLE:
-        path = st.selectbox("Sample", samples, format_func=lambda p: p.stem, key="sample")
-        return ("sample", str(path)), lambda crop: analysis.analyze_file(path, variants, center_crop=crop), path
+        path = right.selectbox("Sample", samples, format_func=lambda p: p.stem, key="sample", **KEPT)
+        return file_picked(("sample", str(path)), path)
     if source == UPLOAD:
-        upload = st.file_uploader("Video file", type=list(analysis.UPLOAD_TYPES), key="upload",
-                                  help="A few seconds with one visible face work best; at most 20 s are read.")
+        upload = right.file_uploader("Video file", type=list(analysis.UPLOAD_TYPES), key="upload",
+                                     help="A few seconds with one visible face work best; at most 20 s are read.")
+        if upload is not None:
+            kept_file(UPLOAD, upload.name, upload.getvalue())
+        kept = kept_file(UPLOAD)
+        if kept is None:
+            return None
         if upload is None:
-            return None
-        return ("upload", upload.file_id), lambda crop: analysis.analyze_upload(
-            upload.getvalue(), upload.name, variants, center_crop=crop), None
+            right.caption(f"Showing **{kept[0]}**, uploaded earlier; upload another file to replace it.")
+        return bytes_picked(UPLOAD, *kept)
     if source == webcam.SOURCE:  # the recording is analysed exactly like an uploaded file
-        seconds = st.select_slider("Seconds to record", list(range(1, webcam.MAX_SECONDS + 1)), value=3,
-                                   key="webcam_seconds")
-        recording = webcam.record(seconds)
-        if recording is None:
-            return None
-        return recording.clip_id, lambda crop: analysis.analyze_upload(recording.data, recording.name, variants,
-                                                                       center_crop=crop), None
+        with right:
+            seconds = st.select_slider("Seconds to record", list(range(1, webcam.MAX_SECONDS + 1)), value=3,
+                                       key="webcam_seconds")
+            recording = webcam.record(seconds)
+        if recording is not None:
+            kept_file(webcam.SOURCE, recording.name, recording.data)
+        kept = kept_file(webcam.SOURCE)
+        return None if kept is None else bytes_picked(webcam.SOURCE, *kept)
     corpus = ui.open_data(chosen)
     if corpus is None:
         return None
     splits = list(corpus.splits)
-    split = st.selectbox("Split", splits, key="corpus_split",
-                         index=splits.index(st.query_params["split"]) if st.query_params.get("split") in splits else 0)
+    pick_split, pick_clip_of_split = right.columns([1, 3])
+    split = pick_split.selectbox("Split", splits, key="corpus_split",
+                                 index=splits.index(st.query_params["split"])
+                                 if st.query_params.get("split") in splits else 0)
     clips = [dataset.relative_clip(corpus, r.path) for r in corpus.clips(split)]
     if linked and linked not in clips:
         clips.insert(0, linked)  # shown, and refused with a one-line error below if it is not in the corpus
-    relative = st.selectbox("Clip", clips, index=clips.index(linked) if linked in clips else 0, key=f"clip-{split}")
+    relative = pick_clip_of_split.selectbox("Corpus clip", clips, index=clips.index(linked) if linked in clips else 0,
+                                            key=f"clip-{split}")
     st.query_params.update(clip=relative, split=split)  # the address bar now shares this clip
     try:
         path = dataset.find_clip(corpus, relative)
-    except dataset.CorpusError:
-        path = None  # analyzed() says why in one line
-    return ("corpus", relative), lambda crop: analysis.analyze_file(dataset.find_clip(corpus, relative), variants,
-                                                                   center_crop=crop, name=relative), path
+    except dataset.CorpusError as error:
+        st.error(str(error))
+        return None
+    return file_picked(("corpus", relative), path, name=relative)
 
 
-def analyzed(clip_id, run):
-    """The clip's analysis, computed once per clip, checkpoint and crop mode; None after a one-line error."""
-    crop = st.session_state.get("center_crop_for") == clip_id
-    key = (clip_id, sources.checkpoint_stamp(chosen.checkpoint), crop, tuple(v.label for v in variants))
-    stored = st.session_state.get("lab_analysis")
-    if stored and stored[0] == key:
-        return stored[1]
+def analyzed(picked: Picked) -> analysis.ClipAnalysis | None:
+    """The clip's analysis (shared by every session), or None after a one-line error."""
+    crop = st.session_state.get("center_crop_for") == picked.clip_id
+    key = ui.ClipKey(picked.digest, sources.checkpoint_stamp(chosen.checkpoint), crop)
     try:
-        with st.status("Processing the clip: face track, crops, optical flow, prediction…") as status:
-            result = run(crop)
-            status.update(label=f"Processed {result.name}", state="complete")
+        with st.spinner("Processing the clip: face track, crops, optical flow, prediction…"):
+            return ui.shared_analysis(key, tuple(v.label for v in variants), picked.run)
     except ui.NoFaceError as error:
         st.error(str(error))
         if st.button("Retry with a centre crop (no face detection)"):
-            st.session_state["center_crop_for"] = clip_id
+            st.session_state["center_crop_for"] = picked.clip_id
             st.rerun()
-        return None
-    except (ui.ClipError, dataset.CorpusError) as error:
+    except ui.ClipError as error:
         st.error(str(error))
-        return None
-    st.session_state["lab_analysis"] = (key, result)
-    st.session_state["lab_explanations"] = {}
-    return result
+    return None
 
 
-picked = pick_clip()
+def new_clip_resets(key: str, clip_id: tuple) -> None:
+    """A widget whose default depends on the clip starts from that default on each new clip (a shared link's value
+    wins on the session's first clip); after that it is the reader's."""
+    marker = f"{key}_clip"
+    first = marker not in st.session_state
+    if st.session_state.get(marker) != clip_id:
+        st.session_state[marker] = clip_id
+        if not first:
+            st.session_state.pop(key, None)
+
+
+st.title("Analyze a clip")
+picked = pick_clip(st.container())
 if picked is None:
+    st.info("Pick a sample, upload a video, record one or open a corpus clip.")
     st.stop()
-clip_path = picked[2]
-result = analyzed(*picked[:2])
+result = analyzed(picked)
 if result is None:
     st.stop()
+clip_key = ui.ClipKey(picked.digest, sources.checkpoint_stamp(chosen.checkpoint),
+                      st.session_state.get("center_crop_for") == picked.clip_id)
 file_stem = Path(result.name).stem  # download names such as happy_test_00012-face-crops.png
 
 has_module = model.attention is not None
-attention_on = st.toggle("Inter-stream attention", value=True, key="attention", disabled=not has_module,
-                         help="Off: the same trained model answers with its inter-stream attention module bypassed.")
+summary, verdict, switch = st.columns([2, 5, 2], vertical_alignment="center")
+attention_on = switch.toggle("Inter-stream attention", value=True, key="attention", disabled=not has_module, **KEPT,
+                             help="Off: the same trained model answers with its inter-stream attention module "
+                                  "left out, so you see what the module changes.")
 column = variants[0].label if attention_on or not has_module else "attention off"
 probabilities = result.probabilities[column]
 predicted = str(probabilities.idxmax())
-left, right = st.columns([1, 3])
 reliable = result.reliability.reliable
-left.metric(f"Prediction ({column})", predicted,
-            f"{probabilities.max():.0%} confidence" if reliable else "unreliable", delta_color="off",
-            delta_arrow="off")
-truth = dataset.read_sidecar(clip_path) if clip_path is not None else None
+summary.metric(f"Prediction ({column})", predicted,
+               f"{probabilities.max():.0%} confidence" if reliable else "unreliable", delta_color="off",
+               delta_arrow="off")
+truth = dataset.read_sidecar(picked.path) if picked.path is not None else None
+headline = trust.headline(result.reliability, predicted, probabilities.max())
 if truth is not None:  # corpus clips and samples know their expression
     mark = ":green[✓ right]" if truth["label"] == predicted else ":red[✗ wrong]"
-    left.markdown(f"Ground truth: **{truth['label']}** ({mark})")
-if reliable:
-    right.success(trust.headline(result.reliability, predicted, probabilities.max()))
-else:
-    right.warning(trust.headline(result.reliability, predicted, probabilities.max()))
-with right.expander("Reliability checks"):
-    st.table(trust.panel(result.reliability).set_index("check"))
-for warning in result.warnings:
-    right.warning(warning)
+    headline = f"Ground truth: **{truth['label']}** ({mark}). {headline}"
+(verdict.success if reliable else verdict.warning)(headline)
+notes = [*result.warnings]
 if result.clip.stats.get("center_crop"):
-    right.info("Centre crop: no face detection was used for this clip.")
+    notes.append("Centre crop: no face detection was used for this clip.")
+for note in notes:
+    verdict.caption(note)
 
-# Keyed and bound to the address bar: a rerun (a slider, a download) keeps the open tab, and a shared link opens it.
+# Keyed and bound to the address bar: a rerun keeps the open tab, a shared link opens it, and only it runs.
 tab_prediction, tab_processing, tab_saliency, tab_whatif, tab_attention = st.tabs(
     ["Prediction", "Processing steps", "Saliency", "What if", "Inter-stream attention"], key="tab",
     bind="query-params")
 
-with tab_prediction:
-    st.plotly_chart(figures.probability_bars(result.probabilities), key="probabilities")
-    st.caption("Attention on / off: the same model with its module used or bypassed. Trained without the module: "
-               "the same recipe trained with no module at all (shipped checkpoint two_stream_no_attention).")
-    st.download_button("Probabilities (CSV)", result.probabilities.to_csv(index_label="class"),
-                       file_name=f"{file_stem}-probabilities.csv", mime="text/csv")
+if tab_prediction.open:
+    with tab_prediction:
+        bars, checks = st.columns([3, 2])
+        bars.plotly_chart(figures.probability_bars(result.probabilities), key="probabilities")
+        bars.caption("Attention on / off: the same model with its module used or left out. Trained without the "
+                     "module: the same recipe trained with no module at all (checkpoint two_stream_no_attention).")
+        if truth is not None:
+            checks.video(str(browser_playable(picked.path)), format="video/webm", loop=True, autoplay=True,
+                         muted=True)
+            checks.caption("The original clip")
+        checks.markdown("**Reliability checks**")
+        checks.table(trust.panel(result.reliability).set_index("check"))
+        bars.download_button("Probabilities (CSV)", result.probabilities.to_csv(index_label="class"),
+                             file_name=f"{file_stem}-probabilities.csv", mime="text/csv")
 
-with tab_processing:
-    stats = result.clip.stats
-    st.markdown(f"**{stats['num_frames']} frames** at {stats['fps']:.1f} fps, {stats['width']}×{stats['height']}; "
-                f"face found by the detector on {stats.get('detection_rate', 0):.0%} of its runs, tracked on "
-                f"{stats.get('track_coverage', 0):.0%} of the frames; flow: {stats['flow_method']}.")
-    track = visuals.montage(result.track_frames, columns=4)
-    st.image(track, caption="Face track on the sampled frames: green = detected, yellow = tracked, red = crop")
-    crops = visuals.montage(visuals.upscale(result.clip.rgb, 96), columns=8)
-    st.image(crops, caption=f"The {len(result.clip.rgb)} face crops the spatial stream sees")
-    flow_left, flow_right = st.columns([6, 1])
-    flows = visuals.montage(visuals.upscale(visuals.flow_to_rgb(result.clip.flow), 96), columns=8)
-    flow_left.image(flows, caption="Optical flow between consecutive crops (the temporal stream's input)")
-    flow_right.image(visuals.colour_wheel(), caption="hue = direction, brightness = speed")
-    for label, image in (("Face track", track), ("Face crops", crops), ("Flow fields", flows)):
-        st.download_button(f"{label} (PNG)", visuals.png_bytes(image), mime="image/png", key=f"png-{label}",
-                           file_name=f"{file_stem}-{label.lower().replace(' ', '-')}.png")
+if tab_processing.open:
+    with tab_processing:
+        stats = result.clip.stats
+        st.markdown(f"**{stats['num_frames']} frames** at {stats['fps']:.1f} fps, {stats['width']}×{stats['height']}; "
+                    f"face found by the detector on {stats.get('detection_rate', 0):.0%} of its runs, tracked on "
+                    f"{stats.get('track_coverage', 0):.0%} of the frames; flow: {stats['flow_method']}.")
+        track = visuals.montage(visuals.number_tiles(result.track_frames), columns=4)
+        st.image(track, caption="Face track on the sampled frames (numbered as on the other tabs): green = detected, "
+                                "yellow = tracked, red = the square the crop was cut from", width="content")
+        crops = visuals.montage(visuals.number_tiles(visuals.upscale(result.clip.rgb, 96)), columns=8)
+        st.image(crops, caption=f"The {len(result.clip.rgb)} face crops the spatial stream sees", width="content")
+        flow_left, flow_right = st.columns([6, 1])
+        flows = visuals.montage(visuals.number_tiles(visuals.upscale(visuals.flow_to_rgb(result.clip.flow), 96),
+                                                     first=1), columns=8)
+        flow_left.image(flows, caption="The motion into each frame from the one before (the temporal stream's input; "
+                                       "frame 0 has none)", width="content")
+        flow_right.image(visuals.colour_wheel(), caption="colour = direction, brightness = speed")
+        for label, image in (("Face track", track), ("Face crops", crops), ("Flow fields", flows)):
+            st.download_button(f"{label} (PNG)", visuals.png_bytes(image), mime="image/png", key=f"png-{label}",
+                               file_name=f"{file_stem}-{label.lower().replace(' ', '-')}.png")
 
-with tab_saliency:
-    choose_method, choose_target, choose_steps = st.columns(3)
-    method = choose_method.selectbox("Method", offered(), key="method")
-    target_name = choose_target.selectbox("Target class", ui.CLASSES, index=ui.CLASSES.index(predicted),
-                                          key=f"target-{picked[0]}-{column}",
-                                          help="Default: the class predicted with the attention setting shown.")
-    steps = method_named(method).steps
-    if method_named(method).has_steps:
-        steps = choose_steps.select_slider("Integration steps", [8, 16, 32, 64], value=steps, key="ig_steps")
-    explanations = st.session_state.setdefault("lab_explanations", {})
-    key = (method, target_name, attention_on, steps)
-    if key not in explanations:
-        with st.status(f"Computing {method} for both streams…") as status:
-            explanations[key] = {"explanation": explain.explain(model, result, method, ui.CLASSES.index(target_name),
-                                                                attention_on, steps)}
-            status.update(label=f"{method}: {explanations[key]['explanation'].seconds:.2f} s", state="complete")
-        while len(explanations) > KEEP_EXPLANATIONS:
-            explanations.pop(next(iter(explanations)))
-    entry = explanations[key]
-    shown = entry["explanation"]
-    spatial_share, temporal_share = shown.shares
-    share_left, share_right, share_time = st.columns(3)
-    share_left.metric("Spatial stream's share", f"{spatial_share:.0%}")
-    share_right.metric("Temporal stream's share", f"{temporal_share:.0%}")
-    share_time.metric("Computed in", f"{shown.seconds:.2f} s")
-    frame = st.slider("Frame", 0, len(shown.spatial) - 1, int(np.nanargmax(shown.importance["spatial"])),
-                      key=f"frame-{picked[0]}")
-    picture, curve = st.columns([2, 3])
-    picture.image(explain.frame_panel(shown, frame),
-                  caption="Left: face crop with spatial saliency. Right: motion into this frame with temporal "
-                          "saliency.")
-    curve.plotly_chart(figures.importance_curves(shown.importance, frame), key="importance")
-    if "video" not in entry:
-        entry["video"] = explain.overlay_video(shown, result.clip.stats.get("duration", 1.0))
-    st.video(entry["video"], format="video/webm", loop=True)
-    stem = f"{file_stem}-{method.lower().replace(' ', '-')}-{target_name.lower()}"
-    downloads = st.columns(3)
-    downloads[0].download_button("Overlay video (WebM)", entry["video"], file_name=f"{stem}.webm", mime="video/webm")
-    downloads[1].download_button("All frames (PNG)", explain.overview_png(shown), file_name=f"{stem}.png",
-                                 mime="image/png")
-    downloads[2].download_button("Importance per frame (CSV)", shown.importance.to_csv(index=False),
-                                 file_name=f"{stem}.csv", mime="text/csv")
 
-with tab_whatif:
-    drawable = drawable_clip(clip_path)
-    if drawable is None:
-        st.info("What if works on clips of the embedded corpus and on the shipped samples: the corpus generator can "
-                "draw them again with an action unit changed, the same person, motion, light and noise.")
-    else:
-        st.caption("Change the action units this clip shows; it is drawn again and analysed like any clip. 100% is the "
-                   "clip as drawn, 0% removes the action unit.")
-        present = st.session_state.setdefault("whatif_present", {})
-        if drawable not in present:
-            present.clear()
-            present[drawable] = whatif.present_aus(drawable)
-        strengths = {}
-        for region, aus in present[drawable].items():
-            slots = st.columns([1, *[3] * len(aus)], vertical_alignment="center")
-            slots[0].markdown(f"**{region}**")
-            for slot, (name, peak) in zip(slots[1:], aus):
-                strengths[name] = slot.slider(whatif.au_label(name), 0, int(whatif.MAX_STRENGTH * 100), 100, 25,
-                                                format="%d%%", key=f"whatif-{drawable.name}-{name}",
-                                                help=f"As drawn, its peak intensity is {peak:.2f} of 1.") / 100
-        edits = whatif.strength_edits(strengths)
-        original_column, edited_column = st.columns(2)
-        original_column.video(str(browser_playable(clip_path)), format="video/webm", loop=True)
-        original_column.caption(f"Original: {predicted} ({probabilities.max():.0%})")
-        if edits:
-            cached = st.session_state.get("whatif_counterfactual")
-            if cached is None or cached[0] != (picked[0], edits):
-                with st.status("Drawing the edited clip and analysing it…") as status:
-                    cached = ((picked[0], edits), whatif.counterfactual(drawable, edits, variants))
-                    status.update(label="Edited clip analysed", state="complete")
-                st.session_state["whatif_counterfactual"] = cached
-            edited = cached[1].analysis
-            edited_probabilities = edited.probabilities[column]
-            edited_column.video(cached[1].video, format="video/webm", loop=True)
-            edited_column.caption(f"Edited: {edited_probabilities.idxmax()} ({edited_probabilities.max():.0%})")
-            change = edited_probabilities[predicted] - probabilities[predicted]
-            edited_column.metric(f"Probability of {predicted} after the edit", f"{edited_probabilities[predicted]:.1%}",
-                                 f"{change * 100:+.1f} points", delta_color="normal")
-            st.plotly_chart(figures.probability_bars(
-                pd.DataFrame({"original": probabilities, "edited": edited_probabilities})), key="whatif_bars")
-            saliencies = cached[1].saliencies  # per (method, target, attention, steps): a rerun does not recompute
-            if (method, target_name, attention_on, steps) not in saliencies:
-                saliencies[method, target_name, attention_on, steps] = explain.explain(
-                    model, edited, method, ui.CLASSES.index(target_name), attention_on, steps)
-            saliency = saliencies[method, target_name, attention_on, steps]
-            apex = int(np.nanargmax(saliency.importance["spatial"]))
-            st.image(explain.frame_panel(saliency, apex), caption=f"{method} on the edited clip for {target_name}, "
-                     f"frame {apex} (its most relevant): face crop and motion into the frame")
+def explanation_key(method: str, target: int, steps: int | None) -> ui.ExplanationKey:
+    return ui.ExplanationKey(clip_key, method, target, attention_on, steps if method_named(method).has_steps else None)
+
+
+def explanation_of(method: str, target: int, steps: int | None) -> explain.Explanation:
+    with st.spinner(f"Computing {method} for both streams…"):
+        return ui.shared_explanation(explanation_key(method, target, steps), model, result)
+
+
+methods = offered()
+grades = ui.method_grades(chosen.checkpoint_name)
+
+if tab_saliency.open:
+    with tab_saliency:
+        pictures, controls = st.columns([3, 2])
+        method = controls.selectbox("Method", methods, key="method", **KEPT)
+        controls.caption("**How far it can be trusted here:** "
+                         + grades.get(method, "not graded for this checkpoint (see the Explanation quality page)."))
+        target_name = controls.selectbox(
+            "Target class", [PREDICTED, *ui.CLASSES], key="target", **KEPT,
+            format_func=lambda c: f"Predicted: {predicted}" if c == PREDICTED else c,
+            help="Whose evidence to show. 'Predicted' follows the prediction of the attention setting shown.")
+        target_name = predicted if target_name == PREDICTED else target_name
+        compared = controls.multiselect("Side by side with", [m for m in methods if m != method], key="compare",
+                                        **KEPT, help="Other methods on the same frame, below the first.")
+        style_sign, style_opacity = controls.columns(2)
+        signed = style_sign.toggle("Show the sign", key="signed", **KEPT,
+                                   help="Red: pushes towards the target class; blue: pushes away from it.")
+        opacity = style_opacity.slider("Map opacity", 0, 100, 55, 5, format="%d%%", key="opacity", **KEPT)
+        steps = method_named(method).steps
+        if method_named(method).has_steps:
+            steps = controls.select_slider("Integration steps", [8, 16, 32, 64], value=steps, key="steps", **KEPT)
+        style = explain.MapStyle(signed, opacity / 100)
+        target = ui.CLASSES.index(target_name)
+        with pictures:
+            shown = explanation_of(method, target, steps)
+        new_clip_resets("frame", picked.clip_id)
+        frame = controls.slider("Frame", 0, shown.frames - 1, shown.most_relevant_frame(), key="frame", **KEPT,
+                                help="Starts on the frame where the maps hold the most relevance.")
+        seconds_into = shown.importance.time_s[frame]
+
+        def show(where, name: str, explanation: explain.Explanation) -> None:
+            where.image(explain.frame_panel(explanation, frame, style, legend=True), width="content",
+                        caption=f"{name} for {target_name}, frame {frame} ({seconds_into:.2f} s): the face crop "
+                                "(left) and the motion into this frame (right)")
+
+        show(pictures, method, shown)
+        if signed and not shown.has_sign:
+            pictures.caption(f"{method} gives magnitudes only: it says where, not which way.")
+        if compared:
+            for slot, name in zip(st.columns(len(compared)), compared):
+                show(slot, name, explanation_of(name, target, steps))
+                slot.caption(grades.get(name, "Not graded for this checkpoint."))
+        spatial_share, temporal_share = shown.shares
+        share_left, share_right, share_time, curve = st.columns([1, 1, 1, 4])
+        share_left.metric("Spatial share", f"{spatial_share:.0%}", help="The face crops' share of all relevance")
+        share_right.metric("Temporal share", f"{temporal_share:.0%}", help="The motion's share of all relevance")
+        share_time.metric("Computed in", f"{shown.seconds:.2f} s")
+        curve.plotly_chart(figures.importance_curves(shown.importance, frame), key="importance")
+        stem = f"{file_stem}-{method.lower().replace(' ', '-')}-{target_name.lower()}"
+        duration = result.clip.stats.get("duration", 1.0)
+
+        def video() -> bytes:
+            return ui.shared_overlay_video(explanation_key(method, target, steps), style, shown, duration)
+
+        if st.toggle("Play the maps as a video", key="as_video"):
+            st.video(video(), format="video/webm", loop=True, autoplay=True, muted=True,
+                     width=2 * explain.VIDEO_SIDE + 4)
+        downloads = st.columns(3)
+        downloads[0].download_button("Overlay video (WebM)", video, file_name=f"{stem}.webm", mime="video/webm")
+        downloads[1].download_button("All frames (PNG)", lambda: explain.overview_png(shown, style),
+                                     file_name=f"{stem}.png", mime="image/png")
+        downloads[2].download_button("Importance per frame (CSV)", shown.importance.to_csv(index=False),
+                                     file_name=f"{stem}.csv", mime="text/csv")
+
+if tab_whatif.open:
+    with tab_whatif:
+        drawable = drawable_clip(picked.path)
+        if drawable is None:
+            st.info("What if works on clips of the embedded corpus and on the shipped samples: the corpus generator "
+                    "can draw them again with an action unit changed, the same person, motion, light and noise.")
         else:
-            edited_column.info("Move a slider to draw the clip again with that action unit changed.")
-        if st.button("Remove each action unit in turn", key="whatif_removals"):
-            with st.status("Drawing the clip once per action unit…") as status:
-                st.session_state["whatif_removal_effects"] = (picked[0], predicted,
-                                                       whatif.removal_effects(drawable, variants, predicted))
-                status.update(label="Every action unit removed in turn", state="complete")
-        removals = st.session_state.get("whatif_removal_effects")
-        if removals is not None and removals[:2] == (picked[0], predicted):
-            st.plotly_chart(figures.effect_bars(removals[2], predicted), key="whatif_effects")
+            st.caption("Change the action units this clip shows; it is drawn again and analysed like any clip. 100% "
+                       "is the clip as drawn, 0% removes the action unit.")
+            present = st.session_state.setdefault("whatif_present", {})
+            if drawable not in present:
+                present.clear()
+                present[drawable] = whatif.present_aus(drawable)
+            strengths = {}
+            for region, aus in present[drawable].items():
+                slots = st.columns([1, *[3] * len(aus)], vertical_alignment="center")
+                slots[0].markdown(f"**{region}**")
+                for slot, (name, peak) in zip(slots[1:], aus):
+                    strengths[name] = slot.slider(whatif.au_label(name), 0, int(whatif.MAX_STRENGTH * 100), 100, 25,
+                                                  format="%d%%", key=f"whatif-{drawable.name}-{name}",
+                                                  help=f"As drawn, its peak intensity is {peak:.2f} of 1.") / 100
+            edits = whatif.strength_edits(strengths)
+            original_column, edited_column = st.columns(2)
+            original_column.video(str(browser_playable(picked.path)), format="video/webm", loop=True)
+            original_column.caption(f"Original: {predicted} ({probabilities.max():.0%})")
+            if edits:
+                cached = st.session_state.get("whatif_counterfactual")
+                if cached is None or cached[0] != (picked.clip_id, edits):
+                    with st.spinner("Drawing the edited clip and analysing it…"):
+                        cached = ((picked.clip_id, edits), whatif.counterfactual(drawable, edits, variants))
+                    st.session_state["whatif_counterfactual"] = cached
+                edited = cached[1].analysis
+                edited_probabilities = edited.probabilities[column]
+                edited_column.video(cached[1].video, format="video/webm", loop=True)
+                edited_column.caption(f"Edited: {edited_probabilities.idxmax()} ({edited_probabilities.max():.0%})")
+                change = edited_probabilities[predicted] - probabilities[predicted]
+                edited_column.metric(f"Probability of {predicted} after the edit",
+                                     f"{edited_probabilities[predicted]:.1%}", f"{change * 100:+.1f} points",
+                                     delta_color="normal")
+                st.plotly_chart(figures.probability_bars(
+                    pd.DataFrame({"original": probabilities, "edited": edited_probabilities})), key="whatif_bars")
+                method = st.session_state.get("method") or methods[0]
+                if st.toggle(f"Explain the edited clip ({method}, the Saliency tab's method)", key="whatif_explain"):
+                    saliencies = cached[1].saliencies  # per (method, target, attention): a rerun does not recompute
+                    target = ui.CLASSES.index(predicted)
+                    if (method, target, attention_on) not in saliencies:
+                        with st.spinner(f"Computing {method} on the edited clip…"):
+                            saliencies[method, target, attention_on] = explain.explain(
+                                model, edited, method, target, attention_on, method_named(method).steps)
+                    saliency = saliencies[method, target, attention_on]
+                    apex = saliency.most_relevant_frame()
+                    st.image(explain.frame_panel(saliency, apex, legend=True), width="content",
+                             caption=f"{method} on the edited clip for {predicted}, frame {apex} (its most "
+                                     "relevant): face crop and motion into the frame")
+            else:
+                edited_column.info("Move a slider to draw the clip again with that action unit changed.")
+            if st.button("Remove each action unit in turn", key="whatif_removals"):
+                with st.spinner("Drawing the clip once per action unit…"):
+                    st.session_state["whatif_removal_effects"] = (picked.clip_id, predicted,
+                                                                  whatif.removal_effects(drawable, variants, predicted))
+            removals = st.session_state.get("whatif_removal_effects")
+            if removals is not None and removals[:2] == (picked.clip_id, predicted):
+                st.plotly_chart(figures.effect_bars(removals[2], predicted), key="whatif_effects")
 
-with tab_attention:
-    weights = result.attention
-    if weights is None:
-        st.info("This model has no inter-stream attention module.")
-        st.stop()
-    if not attention_on:
-        st.info("The module is switched off for the prediction above; these are its weights when it is on.")
-    direction = st.radio("Direction", list(attention_maps.DIRECTIONS), horizontal=True, key="direction",
-                         format_func=lambda d: "appearance → motion" if d == "spatial_to_temporal"
-                         else "motion → appearance")
-    view = attention_maps.direction_view(weights, direction)
-    st.plotly_chart(figures.attention_heatmap(view.matrix, view.query_labels, view.key_labels, view.query, view.key),
-                    key="attention_time")
-    st.caption(f"Each row: how the {view.query} stream, at those frames, spreads its attention over the {view.key} "
-               "stream's frames (summed over the face's regions, averaged over the regions that ask).")
-    pick_time, pick_region = st.columns(2)
-    query_time = pick_time.select_slider("Query frames", range(len(view.query_labels)),
-                                         format_func=lambda t: view.query_labels[t], key="query_time")
-    region = pick_region.selectbox("Query region", view.regions, key="query_region",
-                                   format_func=lambda rc: "all regions" if rc is None
-                                   else f"row {rc[0]}, column {rc[1]}")
-    montage = attention_maps.query_montage(weights, direction, result.clip, query_time, region, tile=96)
-    st.image(montage, caption=f"Where that query attends in the {view.key} stream, one tile per token time")
-    st.download_button("Time × time attention (CSV)", view.table().to_csv(), file_name=f"{file_stem}-{direction}.csv",
-                       mime="text/csv")
+if tab_attention.open:
+    with tab_attention:
+        weights = result.attention
+        if weights is None:
+            st.info("This model has no inter-stream attention module.")
+            st.stop()
+        if not attention_on:
+            st.info("The module is switched off for the prediction above; these are its weights when it is on.")
+        direction = st.radio("Direction", list(attention_maps.DIRECTIONS), horizontal=True, key="direction", **KEPT,
+                             format_func=lambda d: "appearance asks motion" if d == "spatial_to_temporal"
+                             else "motion asks appearance")
+        view = attention_maps.direction_view(weights, direction)
+        st.plotly_chart(figures.attention_heatmap(view.matrix, view.query_labels, view.key_labels, view.query,
+                                                  view.key), key="attention_time")
+        st.caption(f"Each row: how the {view.query} stream, at those frames, spreads its attention over the "
+                   f"{view.key} stream's frames (over the whole face). Frames are numbered as on the Saliency tab.")
+        pick_time, pick_region = st.columns(2)
+        query_time = pick_time.select_slider("Frames that ask", range(len(view.query_labels)),
+                                             format_func=lambda t: view.query_labels[t], key="query_time")
+        region = pick_region.selectbox("Part of the face that asks", view.regions, key="query_region",
+                                       format_func=attention_maps.region_name)
+        montage = attention_maps.query_montage(weights, direction, result.clip, query_time, region, tile=96)
+        st.image(montage, caption=f"Where those frames look in the {view.key} stream, one picture per step of the "
+                                  "module", width="content")
+        st.download_button("Time × time attention (CSV)", view.table().to_csv(),
+                           file_name=f"{file_stem}-{direction}.csv", mime="text/csv")

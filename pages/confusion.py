@@ -6,6 +6,7 @@ import streamlit as st
 from lab import confusion, figures, ui
 
 KEEP = "session"  # the page's choices survive opening a clip in Analyze and coming back
+EVALUATED = "cm_evaluated"  # (confusion.evaluation_key, tables) of the evaluation a click ran in this session
 
 st.title("Confusion matrices")
 chosen = ui.selection()
@@ -17,25 +18,31 @@ switches = (True, False) if loaded[0].attention is not None else (True,)  # atte
 
 
 def load_tables() -> dict[bool, dict] | None:
-    """{attention on?: {split: table}}: shipped or cached at once, else evaluated after one click (both switch
-    positions together, so the comparison below needs no second click)."""
+    """{attention on?: {split: table}}: shipped, cached or evaluated in this session at once, else evaluated after one
+    click (both switch positions together, so the comparison below needs no second click). What a click evaluated
+    is kept in the session, so the button gives way to the results for good."""
     args = (chosen.checkpoint_name, chosen.checkpoint, corpus, chosen.embedded)
+    kept = st.session_state.get(EVALUATED)
+    if kept is not None and kept[0] == confusion.evaluation_key(chosen.checkpoint, corpus):
+        return kept[1]
     found = {on: confusion.prediction_tables(*args, on, compute=False) for on in switches}
     missing = [on for on, tables in found.items() if tables is None]
     if not missing:
         return found
     ask = st.empty()
     with ask.container():
-        st.info("No predictions of this checkpoint on this corpus yet: evaluate it once, the result is cached.")
+        st.info("No predictions of this checkpoint on this corpus yet: evaluate it once" +
+                (" (attention on and off)" if len(switches) == 2 else "") + ", the result is cached.")
         clicked = st.button(f"Evaluate {chosen.checkpoint_name} on every split of this corpus", key="evaluate")
     if not clicked:
         return None
-    ask.empty()  # the button has done its job
+    ask.empty()  # the button has done its job: the results take its place
     with st.status("Evaluating…", expanded=True) as status:
         for on in missing:
             found[on] = confusion.prediction_tables(*args, on, on_split=lambda split, done, total, on=on: status.update(
                 label=f"Evaluating {split}, attention {'on' if on else 'off'} ({done + 1}/{total})…"))
         status.update(label="Evaluated", state="complete", expanded=False)
+    st.session_state[EVALUATED] = (confusion.evaluation_key(chosen.checkpoint, corpus), found)  # the latest only
     return found
 
 

@@ -14,6 +14,8 @@ st.markdown(
 
 chosen = ui.selection()
 loaded = ui.current_model(chosen)
+if takeaway := model_card.ablation_takeaway(sources.ablation_file()):
+    st.info(f"**Does the inter-stream attention module help?** {takeaway}", icon=":material/lightbulb:")
 
 st.subheader("Architecture")
 st.caption(f"Shapes for {'checkpoint ' + chosen.checkpoint_name if loaded else 'the default recipe'}.")
@@ -25,26 +27,37 @@ if checkpoints:
     st.dataframe(model_card.metrics_table(checkpoints), hide_index=True)
     st.caption("WAR = accuracy over all clips; UAR = mean of the per-class recalls (fair to rare classes). "
                "Measured on the embedded procedural corpus, not on AFEW or DFEW.")
-ablation = model_card.ablation_table(sources.ablation_file())
+ablation_file = sources.ablation_file()
+ablation = model_card.ablation_table(ablation_file)
 if ablation is not None:
     st.markdown("**Ablation**: what each part of the design contributes.")
     st.dataframe(ablation, hide_index=True)
+    st.caption(" ".join(filter(None, [
+        "Test of the embedded corpus, each variant trained with several seeds where it says so: mean ± sample "
+        "standard deviation over the seeds; a single seed shows its value alone. Real clips: accuracy on the small "
+        "real-face set. Switched off at inference: the attention models evaluated with the module bypassed, "
+        "not retrained.", model_card.switched_off_note(ablation_file)])))
 else:
     st.caption("No ablation results yet (assets/results/ablation.json).")
 
 st.subheader("A guided tour")
+st.caption("Showing the lab to a class? Turn on **Guided demo** in the sidebar: numbered steps on every page, "
+           "each with a link to the next.")
 st.markdown(
     "1. **Analyze a clip**: pick a shipped sample or upload a video. See the face track, the crops and the motion "
     "the model sees, its prediction with the attention module on, switched off, and from a model trained without it.\n"
-    "2. Open **Saliency**: which pixels and which moments drove the decision, for each stream. Try Grad-CAM, then "
-    "Integrated Gradients: do they agree? Which stream carries more of the evidence?\n"
+    "2. Open **Saliency**: which pixels and which moments drove the decision, for each stream, and which stream "
+    "carries more of the evidence. Not every method can be trusted: the **Explanation quality** page grades each "
+    "one (does it point at the action that really happened, is it faithful to the model, does it pass the sanity "
+    "checks), so rely on the methods it grades well.\n"
     "3. Open **Inter-stream attention**: which moments of the motion stream the appearance stream listens to.\n"
     "4. **Confusion matrices**: which expressions are confused, on every split, and what the module changes. "
     "Click a cell and open its clips.\n"
     "5. **Dataset explorer**: play the clips and see the facial action units that drive each one, with the "
     "expression's onset and apex marked."
 )
-columns = st.columns(3)
+columns = st.columns(4)
 columns[0].page_link("pages/analyze.py", label="Analyze a clip", icon=":material/search:")
-columns[1].page_link("pages/confusion.py", label="Confusion matrices", icon=":material/grid_on:")
-columns[2].page_link("pages/dataset.py", label="Dataset explorer", icon=":material/movie:")
+columns[1].page_link("pages/explanation_quality.py", label="Explanation quality", icon=":material/rule:")
+columns[2].page_link("pages/confusion.py", label="Confusion matrices", icon=":material/grid_on:")
+columns[3].page_link("pages/dataset.py", label="Dataset explorer", icon=":material/movie:")

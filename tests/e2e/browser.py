@@ -3,15 +3,14 @@
 The fixtures built on these live in conftest.py; every browser test module marks itself with ``BROWSER_TESTS``.
 """
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
+from lab.browser_bench import CHROMIUM, idle
 from lab.serve import serving  # noqa: F401 (the test modules take it from here)
 from tests.lab.lab_env import REPO
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
@@ -25,11 +24,21 @@ BROWSER_TESTS = [
 
 
 def settle(page, name: str) -> None:
-    """Wait until the script run is over, check that nothing raised, and keep a screenshot."""
-    page.wait_for_timeout(500)
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=SLOW)
-    # Lazily loaded elements (data frames, charts) show a skeleton until their code has arrived and drawn.
-    page.wait_for_function("!document.querySelector('[data-testid^=\"stSkeleton\"]')", timeout=SLOW)
+    """Wait until the script run is over, check that nothing raised, and keep a screenshot of the whole page."""
+    page.wait_for_timeout(300)
+    idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0, f"an exception is shown on {name}"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    whole_page_screenshot(page, SCREENSHOTS / f"{name}.png")
+
+
+def whole_page_screenshot(page, path: Path) -> None:
+    """Streamlit scrolls inside its main block, so a full-page screenshot shows only the window: the window is made
+    as tall as the content for the picture, then put back."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    window = page.viewport_size
+    height = page.evaluate("() => Math.max(...['stMain', 'stSidebarContent'].map(id => "
+                           "document.querySelector(`[data-testid=${id}]`)?.scrollHeight || 0))")
+    page.set_viewport_size({"width": window["width"], "height": max(window["height"], min(height, 6000))})
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(window)

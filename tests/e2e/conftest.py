@@ -20,8 +20,8 @@ def lab_assets(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app_url(lab_assets):
-    with serving(lab_assets) as url:
-        yield url
+    with serving(lab_assets) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")
@@ -36,5 +36,5 @@ def playwright():
 @pytest.fixture(scope="module")
 def page(playwright, app_url):
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser.new_page(viewport={"width": 1400, "height": 1000})
+    yield browser.new_page(viewport={"width": 1280, "height": 720})  # the layout's target window
     browser.close()

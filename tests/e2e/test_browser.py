@@ -19,8 +19,8 @@ pytestmark = BROWSER_TESTS
 @pytest.fixture(scope="module")
 def shipped_app_url(lab_assets):
     """The app with the shipped checkpoints and samples: the What-if test needs a model that reads faces."""
-    with serving({**lab_assets, "LAB_ASSETS": str(REPO / "assets")}) as url:
-        yield url
+    with serving({**lab_assets, "LAB_ASSETS": str(REPO / "assets")}) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +98,43 @@ def test_every_page_in_a_real_browser(page, app_url, lab_assets):
     settle(page, "explanation-quality")
 
 
+def test_analyze_state_survives_a_page_switch_and_a_shared_link_reopens_it(page, app_url):
+    page.goto(app_url)
+    page.get_by_text("Dynamic facial expression recognition, explained").wait_for(timeout=SLOW)
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    nav.get_by_text("Analyze a clip").click()
+    page.get_by_text("Prediction (attention on)").wait_for(timeout=SLOW)
+    sample = page.locator('[data-testid="stSelectbox"]').filter(has_text="Sample").inner_text().split("\n")[-1]
+    page.get_by_role("tab", name="Saliency").first.click()
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Method").click()
+    page.get_by_role("option", name="Saliency", exact=True).click()
+    page.get_by_text("Saliency for ").first.wait_for(timeout=SLOW)
+    frame = page.locator('[data-testid="stSlider"]').filter(has_text="Frame").get_by_role("slider")
+    frame.focus()
+    frame.press("Home")  # frame 0: the first flow frame says why it is dark
+    page.get_by_text(", frame 0 (").first.wait_for(timeout=SLOW)
+    settle(page, "analyze-before-page-switch")
+
+    def same_view(view) -> None:
+        view.get_by_text(", frame 0 (").first.wait_for(timeout=SLOW)
+        assert view.locator('[data-testid="stSelectbox"]').filter(has_text="Sample").inner_text().endswith(sample)
+        assert view.get_by_role("tab", name="Saliency", selected=True).count() == 1
+        assert view.get_by_text("Saliency for ").count() >= 1
+        assert view.get_by_text("created with a default value").count() == 0
+
+    nav.get_by_text("Confusion matrices").click()
+    page.get_by_text("Clips of a cell").wait_for(timeout=SLOW)
+    nav.get_by_text("Analyze a clip").click()
+    same_view(page)
+    link = page.url
+    assert "tab=Saliency" in link and "method=Saliency" in link and "frame=0" in link
+    fresh = page.context.browser.new_page(viewport={"width": 1280, "height": 720})  # another visitor, the link
+    fresh.goto(link)
+    same_view(fresh)
+    settle(fresh, "analyze-shared-link")
+    fresh.close()
+
+
 def test_what_if_removing_the_smile_changes_the_prediction(page, shipped_app_url):
     page.goto(shipped_app_url)
     page.get_by_text("Dynamic facial expression recognition, explained").wait_for(timeout=SLOW)
@@ -105,7 +142,7 @@ def test_what_if_removing_the_smile_changes_the_prediction(page, shipped_app_url
     page.get_by_text("Prediction (attention on)").wait_for(timeout=SLOW)
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Sample").click()
     page.get_by_role("option", name="happy_test_00012").click()
-    page.get_by_text("Processed happy_test_00012.avi").wait_for(timeout=SLOW)
+    page.get_by_text("Ground truth: Happy").first.wait_for(timeout=SLOW)
     settle(page, "analyze-sample")
     page.get_by_role("tab", name="What if").first.click()
     settle(page, "analyze-what-if-sliders")
@@ -150,8 +187,8 @@ def test_webcam_without_a_camera_is_one_line(page, app_url):
 def test_gradio_demo_records_from_the_webcam(camera_page, lab_assets):
     checkpoint = Path(lab_assets["LAB_ASSETS"]) / "checkpoints" / "two_stream_attention"
     page = camera_page
-    with serving(lab_assets, gradio_checkpoint=checkpoint) as url:
-        page.goto(url)
+    with serving(lab_assets, gradio_checkpoint=checkpoint) as server:
+        page.goto(server.url)
         page.get_by_role("button", name="Capture from camera").click()
         page.get_by_text("Click to Access Webcam").click()
         record = page.get_by_role("button", name="start recording")  # the same button then reads "Stop"

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lab import sources
-from model.ablation import VARIANTS
+from model.ablation import SWITCHED_OFF_ROW, VARIANTS
 from tests.lab.lab_env import REPO
 
 pytestmark = pytest.mark.timeout(300)
@@ -31,16 +31,19 @@ def test_overview_shows_architecture_model_card_and_ablation(lab_env):
     assert "two_stream_attention" in at.dataframe[0].value["checkpoint"].tolist()
     shown = at.dataframe[1].value  # from model.ablation's table of lab_env's ABLATION_RUNS
     assert shown.to_dict("records") == [
-        {"model": VARIANTS["temporal"][0], "seeds": 1, "Test WAR": "0.500", "Test UAR": "0.400"},  # no "± 0.000"
-        {"model": VARIANTS["two_stream_attention"][0], "seeds": 2, "Test WAR": "0.850 ± 0.071",
+        {"model": VARIANTS["temporal"][0], "seeds": "1 seed", "Test WAR": "0.500", "Test UAR": "0.400"},  # no "±"
+        {"model": VARIANTS["two_stream_attention"][0], "seeds": "2 seeds", "Test WAR": "0.850 ± 0.071",
          "Test UAR": "0.750 ± 0.071"},
+        {"model": SWITCHED_OFF_ROW, "seeds": "2 seeds", "Test WAR": "0.600 ± 0.141", "Test UAR": "0.600 ± 0.000"},
     ]
+    assert not any("Does the inter-stream attention module help" in i.value for i in at.info), \
+        "no takeaway: lab_env's table has no model trained without the module"
 
 
 def test_analyze_upload_attention_switch_and_methods(lab_env, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the upload's private folder goes
     at = open_page("pages/analyze.py")
-    at.radio(key="clip_source").set_value("Upload a video").run()
+    at.radio(key="source").set_value("Upload a video").run()
     sample = sources.sample_clips()[0]
     at.file_uploader(key="upload").set_value((sample.name, sample.read_bytes(), "video/x-msvideo")).run()
     assert not at.exception and not at.error
@@ -49,12 +52,21 @@ def test_analyze_upload_attention_switch_and_methods(lab_env, tmp_path, monkeypa
     assert not list(tmp_path.iterdir()), "uploads are deleted after processing"
     at.toggle(key="attention").set_value(False).run()
     assert metric(at, "Prediction (attention off)")
+    assert not at.get("plotly_chart") or len(at.get("plotly_chart")) == 1, "only the open tab runs"
+    at.session_state["tab"] = "Saliency"
+    at.run()
     for method in ("Integrated Gradients", "Temporal occlusion"):
         at.selectbox(key="method").set_value(method).run()
         assert not at.exception
-        assert float(metric(at, "Spatial stream's share").rstrip("%")) + float(
-            metric(at, "Temporal stream's share").rstrip("%")) == pytest.approx(100, abs=1)
-    assert at.get("video"), "the overlay video is shown"
+        assert float(metric(at, "Spatial share").rstrip("%")) + float(
+            metric(at, "Temporal share").rstrip("%")) == pytest.approx(100, abs=1)
+    at.toggle(key="as_video").set_value(True).run()
+    assert at.get("video"), "the overlay video is shown on request"
+    at.multiselect(key="compare").set_value(["Grad-CAM"]).run()
+    captions = [caption for image in at.get("image") for caption in image.captions]
+    assert sum(c.startswith("Grad-CAM for ") for c in captions) == 1, "a second method side by side"
+    at.session_state["tab"] = "Inter-stream attention"
+    at.run()
     at.radio(key="direction").set_value("temporal_to_spatial").run()
     at.selectbox(key="query_region").set_value((0, 0)).run()
     assert not at.exception
@@ -62,11 +74,11 @@ def test_analyze_upload_attention_switch_and_methods(lab_env, tmp_path, monkeypa
 
 def test_analyze_bad_upload_is_one_line_error_and_app_stays_usable(lab_env):
     at = open_page("pages/analyze.py")
-    at.radio(key="clip_source").set_value("Upload a video").run()
+    at.radio(key="source").set_value("Upload a video").run()
     at.file_uploader(key="upload").set_value(("broken.mp4", b"not a video at all", "video/mp4")).run()
     assert not at.exception
     assert len(at.error) == 1 and "\n" not in at.error[0].value
-    at.radio(key="clip_source").set_value("Shipped sample").run()
+    at.radio(key="source").set_value("Shipped sample").run()
     assert not at.exception and metric(at, "Prediction")
 
 
@@ -94,13 +106,16 @@ def test_typed_corpus_folder_survives_the_embedded_corpus_and_a_page_switch(lab_
 
 def test_analyze_opens_a_linked_corpus_clip(lab_env):
     at = open_page("pages/analyze.py", clip="Val/Happy/" + sources.sample_clips()[0].name, split="Val")
-    assert at.radio(key="clip_source").value == "Corpus clip"
+    assert at.radio(key="source").value == "Corpus clip"
     assert not at.error and metric(at, "Prediction")
 
 
 def test_what_if_draws_the_sample_again_with_an_action_unit_removed(lab_env):
     at = open_page("pages/analyze.py")
-    assert any(m.value.startswith("Ground truth: **Happy**") for m in at.markdown)  # the sample's own label
+    headlines = [alert.value for alert in [*at.success, *at.warning]]
+    assert any(h.startswith("Ground truth: **Happy**") for h in headlines), headlines  # the sample's own label
+    at.session_state["tab"] = "What if"
+    at.run()
     assert any("Original:" in c.value for c in at.caption)
     smile = next(s for s in at.slider if s.label.startswith("AU12"))
     smile.set_value(0).run()
@@ -160,3 +175,20 @@ def test_missing_corpus_folder_is_one_line_error(lab_env, tmp_path):
     at.text_input(key="_data_path").input(str(tmp_path / "nowhere")).run()
     assert not at.exception
     assert len(at.error) == 1 and "not a folder" in at.error[0].value
+
+
+def test_the_guided_demo_box_shows_the_pages_step_only_while_the_toggle_is_on(lab_env):
+    """AppTest runs app.py only on its first run (later runs, and a first run on another page, run the page alone),
+    so this checks the box app.py draws on the Overview; lab/tour.py's tests check the steps and their order."""
+    at = AppTest.from_file(REPO / "app.py", default_timeout=120)
+    at.run()
+    assert not at.exception and at.toggle(key="guided_demo").value is False
+    assert not any(m.value.startswith("**Guided demo") for m in at.markdown)
+    at = AppTest.from_file(REPO / "app.py", default_timeout=120)
+    at.session_state["guided_demo"] = True  # the sidebar's toggle, on
+    at.run()
+    assert not at.exception
+    assert at.markdown[0].value == "**Guided demo, step 1 of 6: The model and what the ablation says**", \
+        "the step box comes first, above the page"
+    [link] = [link.proto for link in at.get("page_link") if link.proto.label.startswith("Next, step")]
+    assert link.label == "Next, step 2: Analyze one clip" and "analyze" in link.page

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from lab import conditions, confusion, dataset, figures
+from model import locations
 from model.config import CLASSES
 from tests.lab.test_app_pages import open_page
 
@@ -142,3 +143,10 @@ def test_one_click_evaluates_attention_on_and_off_and_the_button_goes(lab_env):
     assert not at.button, "the button has gone once it has run"
     assert len(at.get("plotly_chart")) == 6, "three splits, then attention on, off and their difference"
     assert at.selectbox(key="cm_compare_split").value == "Test", "the comparison opens on the held-out split"
+    cached = list((locations.lab_cache() / "evaluations").glob("*.csv"))
+    assert len(cached) >= 6, "three splits, attention on and off, cached on disk"
+    for table in cached:  # gone from the disk: the session keeps what the click computed
+        table.unlink()
+    at.radio(key="cm_scale").set_value("counts").run()
+    assert not at.exception and not at.button, "the results stay in place of the button"
+    assert len(at.get("plotly_chart")) == 6

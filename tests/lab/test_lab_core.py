@@ -30,6 +30,39 @@ def test_overlay_all_uses_one_scale_for_the_clip():
     assert units[0].max() == pytest.approx(1.0) and units[1].max() == pytest.approx(0.1)
 
 
+def test_signed_maps_keep_their_sign_on_a_diverging_scale_and_opacity_fades_them():
+    maps = np.zeros((1, 4, 4), np.float32)
+    maps[0, 0, 0], maps[0, 3, 3] = 2.0, -2.0
+    units = visuals.normalize_maps(maps, percentile=100, signed=True)
+    assert units[0, 0, 0] == pytest.approx(1.0) and units[0, 3, 3] == pytest.approx(-1.0)
+    grey = np.full((4, 4, 3), 128, np.uint8)
+    out = visuals.overlay(grey, units[0], alpha=1.0, signed=True)
+    assert out[0, 0, 0] > out[0, 0, 2] and out[3, 3, 2] > out[3, 3, 0]  # red for, blue against
+    assert (out[1, 1] == grey[1, 1]).all()  # zero relevance keeps the picture
+    assert (visuals.overlay(grey, units[0], alpha=0.0, signed=True) == grey).all()  # opacity 0: the picture alone
+    bar = visuals.colour_bar(signed=True, width=120)
+    assert bar.shape[1] == 120 and bar[0, 0, 2] > bar[0, 0, 0] and bar[0, -1, 0] > bar[0, -1, 2]
+
+
+def test_frame_panel_explains_the_first_frame_and_starts_on_the_most_relevant_one():
+    from lab.attribution import Attribution
+    from lab.explain import Explanation, MapStyle, frame_panel
+
+    rgb = torch.zeros(3, 4, 8, 8)
+    rgb[:, 2] = 1.0  # all of the spatial relevance on frame 2
+    flow = torch.zeros(2, 3, 8, 8)
+    importance = pd.DataFrame({"frame": range(4), "time_s": [0.0, 0.1, 0.2, 0.3], "spatial": [0, 0, 1.0, 0],
+                               "temporal": [np.nan, 0, 0, 0]})
+    shown = Explanation(Attribution("m", 0, rgb, flow), np.zeros((4, 8, 8, 3), np.uint8),
+                        np.zeros((3, 8, 8, 3), np.uint8), importance, 0.0)
+    assert shown.most_relevant_frame() == 2
+    first = frame_panel(shown, 0, MapStyle(), side=96)
+    assert first.shape == (96, 2 * 96 + 4, 3)
+    assert (first[:, 96 + 4:] > 200).any(), "frame 0's motion half says in words why it is empty"
+    with_legend = frame_panel(shown, 2, MapStyle(signed=True), side=96, legend=True)
+    assert with_legend.shape[0] > 96 and not shown.has_sign
+
+
 def test_flow_colours_encode_direction_as_hue_and_speed_as_brightness():
     flow = np.zeros((1, 4, 4, 2), np.float32)
     flow[0, 0, 0] = (1, 0)  # right
@@ -113,7 +146,8 @@ def test_attention_time_matrix_rows_sum_to_one_and_query_maps_have_key_grid():
 def test_attention_is_labelled_and_pictured_with_the_frames_each_token_time_covers():
     read = attention_of_one_clip()
     view = attention.direction_view(read, "spatial_to_temporal")
-    assert view.query_labels == ["0–1", "2–3"] and view.key_labels == ["0–1", "2–3", "4–4"]
+    assert view.query_labels == ["frames 0–1", "frames 2–3"]  # crops 0..3
+    assert view.key_labels == ["frames 1–2", "frames 3–4", "frame 5"]  # flow field i leads to frame i + 1
     assert view.regions == [None, (0, 0), (0, 1), (1, 0), (1, 1)]
     flow_pictures = np.stack([np.full((4, 4, 3), 10 * i, np.uint8) for i in range(5)])
     montage = attention.attention_montage(flow_pictures, np.zeros((3, 2, 2)), read.temporal)
