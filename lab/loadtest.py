@@ -12,13 +12,9 @@ from __future__ import annotations
 import itertools
 import os
 import resource
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +25,8 @@ import torch
 
 from lab import analysis, explain, sources
 from lab.attribution import fast
+from lab.browser_bench import CHROMIUM, CHROMIUM_ARGS
+from lab.serve import serving
 from model import locations
 from model.checkpoint import load_checkpoint, read_config, save_checkpoint
 from model.config import CLASSES, ModelConfig, ProcessConfig
@@ -156,58 +154,23 @@ def browser_load(clips: list[Path], pages: int, env: dict[str, str]) -> dict:
     """``pages`` Chromium tabs upload different clips to one ``streamlit run`` server at the same time."""
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.address", "127.0.0.1", "--server.headless", "true"],
-                              cwd=locations.REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    try:
-        wait_healthy(url)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                                 args=["--headless", "--no-sandbox", "--disable-gpu"])
-            tabs = [browser.new_page() for _ in range(pages)]
-            for tab in tabs:
-                tab.goto(f"{url}/analyze")
-                tab.get_by_text("Upload a video").click()
-            started = time.perf_counter()
-            for i, tab in enumerate(tabs):  # every upload is in flight before the first answer is awaited
-                tab.locator('input[type="file"]').set_input_files(str(clips[i % len(clips)]))
-            for tab in tabs:
-                tab.get_by_text("Prediction (attention on)").wait_for(timeout=600_000)
-            seconds = time.perf_counter() - started
-            errors = sum(tab.locator('[data-testid="stException"]').count() for tab in tabs)
-            browser.close()
-        server_mb = resident_peak_mb(server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with serving(env) as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        tabs = [browser.new_page() for _ in range(pages)]
+        for tab in tabs:
+            tab.goto(f"{server.url}/analyze")
+            tab.get_by_text("Upload a video").click()
+        started = time.perf_counter()
+        for i, tab in enumerate(tabs):  # every upload is in flight before the first answer is awaited
+            tab.locator('input[type="file"]').set_input_files(str(clips[i % len(clips)]))
+        for tab in tabs:
+            tab.get_by_text("Prediction (attention on)").wait_for(timeout=600_000)
+        seconds = time.perf_counter() - started
+        errors = sum(tab.locator('[data-testid="stException"]').count() for tab in tabs)
+        browser.close()
+        server_mb = server.peak_memory_mb()
     return {"sessions": pages, "seconds": seconds, "per_minute": 60 * pages / seconds, "exceptions": errors,
             "server_peak_mb": server_mb}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def resident_peak_mb(pid: int) -> float:
-    """Peak resident memory of another process (VmHWM in /proc, KiB)."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
-
-
-def wait_healthy(url: str, seconds: float = 90) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"streamlit did not become healthy at {url}")
 
 
 def stand_in_lab(folder: Path, clips: list[Path], checkpoint: Path | None) -> dict[str, str]:

@@ -134,7 +134,7 @@ def process_frames(frames: np.ndarray, fps: float, config: ProcessConfig, *, tim
         face_stats = dict(detection_rate=0.0, track_coverage=0.0, num_faces_seen=0, scene_cuts=0, detector_runs=0)
     elif min(width, height) < _MIN_FACE:
         raise NoFaceError(f"the frames are only {width}x{height} pixels, too small to find a face in: use a larger "
-                          "video, or crop the frame centre instead (ProcessConfig.center_crop=True, --center-crop)")
+                          "video, or crop the frame centre instead (the lab's retry button, or --center-crop)")
     else:
         track_boxes, detection_boxes, shot_of, face_stats = _track_main_face(frames, fps, config)
         if face_stats["num_faces_seen"] > 1:
@@ -230,7 +230,7 @@ def _track_main_face(frames: np.ndarray, fps: float, config: ProcessConfig):
     detected = ~np.isnan(detection_boxes[:, 0])
     if not detected.any():
         raise NoFaceError("no face was found in any frame: use a clip with a visible frontal face, or crop the "
-                          "frame centre instead (ProcessConfig.center_crop=True, --center-crop)")
+                          "frame centre instead (the lab's retry button, or --center-crop)")
     covered = ~np.isnan(track_boxes[:, 0])
     stats = dict(
         detection_rate=float(detected.sum() / len(run_on)),

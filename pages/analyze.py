@@ -175,7 +175,7 @@ if truth is not None:  # corpus clips and samples know their expression
     mark = ":green[✓ right]" if truth["label"] == predicted else ":red[✗ wrong]"
     headline = f"Ground truth: **{truth['label']}** ({mark}). {headline}"
 (verdict.success if reliable else verdict.warning)(headline)
-notes = [*result.warnings]
+notes = [f"Clip: {result.name}", *result.warnings]
 if result.clip.stats.get("center_crop"):
     notes.append("Centre crop: no face detection was used for this clip.")
 for note in notes:

@@ -166,7 +166,7 @@ def test_webcam_recording_is_analysed_like_an_upload(camera_page, app_url):
     recorder.get_by_text("Recording…").wait_for(timeout=5_000)
     recorder.get_by_text("Recorded, analysing…").wait_for(timeout=15_000)
     page.get_by_text("Prediction (attention on)").wait_for(timeout=SLOW)
-    assert page.get_by_text("Processed webcam-").count() == 1
+    assert page.get_by_text("Clip: webcam-").count() == 1
     panel = page.locator('[data-testid="stAlert"]').filter(has_text="nothing in the clip argues").or_(
         page.locator('[data-testid="stAlert"]').filter(has_text="Unreliable:"))
     panel.first.wait_for(timeout=SLOW)  # the reliability panel's verdict, in words
