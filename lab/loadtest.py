@@ -127,10 +127,12 @@ def apptest_load(clips: list[Path], sessions: int) -> dict:
             at = AppTest.from_file(str(locations.REPO_ROOT / "app.py"), default_timeout=600)
             step(at)
             step(at.switch_page("pages/analyze.py"))
-            step(at, at.radio(key="clip_source"), "Upload a video")
+            step(at, at.radio(key="source"), "Upload a video")
             step(at, at.file_uploader(key="upload"), (request.clip.name, request.clip.read_bytes(), "video/avi"))
             if not request.attention:
                 step(at, at.toggle(key="attention"), False)
+            at.session_state["tab"] = "Saliency"  # only the open tab runs
+            step(at)
             if request.method != at.selectbox(key="method").value:
                 step(at, at.selectbox(key="method"), request.method)
             trouble = [e.value for e in (*at.exception, *at.error)]

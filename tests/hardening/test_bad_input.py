@@ -66,7 +66,7 @@ def test_analyze_page(lab_env, bad_clips, tmp_path, monkeypatch):
     at = AppTest.from_file(REPO / "app.py", default_timeout=120)
     at.run()
     at.switch_page("pages/analyze.py").run()
-    at.radio(key="clip_source").set_value("Upload a video").run()
+    at.radio(key="source").set_value("Upload a video").run()
     for case, path in bad_clips.items():
         name = ODD_NAME if case == "odd_name" else path.name
         upload(at, name, path.read_bytes())
@@ -84,7 +84,7 @@ def test_analyze_page(lab_env, bad_clips, tmp_path, monkeypatch):
     monkeypatch.setattr(analysis, "MAX_UPLOAD_MB", 200)
     upload(at, "notes.txt.mp4", b"")
     assert len(at.error) == 1
-    at.radio(key="clip_source").set_value("Shipped sample").run()  # still usable with a good clip
+    at.radio(key="source").set_value("Shipped sample").run()  # still usable with a good clip
     assert not at.exception and not at.error and at.metric
     assert not list(tmp_path.iterdir()), "no upload is left behind"
 
