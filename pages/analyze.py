@@ -278,8 +278,8 @@ if tab_saliency.open:
                 slot.caption(grades.get(name, "Not graded for this checkpoint."))
         spatial_share, temporal_share = shown.shares
         share_left, share_right, share_time, curve = st.columns([1, 1, 1, 4])
-        share_left.metric("Spatial share", f"{spatial_share:.0%}", help="The face crops' share of all relevance")
-        share_right.metric("Temporal share", f"{temporal_share:.0%}", help="The motion's share of all relevance")
+        share_left.metric("Spatial", f"{spatial_share:.0%}", help="The face crops' share of all the relevance")
+        share_right.metric("Temporal", f"{temporal_share:.0%}", help="The motion's share of all the relevance")
         share_time.metric("Computed in", f"{shown.seconds:.2f} s")
         curve.plotly_chart(figures.importance_curves(shown.importance, frame), key="importance")
         stem = f"{file_stem}-{method.lower().replace(' ', '-')}-{target_name.lower()}"

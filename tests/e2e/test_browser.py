@@ -10,7 +10,7 @@ import pytest
 
 from lab.webcam import SOURCE as WEBCAM
 from model.config import CLASSES
-from tests.e2e.browser import BROWSER_TESTS, CHROMIUM, CHROMIUM_ARGS, SLOW, serving, settle
+from tests.e2e.browser import BROWSER_TESTS, CHROMIUM, CHROMIUM_ARGS, SLOW, idle, serving, settle
 from tests.lab.lab_env import REPO
 
 pytestmark = BROWSER_TESTS
@@ -109,6 +109,13 @@ def test_analyze_state_survives_a_page_switch_and_a_shared_link_reopens_it(page,
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Method").click()
     page.get_by_role("option", name="Saliency", exact=True).click()
     page.get_by_text("Saliency for ").first.wait_for(timeout=SLOW)
+    page.locator('[data-testid="stMultiSelect"]').filter(has_text="Side by side with").click()
+    page.keyboard.type("Grad-CAM")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.get_by_text("Grad-CAM for ").first.wait_for(timeout=SLOW)
+    page.get_by_text("Show the sign").click()
+    idle(page)
     frame = page.locator('[data-testid="stSlider"]').filter(has_text="Frame").get_by_role("slider")
     frame.focus()
     frame.press("Home")  # frame 0: the first flow frame says why it is dark
@@ -119,7 +126,7 @@ def test_analyze_state_survives_a_page_switch_and_a_shared_link_reopens_it(page,
         view.get_by_text(", frame 0 (").first.wait_for(timeout=SLOW)
         assert view.locator('[data-testid="stSelectbox"]').filter(has_text="Sample").inner_text().endswith(sample)
         assert view.get_by_role("tab", name="Saliency", selected=True).count() == 1
-        assert view.get_by_text("Saliency for ").count() >= 1
+        assert view.get_by_text("Saliency for ").count() >= 1 and view.get_by_text("Grad-CAM for ").count() >= 1
         assert view.get_by_text("created with a default value").count() == 0
 
     nav.get_by_text("Confusion matrices").click()
@@ -127,7 +134,8 @@ def test_analyze_state_survives_a_page_switch_and_a_shared_link_reopens_it(page,
     nav.get_by_text("Analyze a clip").click()
     same_view(page)
     link = page.url
-    assert "tab=Saliency" in link and "method=Saliency" in link and "frame=0" in link
+    for picked in ("tab=Saliency", "method=Saliency", "frame=0", "compare=Grad-CAM", "signed=true"):
+        assert picked in link, (picked, link)
     fresh = page.context.browser.new_page(viewport={"width": 1280, "height": 720})  # another visitor, the link
     fresh.goto(link)
     same_view(fresh)

@@ -58,8 +58,8 @@ def test_analyze_upload_attention_switch_and_methods(lab_env, tmp_path, monkeypa
     for method in ("Integrated Gradients", "Temporal occlusion"):
         at.selectbox(key="method").set_value(method).run()
         assert not at.exception
-        assert float(metric(at, "Spatial share").rstrip("%")) + float(
-            metric(at, "Temporal share").rstrip("%")) == pytest.approx(100, abs=1)
+        assert float(metric(at, "Spatial").rstrip("%")) + float(
+            metric(at, "Temporal").rstrip("%")) == pytest.approx(100, abs=1)
     at.toggle(key="as_video").set_value(True).run()
     assert at.get("video"), "the overlay video is shown on request"
     at.multiselect(key="compare").set_value(["Grad-CAM"]).run()
