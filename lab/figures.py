@@ -19,6 +19,11 @@ QUALITY_CURVE_TITLES = {  # lab.grade's curve kinds, in the order the explanatio
     "insertion_temporal": "Insertion: most relevant frames first (higher = more faithful)",
     "randomization": "Sanity: rank correlation with the original maps as layers are randomized from the top",
 }
+QUALITY_CURVE_NAMES = {  # the same kinds, short, for a picker
+    "deletion_spatial": "Deletion, pixels first", "insertion_spatial": "Insertion, pixels first",
+    "deletion_temporal": "Deletion, frames first", "insertion_temporal": "Insertion, frames first",
+    "randomization": "Sanity: randomization cascade",
+}
 
 
 def probability_bars(probabilities: pd.DataFrame) -> go.Figure:

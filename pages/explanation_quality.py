@@ -16,7 +16,8 @@ report = None
 shipped = grade.results_path(chosen.checkpoint_name)
 if shipped.is_file():
     report = ui.shipped_grade_report(str(shipped), shipped.stat().st_mtime)
-    st.success(f"Precomputed results for **{chosen.checkpoint_name}** (`{shipped.name}`).")
+    st.success(f"Precomputed results for **{chosen.checkpoint_name}** (`{shipped.name}`): "
+               f"{grade.report_summary(report.table)}.")
 
 with st.expander("Grade on clips of the selected corpus", expanded=report is None):
     with st.form("grade"):
@@ -46,50 +47,47 @@ with st.expander("Grade on clips of the selected corpus", expanded=report is Non
 
 if report is None:
     st.info("No precomputed results for this checkpoint: grade it on a few clips above "
-            "(or run `python -m lab.grade`).")
+            "(or run `python -m cli.grade`).")
     st.stop()
 
 table = report.table
-st.subheader("Verdicts")
-st.markdown("\n".join(f"- {sentence}" for sentence in grade.verdicts(table)))
+settings = grade.attention_settings(table)
+show = (st.radio("Inter-stream attention", settings, horizontal=True, key="quality_attention",
+                 help="Grades of the model with its attention module on, or bypassed.")
+        if len(settings) > 1 else settings[0])
 
-causal = table[table.metric == "causal_agreement"]
+st.subheader("Verdicts")
+st.dataframe(grade.method_verdicts(table, show), hide_index=True)
+for warning in grade.small_sample_warnings(table, show):
+    st.warning(warning)
+with st.expander("What the verdicts mean"):
+    st.markdown("\n".join(f"- {line}" for line in grade.VERDICT_LEGEND))
+
+st.subheader("Measurements")
+st.caption("Each method's mean over the clips, per stream; the last rows are uniform random maps on the same clips, "
+           "the chance level to beat. Spatial and temporal deletion remove the most relevant pixels of every frame, "
+           "or the most relevant frames, first.")
+graded = [m for m in offered() if m in set(table.method)]
+method_choice = st.multiselect("Methods", graded, default=graded, key="quality_methods")
+measurements = grade.measurement_table(table, show, method_choice)
+st.dataframe(measurements, hide_index=True, column_config={
+    label: st.column_config.NumberColumn(format="%.2f") for label in grade.METRIC_LABELS.values()})
+
+causal = grade.metric_detail(table, "causal_agreement", show)
 if not causal.empty:
     st.subheader("Agreement with the real causes")
     st.caption("Each facial region's action units were removed in turn and the clip drawn again by the corpus "
                "generator: how far the class probability falls is what the decision really depends on. The score "
                "is the rank correlation, over the regions, between that fall and the share of the map's relevance "
                "in the region: 1 = the map ranks the regions as their real effects do, 0 = no relation.")
-    st.dataframe(causal.assign(clips=causal.n)[["method", "stream", "attention", "mean", "ci_low", "ci_high",
-                                                "random_mean", "clips"]],
-                 hide_index=True, column_config={
-                     "mean": st.column_config.NumberColumn("agreement", format="%.2f"),
-                     "ci_low": st.column_config.NumberColumn("95% CI from", format="%.2f"),
-                     "ci_high": st.column_config.NumberColumn("to", format="%.2f"),
-                     "random_mean": st.column_config.NumberColumn("random maps", format="%.2f")})
-
-flagged = table[table.flag != ""]
-st.subheader("Flags")
-if not table.metric.isin(["randomization_spearman", "completeness_error"]).any():
-    st.info("No sanity or completeness checks in these results (they run on the first clips only).")
-elif flagged.empty:
-    st.success("Every graded method passes the sanity and completeness checks.")
-for row in flagged.itertuples():
-    st.warning(f"**{row.method}**, {row.stream} stream, attention {row.attention}: {row.flag}")
-
-st.subheader("Table")
-show = st.radio("Attention", sorted(table.attention.unique(), reverse=True), horizontal=True, key="quality_attention")
-method_choice = st.multiselect("Methods", list(table.method.unique()), default=list(table.method.unique()),
-                               key="quality_methods")
-view = table[(table.attention == show) & table.method.isin(method_choice)].drop(columns=["attention"])
-st.dataframe(view, hide_index=True, column_config={
-    column: st.column_config.NumberColumn(format="%.3f") for column in ("mean", "ci_low", "ci_high", "random_mean")})
+    st.dataframe(causal, hide_index=True, column_config={
+        column: st.column_config.NumberColumn(format="%.2f") for column in ("Mean", "95% CI from", "to",
+                                                                             "Random maps")})
 
 st.subheader("Curves")
 kinds = [k for k in figures.QUALITY_CURVE_TITLES if k in set(report.curves.curve)]
 kind_column, stream_column = st.columns(2)
-kind = kind_column.selectbox("Curve", kinds, format_func=lambda k: k.replace("_", " "), key="quality_curve")
+kind = kind_column.selectbox("Curve", kinds, format_func=figures.QUALITY_CURVE_NAMES.get, key="quality_curve")
 stream = stream_column.radio("Stream", grade.STREAMS, horizontal=True, key="quality_stream")
-selected = report.curves[(report.curves.curve == kind) & (report.curves.stream == stream)
-                         & (report.curves.attention == show) & report.curves.method.isin(method_choice)]
-st.plotly_chart(figures.quality_curves(selected, kind), key="quality_curve_chart")
+st.plotly_chart(figures.quality_curves(grade.curves_of(report.curves, kind, stream, show, method_choice), kind),
+                key="quality_curve_chart")

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from cli import grade as grade_command
 from cli.corpus import main as write_corpus
 from lab import grade, quality
+from lab.attribution import offered
 from model.checkpoint import save_checkpoint
 from model.config import ModelConfig, ProcessConfig
 from model.network import TwoStreamNet
@@ -145,6 +146,117 @@ def test_integrated_gradients_becomes_complete_as_steps_grow():
     assert fine <= 0.05 and fine < coarse
 
 
+def constructed_table(clips: int = 30, check_clips: int = 4) -> pd.DataFrame:
+    """A grading table whose verdicts are known: Saliency beats random maps everywhere; Grad-CAM is at chance and
+    its spatial maps survive the randomization; Occlusion is better on some measures only; Integrated Gradients has
+    only a completeness check, which it fails; attention "off" rows that would read differently."""
+    rows = []
+
+    def add(method, stream, metric, mean, random_mean, n=clips, attention="on", half=0.02):
+        rows.append(dict(method=method, stream=stream, attention=attention, metric=metric, mean=mean,
+                         ci_low=mean - half, ci_high=mean + half, random_mean=random_mean, n=n, flag=""))
+
+    chance = {"mass_accuracy": 0.12, "pointing_game_apex": 0.1, "curve_spearman": 0.0, "deletion_spatial_auc": 0.9,
+              "insertion_spatial_auc": 0.5, "deletion_temporal_auc": 0.9, "insertion_temporal_auc": 0.5,
+              "causal_agreement": 0.0}
+    good = {"mass_accuracy": 0.4, "pointing_game_apex": 0.7, "curve_spearman": 0.6, "deletion_spatial_auc": 0.5,
+            "insertion_spatial_auc": 0.9, "deletion_temporal_auc": 0.5, "insertion_temporal_auc": 0.9,
+            "causal_agreement": 0.6}
+    for stream in grade.STREAMS:
+        for metric, level in chance.items():
+            add(grade.RANDOM, stream, metric, level, level)
+            add("Saliency", stream, metric, good[metric], level)
+            add("Grad-CAM", stream, metric, level, level)
+            add("Saliency", stream, metric, level, level, attention="off")
+        for metric in ("mass_accuracy", "pointing_game_apex", "curve_spearman"):  # better on one, then on two of three
+            better = metric == "mass_accuracy" or (stream == "temporal" and metric == "curve_spearman")
+            add("Occlusion", stream, metric, good[metric] if better else chance[metric], chance[metric])
+        add("Occlusion", stream, "causal_agreement", 0.2, 0.0)  # better than random, yet a weak rank correlation
+        add("Saliency", stream, "randomization_spearman", 0.1, math.nan, n=check_clips)
+        add("Saliency", stream, "randomization_spearman", 0.9, math.nan, n=check_clips, attention="off")
+        add("Grad-CAM", stream, "randomization_spearman", 0.9 if stream == "spatial" else 0.1, math.nan,
+            n=check_clips)
+    add("Integrated Gradients", "both", "completeness_error", 0.2, math.nan, n=check_clips)
+    return pd.DataFrame(rows)
+
+
+def test_the_grouped_verdicts_say_passes_weak_or_fails_per_method():
+    verdicts = grade.method_verdicts(constructed_table()).set_index("Method")
+    assert list(verdicts.columns) == ["Localization", "Faithfulness", "Sanity check", "Causal agreement",
+                                      "Completeness"]
+    assert list(verdicts.index) == ["Grad-CAM", "Saliency", "Integrated Gradients", "Occlusion"]  # offered() order
+    assert verdicts.loc["Saliency"].tolist() == ["passes", "passes", "passes (4 clips)", "passes", "does not apply"]
+    assert verdicts.loc["Grad-CAM", "Localization"] == "fails" and verdicts.loc["Grad-CAM", "Faithfulness"] == "fails"
+    assert verdicts.loc["Grad-CAM", "Sanity check"] == "spatial fails · temporal passes (4 clips)"
+    assert verdicts.loc["Occlusion", "Localization"] == "spatial weak · temporal passes"
+    assert verdicts.loc["Occlusion", "Causal agreement"] == "weak"
+    assert verdicts.loc["Occlusion", "Sanity check"] == "not measured"
+    assert verdicts.loc["Integrated Gradients", "Completeness"] == "fails (off by 20.0%, 4 clips)"
+    off = grade.method_verdicts(constructed_table(), "off").set_index("Method")
+    assert off.loc["Saliency", "Sanity check"] == "fails (4 clips)" and off.loc["Saliency", "Faithfulness"] == "fails"
+    lines = grade.verdicts(constructed_table())
+    assert lines[0].startswith("Grad-CAM (attention on): localization fails; faithfulness fails; sanity check spatial")
+    assert any(line.startswith("Saliency (attention off)") for line in lines)
+
+
+def test_few_clips_carry_a_small_sample_warning():
+    assert grade.small_sample_warnings(constructed_table(clips=30, check_clips=25)) == []
+    warnings = grade.small_sample_warnings(constructed_table(clips=12, check_clips=3))
+    assert len(warnings) == 5 and all("under 20" in w for w in warnings)
+    assert any(w.startswith("Sanity check measured on 3 clips only") for w in warnings)
+    assert any(w.startswith("Localization measured on 12 clips only") for w in warnings)
+    verdicts = grade.method_verdicts(constructed_table(clips=12)).set_index("Method")
+    assert verdicts.loc["Saliency", "Faithfulness"] == "passes (12 clips)"
+    one = constructed_table(clips=1)  # one clip has no interval: no comparison with random maps at all
+    assert grade.method_verdicts(one).set_index("Method").loc["Saliency", "Localization"] == "too few clips (1 clip)"
+
+
+def test_the_measurements_have_named_columns_grouped_by_method():
+    table = grade.measurement_table(constructed_table())
+    assert list(table.columns[:3]) == ["Method", "Stream", "Clips"]
+    assert "Deletion (spatial, lower is better)" in table.columns
+    assert "Similarity after randomizing the model (lower is better)" in table.columns
+    assert not set(table.columns) & (set(grade.METRIC_LABELS) | {"flag", "mean", "ci_low", "random_mean"})
+    assert table.Method.tolist() == [m for m in ("Grad-CAM", "Saliency", "Occlusion", grade.RANDOM_NAME)
+                                     for _ in range(2)]
+    assert table.Stream.tolist()[:2] == ["spatial (the frames)", "temporal (the motion)"]
+    saliency = table[table.Method == "Saliency"].iloc[0]
+    assert saliency["Deletion (spatial, lower is better)"] == pytest.approx(0.5)
+    assert grade.measurement_table(constructed_table(), methods=["Occlusion"]).Method.unique().tolist() == [
+        "Occlusion", grade.RANDOM_NAME]
+    assert grade.report_summary(constructed_table()) == ("4 methods graded on up to 30 clips, with the inter-stream "
+                                                         "attention module on and bypassed")
+    causal = grade.metric_detail(constructed_table(), "causal_agreement")
+    assert list(causal.columns) == ["Method", "Stream", "Mean", "95% CI from", "to", "Random maps", "Clips"]
+    assert causal.Method.tolist()[:2] == ["Grad-CAM", "Grad-CAM"]
+
+
+def test_method_grades_read_the_shipped_table_of_the_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_ASSETS", str(tmp_path))
+    assert grade.method_grades(None) == {} and grade.method_grades("two_stream_attention") == {}
+    path = grade.results_path("two_stream_attention")
+    path.parent.mkdir(parents=True)
+    constructed_table().to_csv(path, index=False)
+    grades = grade.method_grades("two_stream_attention")
+    assert list(grades) == ["Grad-CAM", "Saliency", "Integrated Gradients", "Occlusion"]
+    assert grades["Saliency"] == ("Spatial stream: beats random maps; temporal stream: beats random maps; passes the "
+                                  "randomization check (few clips: randomization check on 4)")  # attention on only
+    assert grades["Grad-CAM"].startswith("Fails the randomization check on the spatial stream: read it as an edge map")
+    assert "temporal stream: no better than random maps" in grades["Grad-CAM"]
+    assert grades["Integrated Gradients"] == "Randomization check not run"
+    assert grade.method_grades("two_stream_attention") == grades  # deterministic
+    assert grade.method_grades("two_stream_no_attention") == {}
+
+
+def test_both_shipped_checkpoints_have_graded_every_offered_method():
+    for name in ("two_stream_attention", "two_stream_no_attention"):
+        table = grade.load_table(grade.results_path(name))
+        on = table[table.attention == "on"]
+        assert set(offered()) <= set(on.method), name
+        assert {"causal_agreement", "randomization_spearman", "deletion_spatial_auc"} <= set(on.metric), name
+        assert set(grade.method_grades(name)) == set(offered())
+
+
 @pytest.fixture(scope="module")
 def cli_report(tmp_path_factory):
     """A tiny corpus, a tiny random checkpoint, and the CLI's report on two of its Test clips."""
@@ -187,5 +299,31 @@ def test_the_page_shows_a_shipped_report(cli_report, monkeypatch):
     monkeypatch.setenv("LAB_DATA", str(root / "corpus"))
     page = AppTest.from_file("../../pages/explanation_quality.py", default_timeout=30).run()
     assert not page.exception
-    assert any("Saliency on the spatial stream" in m.value for m in page.markdown)
-    assert page.dataframe and page.get("plotly_chart")
+    verdicts, measurements = page.dataframe[0].value, page.dataframe[1].value
+    assert list(verdicts.columns[:5]) == ["Method", "Localization", "Faithfulness", "Sanity check", "Causal agreement"]
+    assert set(verdicts.Method) == set(CLI_METHODS)
+    assert "Deletion (spatial, lower is better)" in measurements.columns and "flag" not in measurements.columns
+    assert any("measured on 1 clip only" in w.value for w in page.warning)  # two clips, one of them checked
+    assert page.get("plotly_chart")
+    assert "two_stream_attention" in page.success[0].value
+
+
+def test_the_page_shows_the_table_of_the_checkpoint_the_sidebar_picked(cli_report, monkeypatch):
+    root, out = cli_report
+    assets = root / "assets_both"
+    for name in ("two_stream_attention", "two_stream_no_attention"):
+        save_checkpoint(assets / "checkpoints" / name, TwoStreamNet(ModelConfig(width=4), ProcessConfig()).eval(),
+                        ProcessConfig())
+    monkeypatch.setenv("LAB_ASSETS", str(assets))
+    report = grade.load_report(out)
+    grade.save_report(report, grade.results_path("two_stream_no_attention"))
+    monkeypatch.setenv("LAB_RUNS", str(root / "runs"))
+    monkeypatch.setenv("LAB_DATA", str(root / "corpus"))
+    page = AppTest.from_file("../../pages/explanation_quality.py", default_timeout=30)
+    page.session_state["checkpoint"] = "two_stream_no_attention"
+    page.run()
+    assert not page.exception
+    assert "two_stream_no_attention" in page.success[0].value
+    page.session_state["checkpoint"] = "two_stream_attention"  # no table shipped for it here
+    page.run()
+    assert not page.success and any("No precomputed results" in i.value for i in page.info)
