@@ -99,7 +99,7 @@ def test_no_face_raises_and_center_crop_works():
     frames = np.stack([background(120, 160, seed=i % 2) for i in range(6)])
     with pytest.raises(NoFaceError) as caught:
         process_frames(frames, 25.0, CONFIG)
-    assert "\n" not in str(caught.value) and "center_crop=True" in str(caught.value)
+    assert "\n" not in str(caught.value) and "--center-crop" in str(caught.value)
     clip = process_frames(frames, 25.0, ProcessConfig(frames=8, size=48, center_crop=True))
     np.testing.assert_allclose(clip.crop_squares, np.tile([20, 0, 140, 120], (8, 1)))
     assert clip.rgb.shape == (8, 48, 48, 3)
