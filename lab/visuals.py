@@ -55,12 +55,6 @@ def overlay(image: np.ndarray, unit_map: np.ndarray, alpha: float = 0.55, signed
     return np.round(blended).astype(np.uint8)
 
 
-def overlay_all(images: np.ndarray, maps: np.ndarray, alpha: float = 0.55, signed: bool = False) -> np.ndarray:
-    """Overlay every frame's map on its image, with one shared scale for the whole clip."""
-    units = normalize_maps(maps, signed=signed)
-    return np.stack([overlay(image, unit, alpha, signed) for image, unit in zip(images, units)])
-
-
 def colour_bar(signed: bool, width: int, height: int = 14) -> np.ndarray:
     """The legend of overlay's colours, as wide as the picture it explains, with its ends named below the bar."""
     ramp = np.linspace(-1 if signed else 0, 1, width, dtype=np.float32)[None].repeat(height, axis=0)

@@ -5,6 +5,7 @@ explanation comes from lab.ui's caches shared by all sessions: a rerun, a second
 recomputes nothing. The picks (source, sample, tab, method, target, frame...) live in the URL and survive page
 switches.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,7 @@ class Picked:
 
     clip_id: tuple
     digest: str
-    run: object  # center_crop -> ClipAnalysis
+    run: Callable[[bool], analysis.ClipAnalysis]  # center_crop -> the clip's analysis
     path: Path | None
 
 
@@ -117,10 +118,14 @@ def pick_clip(where) -> Picked | None:
     return file_picked(("corpus", relative), path, name=relative)
 
 
-def analyzed(picked: Picked) -> analysis.ClipAnalysis | None:
-    """The clip's analysis (shared by every session), or None after a one-line error."""
+def key_of(picked: Picked) -> ui.ClipKey:
+    """What the shared caches know the clip by: its content, the checkpoint's version and the crop mode."""
     crop = st.session_state.get("center_crop_for") == picked.clip_id
-    key = ui.ClipKey(picked.digest, sources.checkpoint_stamp(chosen.checkpoint), crop)
+    return ui.ClipKey(picked.digest, sources.checkpoint_stamp(chosen.checkpoint), crop)
+
+
+def analyzed(picked: Picked, key: ui.ClipKey) -> analysis.ClipAnalysis | None:
+    """The clip's analysis (shared by every session), or None after a one-line error."""
     try:
         with st.spinner("Processing the clip: face track, crops, optical flow, prediction…"):
             return ui.shared_analysis(key, tuple(v.label for v in variants), picked.run)
@@ -150,11 +155,10 @@ picked = pick_clip(st.container())
 if picked is None:
     st.info("Pick a sample, upload a video, record one or open a corpus clip.")
     st.stop()
-result = analyzed(picked)
+clip_key = key_of(picked)
+result = analyzed(picked, clip_key)
 if result is None:
     st.stop()
-clip_key = ui.ClipKey(picked.digest, sources.checkpoint_stamp(chosen.checkpoint),
-                      st.session_state.get("center_crop_for") == picked.clip_id)
 file_stem = Path(result.name).stem  # download names such as happy_test_00012-face-crops.png
 
 has_module = model.attention is not None
