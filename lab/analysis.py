@@ -18,9 +18,11 @@ import pandas as pd
 import torch
 
 from lab import visuals
+from model import real_face
 from model.config import CLASSES, ProcessConfig
 from model.network import AttentionWeights, TwoStreamNet
 from model.processing import ProcessedClip, process_decoded, to_tensors
+from model.real_face import RealFaceReading
 from model.reliability import Calibration, Reliability, judge
 from model.video import UPLOAD_HINT, VIDEO_EXTENSIONS, ClipError, Video, read_video
 
@@ -65,6 +67,7 @@ class ClipAnalysis:
     probabilities: pd.DataFrame  # index: classes, one column per variant
     attention: AttentionWeights | None  # the module's weights, a batch of one (see lab.attention); None without one
     reliability: Reliability  # how far the first variant's prediction can be trusted
+    real_face: RealFaceReading | None  # what the first variant's real-face network alone reads (None: no such network)
 
     @property
     def prediction(self) -> str:
@@ -133,6 +136,7 @@ def analyze_decoded(decode: Callable[[ProcessConfig], Video], variants: list[Var
         name=name, clip=clip, rgb=rgb, flow=flow, track_frames=thumbnails,
         probabilities=pd.DataFrame(columns, index=list(CLASSES)),
         attention=attention_weights(variants[0].model, rgb, flow), reliability=reliability,
+        real_face=real_face.read(variants[0].model, rgb),
     )
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from lab import dataset, sources
 from model import locations
-from model.checkpoint import atomic_write_bytes
+from model.atomic import atomic_write_bytes
 from model.config import CLASSES, SPLITS
 from model.evaluate import classification_metrics
 

@@ -102,6 +102,19 @@ def attention_heatmap(matrix: np.ndarray, query_labels: list[str], key_labels: l
     return figure
 
 
+def real_face_curves(per_frame: np.ndarray, height: int = 260) -> go.Figure:
+    """The real-face network's probability of each class, frame by frame (model/real_face.py); frames are numbered as
+    on the other tabs."""
+    frames = np.arange(len(per_frame))
+    figure = go.Figure([go.Scatter(x=frames, y=per_frame[:, i], name=name, mode="lines+markers",
+                                   line=dict(color=colour))
+                        for i, (name, colour) in enumerate(zip(CLASSES, cycle(qualitative.Plotly)))])
+    figure.update_layout(xaxis_title="frame", yaxis=dict(title="probability", range=[0, 1.02], tickformat=".0%"),
+                         legend=dict(orientation="h", y=1.18), margin=dict(t=40, b=10, l=10, r=10), height=height,
+                         font=dict(size=12))
+    return figure
+
+
 def class_count_bars(counts: pd.DataFrame) -> go.Figure:
     figure = go.Figure([go.Bar(name=split, x=counts.index, y=counts[split]) for split in counts.columns])
     figure.update_layout(barmode="group", yaxis_title="clips", margin=dict(t=10, b=10, l=10, r=10), height=320)

@@ -1,6 +1,7 @@
 """A small Gradio demo on the same lab core (``python -m cli.demo`` serves it).
 
-One video in; the class probabilities, a saliency overlay video and the temporal importance curve out.
+One video in; the class probabilities, the reliability panel, the real-face network's own reading, a saliency overlay
+video and the temporal importance curve out.
 """
 from __future__ import annotations
 
@@ -52,7 +53,10 @@ def build_demo(checkpoint: Path) -> gr.Blocks:
         _prune(output_folder)
         overlay = Path(tempfile.mkstemp(dir=output_folder, prefix=f"{method.split()[0]}-", suffix=".webm")[1])
         overlay.write_bytes(explain.overlay_video(shown, result.clip.stats.get("duration", 1.0)))
+        reading = result.real_face
         return (probabilities.to_dict(), trust.markdown(result.reliability, result.prediction, probabilities.max()),
+                "" if reading is None else reading.note(result.prediction),
+                None if reading is None else figures.real_face_curves(reading.per_frame),
                 str(overlay), figures.importance_curves(shown.importance))
 
     with gr.Blocks(title="Expression explainability lab", delete_cache=(KEEP_SECONDS, KEEP_SECONDS)) as demo:
@@ -70,8 +74,11 @@ def build_demo(checkpoint: Path) -> gr.Blocks:
             with gr.Column():
                 label = gr.Label(num_top_classes=len(CLASSES), label="Expression")
                 reliability = gr.Markdown(label="Reliability")
+                real_face_note = gr.Markdown(label="The real-face network alone")
+                real_face_curve = gr.Plot(label="The real-face network alone, frame by frame")
                 overlay = gr.Video(label="Saliency: face crops | motion")
                 curve = gr.Plot(label="Share of relevance per frame")
-        run.click(recognize, [video, attention_on, method], [label, reliability, overlay, curve],
+        run.click(recognize, [video, attention_on, method],
+                  [label, reliability, real_face_note, real_face_curve, overlay, curve],
                   api_name="recognize")
     return demo

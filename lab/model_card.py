@@ -35,7 +35,7 @@ def architecture_dot(config: ModelConfig, process: ProcessConfig = ProcessConfig
         "spatial -> heads [style=dashed]; temporal -> heads [style=dashed];"
     stream_heads = (f'heads [label="Per-stream classifiers\\ntraining loss only", style="rounded,dashed"]; '
                     f'{heads_from}' if config.stream_heads and both else "")
-    real_face = config.spatial_backbone == "fer" and config.streams != "frame"
+    real_face = config.spatial_backbone != "cnn" and config.streams != "frame"
     spatial = ("Spatial stream\\nfrozen real-face CNN\\n+ temporal conv" if real_face
                else "Spatial stream\\n(2+1)D CNN")
     evidence = (f'evidence [label="Real-face evidence\\n{config.num_classes} log-probabilities", shape=note, '

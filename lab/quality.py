@@ -18,7 +18,6 @@ import numpy as np
 import torch
 from scipy.stats import pearsonr, spearmanr
 
-from model import fer_backbone
 from model.network import TwoStreamNet
 
 # model -> one method's (rgb map (T,S,S), flow map (T-1,S,S)) of one clip, the method and clip fixed (lab.grade)
@@ -140,7 +139,7 @@ def randomized_cascade(model: TwoStreamNet, seed: int):
         torch.manual_seed(FRESH_SEED_OFFSET + seed)  # keeps it apart from untrained models made after manual_seed(0)
         fresh_model = type(model)(model.config, model.process).eval()
         if model.reads_faces:  # the real-face network comes pretrained: its baseline is a random one
-            fresh_model.spatial.backbone = fer_backbone.untrained()
+            fresh_model.spatial.backbone = fresh_model.spatial.untrained_backbone()
         fresh = fresh_model.state_dict()
     randomized = copy.deepcopy(model).eval()
     for name, prefixes in cascade_steps(model):

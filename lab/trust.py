@@ -8,8 +8,10 @@ import pandas as pd
 
 from model.reliability import (
     MAX_FRAMES_WITHOUT_FACE,
+    MAX_SKIPPED_SHARE,
     MIN_CONFIDENCE,
     MIN_DETECTION_RATE,
+    MIN_FRAMES,
     UNFAMILIAR_QUANTILE,
     Reliability,
 )
@@ -24,29 +26,32 @@ def headline(reliability: Reliability, prediction: str, confidence: float) -> st
 
 
 def panel(reliability: Reliability) -> pd.DataFrame:
-    """One row per check: what was measured, the value, and whether it is within what the lab trusts."""
-    unfamiliar = reliability.unfamiliarity
+    """One row per check: what was measured, what the lab trusts, and whether the value is within it."""
+    r, unfamiliar = reliability, reliability.unfamiliarity
+    decoded = r.frames + r.frames_skipped
     rows = [
-        ("Face found by the detector", f"{reliability.face_detection_rate:.0%} of its runs",
-         reliability.face_detection_rate >= MIN_DETECTION_RATE),
-        ("Frames without a face", f"{reliability.frames_without_face:.0%}",
-         reliability.frames_without_face <= MAX_FRAMES_WITHOUT_FACE),
-        ("Scene cuts", str(reliability.scene_cuts), reliability.scene_cuts == 0),
-        ("People", f"{reliability.faces_at_once} face(s) at once, a face in {reliability.shots_with_face} shot(s)",
-         reliability.faces_at_once <= 1 and reliability.shots_with_face <= 1),
-        ("The model's own confidence", "unknown" if reliability.confidence is None else
-         f"{reliability.confidence:.0%} for its best class",
-         reliability.confidence is None or reliability.confidence >= MIN_CONFIDENCE),
+        ("Frames read", f"{r.frames} of {decoded} decoded", f"at least {MIN_FRAMES}, at most {MAX_SKIPPED_SHARE:.0%} "
+         "dropped", r.frames >= MIN_FRAMES and r.frames_skipped <= MAX_SKIPPED_SHARE * decoded),
+        ("Face found by the detector", f"{r.face_detection_rate:.0%} of its runs", f"at least {MIN_DETECTION_RATE:.0%}",
+         r.face_detection_rate >= MIN_DETECTION_RATE),
+        ("Frames without a face", f"{r.frames_without_face:.0%}", f"at most {MAX_FRAMES_WITHOUT_FACE:.0%}",
+         r.frames_without_face <= MAX_FRAMES_WITHOUT_FACE),
+        ("Scene cuts", str(r.scene_cuts), "none", r.scene_cuts == 0),
+        ("People", f"{r.faces_at_once} face(s) at once, a face in {r.shots_with_face} shot(s)",
+         "one face, in one shot", r.faces_at_once <= 1 and r.shots_with_face <= 1),
+        ("The model's own confidence", "unknown" if r.confidence is None else f"{r.confidence:.0%} for its best class",
+         f"at least {MIN_CONFIDENCE:.0%}", r.confidence is None or r.confidence >= MIN_CONFIDENCE),
         ("Unlike the clips the model was checked on",
          "not calibrated for this checkpoint" if unfamiliar is None else f"more unusual than {unfamiliar:.0%} of them",
-         unfamiliar is None or unfamiliar < UNFAMILIAR_QUANTILE),
+         f"more usual than {UNFAMILIAR_QUANTILE:.0%} of them", unfamiliar is None or unfamiliar < UNFAMILIAR_QUANTILE),
     ]
-    return pd.DataFrame([{"check": c, "measured": v, "verdict": "ok" if ok else "weak"} for c, v, ok in rows])
+    return pd.DataFrame([{"check": c, "measured": v, "trusted when": t, "verdict": "ok" if ok else "weak"}
+                         for c, v, t, ok in rows])
 
 
 def markdown(reliability: Reliability, prediction: str, confidence: float) -> str:
     """The headline in bold and the checks as a Markdown table (the Gradio demo's panel)."""
     rows = panel(reliability)
-    lines = ["| check | measured | verdict |", "|---|---|---|"]
-    lines += [f"| {r.check} | {r.measured} | {r.verdict} |" for r in rows.itertuples()]
+    lines = ["| check | measured | trusted when | verdict |", "|---|---|---|---|"]
+    lines += [f"| {check} | {measured} | {trusted} | {verdict} |" for check, measured, trusted, verdict in rows.values]
     return f"**{headline(reliability, prediction, confidence)}**\n\n" + "\n".join(lines)

@@ -14,8 +14,9 @@ import jsonschema
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from model import fer_backbone
+from model.atomic import atomic_write_bytes
 from model.config import CLASSES, ModelConfig, ProcessConfig, schema
+from model.fer_backbone import WeightsError
 from model.network import PACKAGE_WEIGHTS, TwoStreamNet
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
@@ -37,19 +38,6 @@ CONFIG_SCHEMA = {
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message is one line that says why and what to do."""
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(folder: Path, model: TwoStreamNet, process: ProcessConfig, metrics: dict | None = None,
@@ -108,7 +96,7 @@ def load_checkpoint(folder: Path) -> tuple[TwoStreamNet, ProcessConfig, dict]:
         raise CheckpointError(f"{folder}/{WEIGHTS} is not a readable safetensors file ({e}): re-export it") from None
     try:
         model = TwoStreamNet(model_config, process)
-    except fer_backbone.WeightsError as e:
+    except WeightsError as e:
         raise CheckpointError(f"{folder} needs {e}") from None
     expected = {k: v for k, v in model.state_dict().items() if not k.startswith(PACKAGE_WEIGHTS)}
     missing = sorted(set(expected) - set(state))

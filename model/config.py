@@ -97,8 +97,16 @@ class ModelConfig:
                              maximum=1)
     streams: str = setting("both", "which streams exist (\"frame\": the single-frame 2D baseline)",
                            choices=("both", "spatial", "temporal", "frame"))
-    spatial_backbone: str = setting("fer", "the spatial stream's network: fer's frozen real-face network "
-                                    "(fer_backbone.py) or a CNN trained from scratch", choices=("fer", "cnn"))
+    spatial_backbone: str = setting("faceapi+fer", "the spatial stream's network: frozen real-face networks, "
+                                    "face-api's (faceapi_backbone.py) and fer's (fer_backbone.py) side by side or "
+                                    "either alone, or a CNN trained from scratch",
+                                    choices=("faceapi+fer", "faceapi", "fer", "cnn"))
+    real_face_prior: bool = setting(True, "the classifier's logits are a correction added to the real-face network's "
+                                    "log-probabilities, so the video model starts from what that network reads")
+    motion_gate: float = setting(0.03, "with real_face_prior, the correction is scaled by m^2 / (m^2 + gate^2), m the "
+                                 "clip's mean flow magnitude (network units): a still face is read by the real-face "
+                                 "network alone, since the motion stream has nothing to add (0: always corrected)",
+                                 minimum=0)
     inter_stream_attention: bool = setting(True, "whether the module exists at all (the no-attention recipe has none)")
     stream_heads: bool = setting(True, "a classifier per stream as an extra loss (\"both\" only; train sets it from "
                                        "stream_loss)")
@@ -109,7 +117,8 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, values: dict) -> ModelConfig:
         # defaults for configs saved before these fields; keys no longer here (frames, size: now ProcessConfig's) drop
-        values = {"stream_heads": False, "spatial_backbone": "cnn", **values}
+        values = {"stream_heads": False, "spatial_backbone": "cnn", "real_face_prior": False, "motion_gate": 0.0,
+                  **values}
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
 
@@ -131,5 +140,7 @@ class TrainConfig:
     seed: int = setting(0, "of the weights, the shuffling, the augmentation and dropout")
     workers: int = 2  # processes that preprocess clips
     augment: bool = setting(True, "mirror half the clips of each batch, both streams alike")
+    prior_penalty: float = setting(0.01, "weight of the squared correction the classifier adds to the real-face "
+                                   "network's evidence (real_face_prior): keeps what that network reads", minimum=0)
     process: ProcessConfig = field(default_factory=ProcessConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

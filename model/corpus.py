@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from model.checkpoint import atomic_write_bytes
+from model.atomic import atomic_write_bytes
 from model.config import CLASSES, SPLITS
 from model.face_render import (
     AU_INDEX,

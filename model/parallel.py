@@ -22,7 +22,7 @@ import cv2
 import torch
 import torch.distributed as dist
 
-from model.checkpoint import atomic_write_bytes
+from model.atomic import atomic_write_bytes
 
 Item = TypeVar("Item")
 

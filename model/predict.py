@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from model import locations
+from model import locations, real_face
 from model.checkpoint import load_checkpoint
 from model.config import CLASSES
 from model.processing import process_video, to_tensors
@@ -14,15 +14,19 @@ from model.reliability import Calibration, judge
 
 def predict_file(path: Path, checkpoint: Path | None = None, inter_stream_attention: bool = True,
                  center_crop: bool = False) -> dict:
-    """The clip's prediction, probabilities, warnings and reliability panel (model/reliability.py), by the shipped
-    attention model unless ``checkpoint`` is given."""
+    """The clip's prediction, probabilities, warnings, reliability panel (model/reliability.py) and the real-face
+    network's own reading (model/real_face.py), by the shipped attention model unless ``checkpoint`` is given."""
     checkpoint = checkpoint or locations.default_checkpoint()
     model, process, _ = load_checkpoint(checkpoint)
     if center_crop:
         process = dataclasses.replace(process, center_crop=True)
     clip = process_video(Path(path), process, cache_dir=None)
-    probs, reliability = judge(model, Calibration.read(checkpoint), *to_tensors(clip), clip.stats,
+    rgb, flow = to_tensors(clip)
+    probs, reliability = judge(model, Calibration.read(checkpoint), rgb, flow, clip.stats,
                                inter_stream_attention=inter_stream_attention)
     probs = dict(zip(CLASSES, probs.tolist()))
-    return {"clip": str(path), "prediction": max(probs, key=probs.get), "reliable": reliability.reliable,
-            "probabilities": probs, "reliability": reliability.to_dict(), "warnings": clip.stats.get("warnings", [])}
+    prediction = max(probs, key=probs.get)
+    reading = real_face.read(model, rgb)
+    return {"clip": str(path), "prediction": prediction, "reliable": reliability.reliable,
+            "probabilities": probs, "reliability": reliability.to_dict(), "warnings": clip.stats.get("warnings", []),
+            "real_face": None if reading is None else reading.to_dict(prediction)}

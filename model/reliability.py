@@ -26,7 +26,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as save_bytes
 
-from model.checkpoint import atomic_write_bytes, load_checkpoint
+from model.atomic import atomic_write_bytes
+from model.checkpoint import load_checkpoint
 from model.clipset import ClipSet, load_clipset
 from model.datasets import open_corpus
 from model.evaluate import read_faces
@@ -36,6 +37,9 @@ UNFAMILIAR_QUANTILE = 0.99  # farther than this share of the calibration clips: 
 MIN_DETECTION_RATE = 0.5  # the detector found the face on fewer of its runs than this: the track is guesswork
 MAX_FRAMES_WITHOUT_FACE = 0.25
 MIN_CONFIDENCE = 0.4  # below this the model itself hesitates between classes (a confident answer can still be wrong)
+MIN_FRAMES = 2  # a single decoded frame: nothing moves, and nothing says the face holds the expression
+MAX_SKIPPED_SHARE = 0.5  # more of the decoded frames dropped than this: the file's timing is broken (lying frame
+# rate metadata, a time base of 0 or 1), so the frames read are not the clip's
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class Reliability:
     scene_cuts: int
     faces_at_once: int  # the most faces the detector saw in one frame
     shots_with_face: int  # shots (between scene cuts) in which a face is tracked
+    frames: int  # decoded frames read
+    frames_skipped: int  # decoded frames dropped for their timing (model/video.py)
     unfamiliarity: float | None  # share of calibration clips closer to the training data than this one (None: unknown)
     confidence: float | None  # probability of the predicted class
     reasons: list[str] = field(default_factory=list)
@@ -117,7 +123,13 @@ def assess(stats: dict, unfamiliarity: float | None, confidence: float | None = 
     cuts = int(stats.get("scene_cuts", 0))
     at_once = int(stats.get("num_faces_seen", 0))
     shots = int(stats.get("shots_with_face", 1 if not centre_crop else 0))
+    frames, skipped = int(stats.get("num_frames", 0)), int(stats.get("frames_skipped", 0))
     reasons = []
+    if frames < MIN_FRAMES:
+        reasons.append("the clip has a single frame: there is no motion to read")
+    if skipped > MAX_SKIPPED_SHARE * (frames + skipped):
+        reasons.append(f"{skipped} of its {frames + skipped} frames were dropped because their timestamps are "
+                       "broken: the frames read may not be the clip's")
     if centre_crop:
         reasons.append("no face was detected: the frame centre was read instead, so the answer describes whatever "
                        "is there, not a facial expression")
@@ -137,7 +149,8 @@ def assess(stats: dict, unfamiliarity: float | None, confidence: float | None = 
     if unfamiliarity is not None and unfamiliarity >= UNFAMILIAR_QUANTILE:
         reasons.append(f"the clip is unlike the clips the model was trained and checked on (more unusual than "
                        f"{unfamiliarity:.0%} of them): the model may be guessing")
-    return Reliability(detection, without_face, cuts, at_once, shots, unfamiliarity, confidence, reasons)
+    return Reliability(detection, without_face, cuts, at_once, shots, frames, skipped, unfamiliarity, confidence,
+                       reasons)
 
 
 @torch.inference_mode()

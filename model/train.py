@@ -25,7 +25,8 @@ from safetensors.torch import save_file
 from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
-from model.checkpoint import atomic_write_bytes, save_checkpoint
+from model.atomic import atomic_write_bytes
+from model.checkpoint import save_checkpoint
 from model.clipset import load_clipset
 from model.config import CLASSES, TrainConfig
 from model.datasets import ClipRecord, Corpus, open_corpus
@@ -167,6 +168,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
             loss = criterion(output.logits, y)
             for head_logits in output.stream_logits:
                 loss = loss + cfg.stream_loss * criterion(head_logits, y)
+            if output.real_face is not None and model.config.real_face_prior:
+                correction = output.logits - output.real_face
+                loss = loss + cfg.prior_penalty * (correction - correction.mean(dim=1, keepdim=True)).pow(2).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -35,6 +35,7 @@ class Video:
     original_size: tuple[int, int]  # (width, height) of the upright video before downscaling
     truncated: bool  # only part of the clip was decoded (max_seconds reached, or the file is damaged further on)
     warnings: list[str] = field(default_factory=list)
+    skipped: int = 0  # decoded frames dropped for coming under 1 / MAX_FPS after the last kept one (broken timing)
 
 
 def read_video(path: str | Path, max_seconds: float = 20.0, max_side: int = 640) -> Video:
@@ -109,6 +110,7 @@ def _decode(name: str, container, stream, max_seconds: float, max_side: int) -> 
         original_size=original,
         truncated=truncated,
         warnings=warnings,
+        skipped=skipped,
     )
 
 

@@ -204,6 +204,12 @@ if tab_prediction.open:
         checks.table(trust.panel(result.reliability).set_index("check"))
         bars.download_button("Probabilities (CSV)", result.probabilities.to_csv(index_label="class"),
                              file_name=f"{file_stem}-probabilities.csv", mime="text/csv")
+        if result.real_face is not None:
+            bars.markdown("**What the real-face network alone reads, frame by frame**")
+            (bars.info if result.real_face.agrees(predicted) else bars.warning)(result.real_face.note(predicted))
+            bars.plotly_chart(figures.real_face_curves(result.real_face.per_frame), key="real_face")
+            bars.caption("This is the spatial stream's own evidence: the video model starts from it, and the motion "
+                         "stream, the inter-stream attention and the fusion add a correction.")
 
 if tab_processing.open:
     with tab_processing:

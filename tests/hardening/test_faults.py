@@ -27,7 +27,8 @@ WRITER = r'''
 import io, sys, itertools
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from model.checkpoint import atomic_write_bytes, save_checkpoint
+from model.atomic import atomic_write_bytes
+from model.checkpoint import save_checkpoint
 from model.config import CLASSES
 from model.network import TwoStreamNet
 from model.processing import ProcessedClip, _save

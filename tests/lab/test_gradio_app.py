@@ -11,6 +11,7 @@ from gradio_client import Client, handle_file
 from lab import sources
 from lab.explain import VIDEO_SIDE
 from lab.gradio_app import build_demo
+from model.config import CLASSES
 from model.predict import predict_file
 from tests.lab.lab_env import TINY_PROCESS
 
@@ -40,18 +41,24 @@ def test_gradio_client_gets_the_library_prediction_its_reliability_and_saliency(
                    for method in ("Grad-CAM", "Integrated Gradients")}
     finally:
         demo.close()
-    label, reliability, video, plot = answers["Grad-CAM"]
+    label, reliability, real_face_note, real_face_plot, video, plot = answers["Grad-CAM"]
     library = predict_file(sample, checkpoint)
+    assert real_face_note == library["real_face"]["note"]
+    real_face_curves = {trace["name"]: curve_values(trace["y"]) for trace in json.loads(real_face_plot["plot"])["data"]}
+    assert list(real_face_curves) == list(CLASSES)
+    per_frame = np.array(library["real_face"]["per_frame"])
+    assert np.column_stack(list(real_face_curves.values())) == pytest.approx(per_frame, abs=1e-4)
     assert label["label"] == library["prediction"]
     assert {c["label"]: c["confidence"] for c in label["confidences"]} == pytest.approx(library["probabilities"])
 
     assert ("**Unreliable" in reliability) == (not library["reliable"])
     assert all(reason in reliability for reason in library["reliability"]["reasons"])
-    assert "| Unlike the clips the model was checked on | not calibrated for this checkpoint | ok |" in reliability
+    assert ("| Unlike the clips the model was checked on | not calibrated for this checkpoint | more usual than 99% of "
+            "them | ok |") in reliability
 
     frames = video_frames(video)  # each frame: the face crops | the motion, enlarged to VIDEO_SIDE
     assert frames.shape == (TINY_PROCESS.frames, VIDEO_SIDE, 2 * VIDEO_SIDE + 4, 3)
-    other_method = video_frames(answers["Integrated Gradients"][2])
+    other_method = video_frames(answers["Integrated Gradients"][4])
     assert np.abs(frames.astype(int) - other_method).mean() > 1, "the overlay shows the chosen method's saliency"
 
     curves = {trace["name"]: curve_values(trace["y"]) for trace in json.loads(plot["plot"])["data"]}

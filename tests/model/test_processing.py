@@ -142,6 +142,24 @@ def test_scene_cut_splits_the_track():
     assert np.all(np.abs(centres_x[:12] - 100) < 10) and np.all(np.abs(centres_x[12:] - 220) < 10)
 
 
+def test_cuts_between_two_people_before_one_backdrop_are_found():
+    """Shots that share their gray levels (one backdrop, two people taking turns) defeat a histogram cut detector:
+    the picture's own change finds the three cuts, and each shot gets its own face."""
+    base = background(240, 320, seed=3)
+    frames = []
+    for i in range(40):
+        image = base.copy()
+        person_a = (i // 10) % 2 == 0
+        draw_face(image, (100, 120) if person_a else (220, 110), 90 if person_a else 110, mouth_open=(i % 4) / 3)
+        frames.append(image)
+    clip = process_frames(np.stack(frames), 25.0, CONFIG)
+    assert clip.stats["scene_cuts"] == 3 and clip.stats["shots_with_face"] == 4
+    centres_x = (clip.track_boxes[:, 0] + clip.track_boxes[:, 2]) / 2
+    assert np.all(np.abs(centres_x[:10] - 100) < 10) and np.all(np.abs(centres_x[10:20] - 220) < 12)
+    still = process_frames(np.stack([frames[0]] * 40), 25.0, CONFIG)
+    assert still.stats["scene_cuts"] == 0 and still.stats["shots_with_face"] == 1
+
+
 def test_tensors_and_display_round_trip(clip):
     rgb, flow = to_tensors(clip)
     assert rgb.shape == (3, 8, 48, 48) and flow.shape == (2, 7, 48, 48)

@@ -11,7 +11,8 @@ from model.reliability import CALIBRATION_FILE, Calibration, assess, fit
 from tests.conftest import TINY_PROCESS
 from tests.model.test_video import background, draw_face, face_frames, write_video
 
-GOOD = dict(detection_rate=0.95, track_coverage=1.0, scene_cuts=0, num_faces_seen=1, shots_with_face=1)
+GOOD = dict(detection_rate=0.95, track_coverage=1.0, scene_cuts=0, num_faces_seen=1, shots_with_face=1, num_frames=48,
+            frames_skipped=0)
 
 
 def test_a_clean_clip_is_reliable():
@@ -26,10 +27,24 @@ def test_a_clean_clip_is_reliable():
     (dict(scene_cuts=2), "2 scene cuts"),
     (dict(num_faces_seen=3), "several people"),
     (dict(shots_with_face=2), "several people"),
+    (dict(num_frames=1), "a single frame"),
+    (dict(num_frames=10, frames_skipped=38), "38 of its 48 frames were dropped"),
 ])
 def test_each_check_fires_on_its_own_case(change, words):
     verdict = assess({**GOOD, **change}, unfamiliarity=0.4, confidence=0.9)
     assert not verdict.reliable and len(verdict.reasons) == 1 and words in verdict.reasons[0]
+
+
+def test_every_panel_row_shows_the_threshold_it_is_judged_by():
+    from lab import trust
+
+    rows = trust.panel(assess({**GOOD, "num_frames": 1}, unfamiliarity=0.995, confidence=0.9)).set_index("check")
+    assert rows.loc["Frames read", "trusted when"] == "at least 2, at most 50% dropped"
+    assert rows.loc["Frames read", "verdict"] == "weak"
+    assert rows.loc["Unlike the clips the model was checked on", "measured"] == "more unusual than 100% of them"
+    assert rows.loc["Unlike the clips the model was checked on", "trusted when"] == "more usual than 99% of them"
+    assert rows.loc["Face found by the detector", "trusted when"] == "at least 50%"
+    assert (rows["trusted when"] != "").all()
 
 
 def test_a_hesitant_model_is_flagged():
