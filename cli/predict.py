@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> None:
         print(f"This prediction cannot be trusted; the model's best guess is {result['prediction']}.")
     for name, prob in sorted(result["probabilities"].items(), key=lambda kv: -kv[1]):
         print(f"{name:9s} {prob:6.1%}  {'#' * round(40 * prob)}")
+    if result["real_face"]:
+        print(result["real_face"]["note"])
 
 
 main = common.command(build, run)

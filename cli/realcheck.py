@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cli import common
 from model import locations
-from model.realcheck import per_class, per_person, reliable_answers, score, write_table
+from model.realcheck import held_out_reliable, per_class, per_person, reliable_answers, score, write_table
 
 
 def build() -> argparse.ArgumentParser:
@@ -27,8 +27,11 @@ def run(args: argparse.Namespace) -> None:
     if args.out is not None:
         write_table(table, args.out)
     print(table.to_string(index=False))
+    held_out = table.assign(held_out=held_out_reliable(table))
     for title, summary in (("per class", per_class(table)), ("per person", per_person(table)),
-                           ("reliability panel", reliable_answers(table))):
+                           ("reliability panel", reliable_answers(table)),
+                           ("reliability panel, its confidence cut-off calibrated without the clip's person",
+                            reliable_answers(held_out, "held_out"))):
         print(f"\n{title}\n{summary.to_string(index=False)}")
     videos = table[table.kind == "video"]
     print(f"\naccuracy {table.correct.mean():.3f} on {len(table)} clips ({videos.correct.sum()}/{len(videos)} videos, "

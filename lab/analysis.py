@@ -140,6 +140,9 @@ def analyze_decoded(decode: Callable[[ProcessConfig], Video], variants: list[Var
     )
 
 
+UPLOAD_NAME = "The uploaded clip"  # what the shared analysis of an upload calls it
+
+
 def check_upload_size(size: int, name: str) -> None:
     """Refuse files over MAX_UPLOAD_MB (the servers refuse them too; this covers every other way in)."""
     if size > MAX_UPLOAD_MB * 1024 * 1024:
@@ -163,8 +166,10 @@ def save_upload(data: bytes, name: str, folder: Path) -> Path:
 def analyze_upload(data: bytes, name: str, variants: list[Variant], folder: Path | None = None,
                    center_crop: bool = False) -> ClipAnalysis:
     """Analyze uploaded bytes; the file lives in a private temporary folder (under ``folder``, default the system's)
-    that is removed as soon as the clip is processed, whatever happens."""
+    that is removed as soon as the clip is processed, whatever happens. The analysis is shared by every session that
+    uploads the same bytes, so it never holds the upload's name: its warnings say UPLOAD_NAME."""
     if folder is not None:
         Path(folder).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="lab-upload-", dir=folder) as private:
-        return analyze_file(save_upload(data, name, Path(private)), variants, center_crop=center_crop, name=name)
+        return analyze_file(save_upload(data, name, Path(private)), variants, center_crop=center_crop,
+                            name=UPLOAD_NAME)

@@ -166,12 +166,22 @@ def relative_clip(corpus: Corpus, path: Path) -> str:
     return Path(path).relative_to(corpus.root).as_posix()
 
 
+MAX_LINK_PATH = 255  # longer than any corpus path: a link's clip= is refused before the file system sees it
+
+
 def find_clip(corpus: Corpus, relative: str) -> Path:
     """The corpus clip at ``relative`` (from a link); refuses paths that leave the corpus."""
     root = Path(corpus.root).resolve()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        raise CorpusError(f"{relative} is not a clip of the corpus at {root}: pick a clip from the list instead")
+    refused = CorpusError(f"{relative[:80]} is not a clip of the corpus at {root}: pick a clip from the list instead")
+    if len(relative) > MAX_LINK_PATH or "\0" in relative:
+        raise refused
+    try:
+        path = (root / relative).resolve()
+        found = path.is_relative_to(root) and path.is_file()
+    except (OSError, ValueError):  # a name the file system refuses
+        found = False
+    if not found:
+        raise refused
     return path
 
 

@@ -680,6 +680,29 @@ def method_grades(checkpoint_name: str | None) -> dict[str, str]:
     return {method: grade_line(on, method) for method in offered() if (on.method == method).any()}
 
 
+GRADE_POINTS = {"passes": 2, "weak": 1}  # anything else (fails, too few clips) earns nothing
+
+
+def ranked_methods(checkpoint_name: str | None, attention: str = "on") -> list[str]:
+    """The graded methods of offered(), best first: a failed randomization check puts a method last (its maps do not
+    explain this model), then the points of every criterion on both streams (passes 2, weak 1), ties in offered()
+    order. ``attention``: "on" or "off" (the module bypassed), "on" where the table has no such rows; empty without a
+    shipped table."""
+    if not checkpoint_name or not results_path(checkpoint_name).is_file():
+        return []
+    table = load_table(results_path(checkpoint_name))
+    attention = attention if (table.attention == attention).any() else "on"
+    grades = stream_grades(table, attention)
+
+    def rank(method: str) -> tuple[bool, int]:
+        own = grades[grades.method == method]
+        failed = ((own.criterion == SANITY) & (own.grade == "fails")).any()
+        return failed, -sum(GRADE_POINTS.get(grade, 0) for grade in own.grade)
+
+    chosen = table[table.attention == attention]
+    return sorted((m for m in offered() if (chosen.method == m).any()), key=rank)
+
+
 def curves_path(table_path: Path) -> Path:
     """Where the curves of a report live: beside its table."""
     return table_path.with_name(f"{table_path.stem}_curves.csv")

@@ -54,7 +54,9 @@ def build_demo(checkpoint: Path) -> gr.Blocks:
         overlay = Path(tempfile.mkstemp(dir=output_folder, prefix=f"{method.split()[0]}-", suffix=".webm")[1])
         overlay.write_bytes(explain.overlay_video(shown, result.clip.stats.get("duration", 1.0)))
         reading = result.real_face
-        return (probabilities.to_dict(), trust.markdown(result.reliability, result.prediction, probabilities.max()),
+        notes = "".join(f"\n\n*{warning}*" for warning in result.warnings)  # what the Analyze page lists too
+        return (probabilities.to_dict(),
+                trust.markdown(result.reliability, result.prediction, probabilities.max()) + notes,
                 "" if reading is None else reading.note(result.prediction),
                 None if reading is None else figures.real_face_curves(reading.per_frame),
                 str(overlay), figures.importance_curves(shown.importance))

@@ -9,7 +9,6 @@ import pandas as pd
 from model.reliability import (
     MAX_FRAMES_WITHOUT_FACE,
     MAX_SKIPPED_SHARE,
-    MIN_CONFIDENCE,
     MIN_DETECTION_RATE,
     MIN_FRAMES,
     UNFAMILIAR_QUANTILE,
@@ -40,7 +39,7 @@ def panel(reliability: Reliability) -> pd.DataFrame:
         ("People", f"{r.faces_at_once} face(s) at once, a face in {r.shots_with_face} shot(s)",
          "one face, in one shot", r.faces_at_once <= 1 and r.shots_with_face <= 1),
         ("The model's own confidence", "unknown" if r.confidence is None else f"{r.confidence:.0%} for its best class",
-         f"at least {MIN_CONFIDENCE:.0%}", r.confidence is None or r.confidence >= MIN_CONFIDENCE),
+         f"at least {r.min_confidence:.0%}", r.confidence is None or r.confidence >= r.min_confidence),
         ("Unlike the clips the model was checked on",
          "not calibrated for this checkpoint" if unfamiliar is None else f"more unusual than {unfamiliar:.0%} of them",
          f"more usual than {UNFAMILIAR_QUANTILE:.0%} of them", unfamiliar is None or unfamiliar < UNFAMILIAR_QUANTILE),

@@ -13,11 +13,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import streamlit as st
 
 from lab import conditions, dataset, explain, grade, sources
+from lab.admission import ADMISSION, AdmissionRefused, clips
 from lab.analysis import ClipAnalysis
 from model import locations
 from model.checkpoint import CheckpointError, load_checkpoint
@@ -69,6 +71,27 @@ def file_digest(path: Path) -> str:
     return _file_digest(str(path), path.stat().st_mtime)
 
 
+T = TypeVar("T")
+
+
+def queued(compute: Callable[[], T], doing: str) -> T:
+    """``compute()`` in one of the server's admission slots (lab.admission), under a spinner saying what it does; while
+    it waits, the reader sees their place in line. A full line stops the page with a one-line error."""
+    place = st.empty()
+
+    def told(ahead: int) -> None:
+        place.info(f"Waiting for the lab: {clips(ahead)} ahead of yours…")
+
+    try:
+        with ADMISSION.slot(told):
+            place.empty()
+            with st.spinner(doing):
+                return compute()
+    except AdmissionRefused as refused:
+        place.error(str(refused))
+        st.stop()
+
+
 @dataclass(frozen=True)
 class ClipKey:
     """One clip as analysed: its content, the checkpoint's file version and whether it was centre-cropped."""
@@ -114,6 +137,12 @@ def shared_overlay_video(key: ExplanationKey, style: explain.MapStyle, _explanat
 def method_grades(checkpoint_name: str | None) -> dict[str, str]:
     """Each method's grade in one line, from the checkpoint's shipped grading table (lab.grade.method_grades)."""
     return grade.method_grades(checkpoint_name)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def ranked_methods(checkpoint_name: str | None, attention: str) -> list[str]:
+    """The graded methods, best first (lab.grade.ranked_methods)."""
+    return grade.ranked_methods(checkpoint_name, attention)
 
 
 @st.cache_resource

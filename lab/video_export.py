@@ -14,6 +14,7 @@ import av
 import numpy as np
 
 from model import locations
+from model.atomic import FILE_MODE
 from model.video import read_video
 
 
@@ -38,6 +39,7 @@ def write_webm(frames: np.ndarray, fps: float, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".webm")
+    os.fchmod(fd, FILE_MODE)
     os.close(fd)
     temporary = Path(temporary)
     try:

@@ -38,7 +38,7 @@ def run_variant(name: str, seed: int, data: Path, runs: Path, epochs: int, real:
     variants, on the real-face set), keep the result beside it."""
     out = runs / f"{name}_seed{seed}"
     if (out / "result.json").is_file():
-        return json.loads((out / "result.json").read_text())
+        return _rescored(out, real if name in MULTI_SEED else None, "correct")
     cfg = TrainConfig(data=str(data), out=str(out), epochs=epochs, seed=seed, fold=fold, cache=cache, workers=workers,
                       model=ModelConfig(**VARIANTS[name][1]))
     train(cfg)
@@ -49,16 +49,31 @@ def run_variant(name: str, seed: int, data: Path, runs: Path, epochs: int, real:
                               progress=False, fold=fold, cache_dir=cache)
         result["test" if attention else "test_attention_switched_off"] = {"war": metrics["war"], "uar": metrics["uar"]}
     if real is not None and name in MULTI_SEED:
-        result["real"] = real_summary(realcheck.score(out / "best", real))
+        result["real"] = real_summary(realcheck.score(out / "best", real), real)
     atomic_write_bytes(out / "result.json", json.dumps(result, indent=2).encode())
     return result
 
 
-def real_summary(table, column: str = "correct") -> dict:
-    """Accuracy on the real-face set, overall and per class (``column``: "real_face_correct" for that network)."""
+def real_summary(table, real: Path, column: str = "correct") -> dict:
+    """Accuracy on the real-face set, overall and per class (``column``: "real_face_correct" for that network), and
+    which build of the set it was scored on."""
     per_class = {label: round(float(group[column].mean()), 4) for label, group in table.groupby("label")}
     return {"accuracy": round(float(table[column].mean()), 4), "clips": len(table), "correct": int(table[column].sum()),
-            "per_class": per_class}
+            "per_class": per_class, "set": _set_version(real)}
+
+
+def _set_version(real: Path) -> str:
+    return json.loads((Path(real) / "realfaces.json").read_text())["manifest_sha256"]
+
+
+def _rescored(out: Path, real: Path | None, column: str) -> dict:
+    """A finished run's result, its real-face score redone when the real-face set has changed since (the set grows
+    while the training runs stay valid)."""
+    result = json.loads((out / "result.json").read_text())
+    if real is not None and result.get("real", {}).get("set") != _set_version(real):
+        result["real"] = real_summary(realcheck.score(Path(result["checkpoint"]), real), real, column)
+        atomic_write_bytes(out / "result.json", json.dumps(result, indent=2).encode())
+    return result
 
 
 def run_real_face_row(data: Path, runs: Path, seed: int, real: Path | None, fold: int = 1, cache: str | None = None,
@@ -67,14 +82,14 @@ def run_real_face_row(data: Path, runs: Path, seed: int, real: Path | None, fold
     ``seed`` (the network is frozen, so every checkpoint with it reads the same)."""
     out = runs / f"{REAL_FACE_ROW}_seed{seed}"
     if (out / "result.json").is_file():
-        return json.loads((out / "result.json").read_text())
+        return _rescored(out, real, "real_face_correct")
     checkpoint = runs / f"two_stream_attention_seed{seed}" / "best"
     _, metrics = evaluate(checkpoint, data, "Test", None, workers=workers, progress=False, fold=fold,
                           cache_dir=cache, real_face_only=True)
     result = {"variant": REAL_FACE_ROW, "seed": seed, "checkpoint": str(checkpoint),
               "test": {"war": metrics["war"], "uar": metrics["uar"]}}
     if real is not None:
-        result["real"] = real_summary(realcheck.score(checkpoint, real), "real_face_correct")
+        result["real"] = real_summary(realcheck.score(checkpoint, real), real, "real_face_correct")
     atomic_write_bytes(out / "result.json", json.dumps(result, indent=2).encode())
     return result
 
@@ -102,6 +117,9 @@ def ablation_table(runs: Path, command: str, previous: dict | None = None) -> di
                 entry["test_attention_switched_off"] = summarize(rows, "test_attention_switched_off")
             if all("real" in r for r in rows):
                 entry["real"] = summarize(rows, "real", metrics=("accuracy",))
+                if all("per_class" in r["real"] for r in rows):  # the mean over seeds of each class's accuracy
+                    entry["real"]["per_class"] = {c: round(float(np.mean([r["real"]["per_class"][c] for r in rows])),
+                                                           4) for c in rows[0]["real"]["per_class"]}
             table["variants"][name] = entry
         elif previous and name in previous.get("variants", {}):
             table["variants"][name] = {**previous["variants"][name], "previous_release": True}
@@ -133,6 +151,8 @@ def row(entry: dict, key: str = "test") -> dict:
             "Test UAR": spread(entry[key], "uar")}
     if "real" in entry and key == "test":
         line["real clips, accuracy"] = spread(entry["real"], "accuracy")
+        if "per_class" in entry["real"]:
+            line["real clips, per class"] = " ".join(f"{c[:3]} {v:.2f}" for c, v in entry["real"]["per_class"].items())
     return line
 
 
@@ -141,9 +161,10 @@ def run_ablation(data: Path, runs: Path, seeds: list[int], variants: list[str], 
     """Train and evaluate every missing run, then write the table to ``out`` (the real-face set is scored only when
     ``real`` holds one) and return it."""
     real = real if (real / "realfaces.json").is_file() else None
-    for name in variants:
-        for seed in (seeds if name in MULTI_SEED else seeds[:1]):
-            run_variant(name, seed, data, runs, epochs, real, fold=fold, cache=cache, workers=workers)
+    for seed in seeds:  # seed by seed, so an interrupted table already holds whole pairs
+        for name in variants:
+            if name in MULTI_SEED or seed == seeds[0]:
+                run_variant(name, seed, data, runs, epochs, real, fold=fold, cache=cache, workers=workers)
     if "two_stream_attention" in variants:
         run_real_face_row(data, runs, seeds[0], real, fold=fold, cache=cache, workers=workers)
     previous = json.loads(out.read_text()) if out.is_file() else None

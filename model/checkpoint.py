@@ -6,13 +6,12 @@ match that network exactly, or the checkpoint is refused with a one-line error.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+from dataclasses import fields
 from pathlib import Path
 
 import jsonschema
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from model.atomic import atomic_write_bytes
 from model.config import CLASSES, ModelConfig, ProcessConfig, schema
@@ -21,6 +20,7 @@ from model.network import PACKAGE_WEIGHTS, TwoStreamNet
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 
+LEGACY_MODEL_KEYS = {"frames": {"type": "integer"}, "size": {"type": "integer"}}  # ProcessConfig's now (from_dict)
 CONFIG_SCHEMA = {
     "type": "object",
     "required": ["format", "model", "process", "classes"],
@@ -28,11 +28,13 @@ CONFIG_SCHEMA = {
         "format": {"const": "two-stream-fer/1"},
         "classes": {"type": "array", "items": {"type": "string"}, "minItems": 2},
         "model": {"type": "object", "required": ["num_classes", "width", "streams", "inter_stream_attention"],
-                  "properties": schema(ModelConfig)},
-        "process": {"type": "object", "required": ["frames", "size", "flow"], "properties": schema(ProcessConfig)},
+                  "properties": {**schema(ModelConfig), **LEGACY_MODEL_KEYS}, "additionalProperties": False},
+        "process": {"type": "object", "required": ["frames", "size", "flow"], "properties": schema(ProcessConfig),
+                    "additionalProperties": False},
         "metrics": {"type": "object"},
         "train": {"type": "object"},
     },
+    "additionalProperties": False,
 }
 
 
@@ -48,14 +50,7 @@ def save_checkpoint(folder: Path, model: TwoStreamNet, process: ProcessConfig, m
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()
              if not k.startswith(PACKAGE_WEIGHTS)}
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".weights.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(state, tmp)
-        os.replace(tmp, folder / WEIGHTS)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(folder / WEIGHTS, save(state))
     config = {
         "format": "two-stream-fer/1",
         "classes": list(CLASSES),
@@ -82,6 +77,19 @@ def read_config(folder: Path) -> dict:
     except jsonschema.ValidationError as e:
         where = "/".join(str(p) for p in e.absolute_path) or "top level"
         raise CheckpointError(f"{path} does not match the checkpoint schema at {where}: {e.message}") from None
+    for section, settings in (("model", ModelConfig), ("process", ProcessConfig)):
+        for f in fields(settings):  # JSON Schema counts 16.0 as an integer; a network needs 16
+            value = config[section].get(f.name)
+            if value is not None and f.type in ("int", int) and type(value) is not int:
+                raise CheckpointError(f"{path}: {section}/{f.name} is {value!r}, not a whole number: re-export the "
+                                      "checkpoint")
+    model = config["model"]
+    if model.get("attention_dim", 32) % model.get("attention_heads", 2):
+        raise CheckpointError(f"{path}: model/attention_heads ({model.get('attention_heads')}) does not divide "
+                              f"model/attention_dim ({model.get('attention_dim')}): re-export the checkpoint")
+    if config["classes"][:model["num_classes"]] != list(CLASSES[:model["num_classes"]]):
+        raise CheckpointError(f"{path}: classes {config['classes']} are not this lab's ({', '.join(CLASSES)}) in "
+                              "that order: re-export the checkpoint")
     return config
 
 

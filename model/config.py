@@ -89,10 +89,11 @@ class ProcessConfig:
 class ModelConfig:
     """The shape of the two-stream network (see model/network.py); its input frames and size are ProcessConfig's."""
 
-    num_classes: int = setting(len(CLASSES), "classes of the softmax", minimum=2)
+    num_classes: int = setting(len(CLASSES), "classes of the softmax", minimum=2, maximum=len(CLASSES))
     width: int = setting(16, "channels of the first stage; doubled at every later stage", minimum=1, maximum=512)
-    attention_dim: int = setting(32, "bottleneck width of the inter-stream attention", minimum=1)
-    attention_heads: int = setting(2, "heads of the inter-stream attention", minimum=1)
+    attention_dim: int = setting(32, "bottleneck width of the inter-stream attention (a multiple of the heads)",
+                                 minimum=1, maximum=1024)
+    attention_heads: int = setting(2, "heads of the inter-stream attention", minimum=1, maximum=64)
     dropout: float = setting(0.3, "on the pooled face grid and after the fusion and fully connected layers", minimum=0,
                              maximum=1)
     streams: str = setting("both", "which streams exist (\"frame\": the single-frame 2D baseline)",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -539,12 +540,22 @@ def _write_json(path: Path, content: dict) -> None:
     atomic_write_bytes(path, json.dumps(content, separators=(",", ":")).encode())
 
 
+STARTED = ".corpus-started.json"  # the settings of a corpus being written; corpus.json replaces it when done
+
+
+class CorpusFolderError(ValueError):
+    """``--out`` holds another corpus (or other files) that writing this one would mix with."""
+
+
 def write_corpus(out: Path, seed: int = 0, scale: float = 1.0, workers: int = 2, progress: bool = True,
-                 difficulty: CorpusDifficulty = CorpusDifficulty()) -> Path:
+                 difficulty: CorpusDifficulty = CorpusDifficulty(), force: bool = False) -> Path:
     """Write the corpus in AFEW's layout under ``out``; clips already written completely (``clip_complete``) are kept,
-    so an interrupted run resumes where it stopped."""
+    so an interrupted run resumes where it stopped. A folder holding another corpus is refused, or with ``force``
+    emptied first: clip names repeat across seeds, so a mix could never be told apart."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)  # an unusable folder is answered before the bar is drawn
+    settings = {"seed": seed, "scale": scale, "version": CORPUS_VERSION, "difficulty": asdict(difficulty)}
+    _claim(out, settings, force)
     specs = [spec for split in SPLITS for spec in corpus_index(seed, split, scale)]
     todo = [(out, spec, difficulty) for spec in specs if not clip_complete(out, spec)]
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc="corpus", unit="clip", disable=not progress)
@@ -557,10 +568,31 @@ def write_corpus(out: Path, seed: int = 0, scale: float = 1.0, workers: int = 2,
             _write_clip(task)
             bar.update()
     bar.close()
-    summary = {
-        "seed": seed, "scale": scale, "version": CORPUS_VERSION,
-        "counts": {split: split_counts(split, scale) for split in SPLITS},
-        "difficulty": asdict(difficulty),
-    }
+    summary = {**settings, "counts": {split: split_counts(split, scale) for split in SPLITS}}
     _write_json(out / "corpus.json", summary)
+    (out / STARTED).unlink(missing_ok=True)
     return out
+
+
+def _claim(out: Path, settings: dict, force: bool) -> None:
+    """Make ``out`` this corpus's folder: resume a run with the same settings, refuse anything else unless ``force``
+    (which removes the other corpus whole), then record the settings until the corpus is complete."""
+    held = None
+    for name in ("corpus.json", STARTED):
+        if (out / name).is_file():
+            recorded = json.loads((out / name).read_text())
+            held = {key: recorded.get(key) for key in settings}
+            break
+    foreign = held is None and any(out.iterdir())
+    if (held not in (None, settings) or foreign) and not force:
+        changed = [key if key == "difficulty" else f"{key} {held[key]} (not {settings[key]})"
+                   for key in settings if not foreign and held[key] != settings[key]]
+        what = "other files" if foreign else f"a corpus with another {', '.join(changed)}"
+        raise CorpusFolderError(f"{out} holds {what}: write into another --out, or pass --force to replace it")
+    if force or held not in (None, settings):
+        for name in (*SPLITS, "corpus.json", STARTED):
+            path = out / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            path.unlink(missing_ok=True)
+    _write_json(out / STARTED, settings)

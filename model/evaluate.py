@@ -5,17 +5,20 @@ probability column per class) and returns accuracy (WAR), UAR and the confusion 
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from safetensors.torch import load_file, save
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
     precision_recall_fscore_support,
 )
 
+from model.atomic import atomic_write_bytes
 from model.checkpoint import load_checkpoint
 from model.clipset import ClipSet, load_clipset
 from model.config import CLASSES
@@ -42,17 +45,32 @@ def predict_clipset(model: torch.nn.Module, clips: ClipSet, device: torch.device
 
 @torch.no_grad()
 def read_faces(model: torch.nn.Module, clips: ClipSet, mirrored: bool = False, device: torch.device | str = "cpu",
-               batch_size: int = 32) -> torch.Tensor | None:
+               batch_size: int = 32, cache_dir: Path | None = None) -> torch.Tensor | None:
     """The frozen real-face network's reading of every clip's crops (float16; mirrored crops with ``mirrored``), or
-    None when the model has no such network. Nothing in it learns, so training computes it once, not every epoch."""
+    None when the model has no such network. Nothing in it learns, so training computes it once, not every epoch;
+    with ``cache_dir`` it is kept there, keyed by the crops and the networks' weights, for the next run (ablation)."""
     if not getattr(model, "reads_faces", False):
         return None
+    path = cache_dir and Path(cache_dir) / "faces" / f"{_reading_key(model, clips, mirrored)}.safetensors"
+    if path and path.is_file():
+        return load_file(path)["faces"]
     read = []
     for start in range(0, len(clips), batch_size):
         rgb, _, _ = clips.batch(torch.arange(start, min(start + batch_size, len(clips))))
         rgb = rgb.flip(-1) if mirrored else rgb
         read.append(model.spatial.read_faces(rgb.to(device)).half().cpu())
-    return torch.cat(read)
+    faces = torch.cat(read)
+    if path:
+        atomic_write_bytes(path, save({"faces": faces}))
+    return faces
+
+
+def _reading_key(model: torch.nn.Module, clips: ClipSet, mirrored: bool) -> str:
+    digest = hashlib.sha256(f"{model.spatial.members}{mirrored}".encode())
+    digest.update(clips.rgb.numpy().tobytes())
+    for tensor in model.spatial.backbone.state_dict().values():
+        digest.update(tensor.cpu().numpy().tobytes())
+    return digest.hexdigest()[:32]
 
 
 def classification_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict:

@@ -223,12 +223,15 @@ class RealFaceSpatialStream(nn.Module):
         read = torch.cat([*grids, *(x.expand(-1, -1, *self.grid) for x in logits)], dim=1)
         return read.view(b, t, *read.shape[1:])
 
-    def frame_evidence(self, faces: torch.Tensor) -> torch.Tensor:
-        """(B, T, 7) the networks' mean log-probabilities of each frame, in CLASSES order, from ``read_faces``."""
+    def network_evidence(self, faces: torch.Tensor) -> torch.Tensor:
+        """(networks, B, T, 7) each network's log-probabilities of each frame, in CLASSES order, from ``read_faces``."""
         logits = faces[:, :, self.feature_channels:].mean(dim=(3, 4))  # (B, T, 7 x networks)
-        per_network = [logits[:, :, 7 * i:7 * (i + 1)].log_softmax(2)[:, :, order]
-                       for i, order in enumerate(self.class_order)]
-        return torch.stack(per_network).mean(dim=0)
+        return torch.stack([logits[:, :, 7 * i:7 * (i + 1)].log_softmax(2)[:, :, order]
+                            for i, order in enumerate(self.class_order)])
+
+    def frame_evidence(self, faces: torch.Tensor) -> torch.Tensor:
+        """(B, T, 7) the networks' mean log-probabilities of each frame, in CLASSES order."""
+        return self.network_evidence(faces).mean(dim=0)
 
     def forward(self, rgb: torch.Tensor, faces: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 3, T, S, S) standardized crops (or what ``read_faces`` made of them) -> tokens (B, C, T', 4, 4) and the

@@ -8,9 +8,8 @@ between consecutive crops -> an on-disk cache keyed by file bytes and settings.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
-import tempfile
 import threading
 import zipfile
 from dataclasses import dataclass, field, replace
@@ -21,6 +20,7 @@ import dlib
 import numpy as np
 import torch
 
+from model.atomic import atomic_write_bytes
 from model.config import ProcessConfig
 from model.landmarks import TEMPLATE, five_points, similarity
 from model.video import ClipError, Video, read_video
@@ -488,12 +488,11 @@ def cache_path(path: Path, config: ProcessConfig, cache_dir: Path) -> Path:
 
 def _save(entry: Path, clip: ProcessedClip) -> None:
     """Write atomically (temp file + rename), so a crash or a parallel worker never leaves half an entry."""
-    entry.parent.mkdir(parents=True, exist_ok=True)
     arrays = {name: getattr(clip, name) for name in _ARRAYS}
-    with tempfile.NamedTemporaryFile(dir=entry.parent, prefix=entry.stem, suffix=".tmp", delete=False) as file:
-        np.savez(file, **arrays, stats=np.array(json.dumps(clip.stats)), schema=np.array(SCHEMA_VERSION),
-                 key=np.array(entry.stem))
-    os.replace(file.name, entry)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays, stats=np.array(json.dumps(clip.stats)), schema=np.array(SCHEMA_VERSION),
+             key=np.array(entry.stem))
+    atomic_write_bytes(entry, buffer.getvalue())
 
 
 def _load(entry: Path, config: ProcessConfig) -> ProcessedClip | None:

@@ -25,6 +25,16 @@ class RealFaceReading:
     per_frame: np.ndarray  # (T, classes) each crop's class probabilities
     probabilities: np.ndarray  # (classes,) the clip's: softmax of the frames' mean log-probabilities (what the
     # fusion receives)
+    per_network: dict[str, np.ndarray]  # each network's own clip probabilities, the same way
+
+    def network_answers(self) -> dict[str, str]:
+        return {name: CLASSES[int(p.argmax())] for name, p in self.per_network.items()}
+
+    @property
+    def networks_agree(self) -> bool:
+        """Whether every network reads the same class: two networks trained on different photographs that agree
+        are right far more often than one alone (the reliability panel checks it)."""
+        return len(set(self.network_answers().values())) == 1
 
     @property
     def answer(self) -> str:
@@ -47,6 +57,7 @@ class RealFaceReading:
         return {"network": self.network, "prediction": self.answer, "agrees": self.agrees(video_answer),
                 "note": self.note(video_answer),
                 "probabilities": dict(zip(CLASSES, np.round(self.probabilities, 6).tolist())),
+                "networks": self.network_answers(), "networks_agree": self.networks_agree,
                 "per_frame": np.round(self.per_frame, 4).tolist()}
 
 
@@ -55,6 +66,8 @@ def read(model: TwoStreamNet, rgb: torch.Tensor) -> RealFaceReading | None:
     """The reading of one clip's (3, T, S, S) network input; None for a model without a real-face network."""
     if not model.reads_faces:
         return None
-    log_probs = model.spatial.frame_evidence(model.spatial.read_faces(rgb[None]))[0]  # (T, classes)
+    each = model.spatial.network_evidence(model.spatial.read_faces(rgb[None]))[:, 0]  # (networks, T, classes)
+    log_probs = each.mean(dim=0)
     return RealFaceReading(model.config.spatial_backbone, log_probs.exp().numpy(),
-                           log_probs.mean(dim=0).softmax(dim=0).numpy())
+                           log_probs.mean(dim=0).softmax(dim=0).numpy(),
+                           {name: e.mean(dim=0).softmax(dim=0).numpy() for name, e in zip(model.spatial.members, each)})

@@ -23,6 +23,7 @@ from model.config import CLASSES
 from model.predict import predict_file
 from model.processing import NoFaceError
 from model.realfaces import RealFacesError
+from model.reliability import UNSURE, confidence_cutoff
 
 
 def score(checkpoint: Path, data: Path | None = None) -> pd.DataFrame:
@@ -44,8 +45,10 @@ def score(checkpoint: Path, data: Path | None = None) -> pd.DataFrame:
                      "face_found": found, "prediction": result["prediction"],
                      "confidence": round(result["probabilities"][result["prediction"]], 3),
                      "correct": found and result["prediction"] == clip["label"], "reliable": result["reliable"],
+                     "other_doubts": sum(not r.startswith(UNSURE) for r in result["reliability"]["reasons"]),
                      "unfamiliarity": result["reliability"]["unfamiliarity"],
                      "real_face_prediction": real_face.get("prediction"),
+                     "networks_agree": real_face.get("networks_agree"),
                      "real_face_correct": found and real_face.get("prediction") == clip["label"]})
     return pd.DataFrame(rows)
 
@@ -81,11 +84,24 @@ def per_person(table: pd.DataFrame) -> pd.DataFrame:
     return _accuracies(list(table.groupby("person")))
 
 
-def reliable_answers(table: pd.DataFrame) -> pd.DataFrame:
-    """Per class: the share of clips the panel calls reliable (coverage) and how many of those are right."""
+def held_out_reliable(table: pd.DataFrame) -> pd.Series:
+    """Whether the panel would call each clip reliable had its confidence cut-off been calibrated without the clip's
+    person (leave one person out): the shipped cut-off is chosen on this same set, so its own figures flatter it."""
+    reliable = pd.Series(False, index=table.index)
+    for person in table.person.unique():
+        others = table[table.person != person]
+        cutoff = confidence_cutoff(others.confidence.to_numpy(), others.correct.to_numpy())
+        own = table.person == person
+        reliable[own] = (table.other_doubts[own] == 0) & (table.confidence[own] >= cutoff)
+    return reliable
+
+
+def reliable_answers(table: pd.DataFrame, column: str = "reliable") -> pd.DataFrame:
+    """Per class: the share of clips the panel calls reliable (coverage) and how many of those are right (``column``:
+    the panel's verdict, or another such as held_out_reliable's)."""
     rows = []
     for name, group in [*((c, table[table.label == c]) for c in CLASSES if (table.label == c).any()), ("all", table)]:
-        kept = group[group.reliable]
+        kept = group[group[column]]
         hits = int(kept.correct.sum())
         low, high = wilson(hits, len(kept))
         rows.append({"group": name, "clips": len(group), "reliable": len(kept),

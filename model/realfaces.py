@@ -229,7 +229,8 @@ def _write_clip(tmp: Path, clip: dict, spec: dict, payload: bytes) -> dict:
             "end": clip.get("end", round(clip.get("start", 0.0) + len(frames) / float(rate), 3)), "frames": len(frames),
             "fps": round(float(rate), 3), "width": width, "height": height, "crop": clip.get("crop"),
             "note": clip.get("note", ""),
-            "source": {k: source.get(k) for k in ("package", "version", "installer", "path", "sha256", "licence")}}
+            "source": {k: source.get(k) for k in ("package", "version", "installer", "path", "origin", "sha256",
+                                                 "licence") if k in source}}
 
 
 def _video_window(clip: dict, payload: bytes) -> tuple[list[np.ndarray], Fraction]:

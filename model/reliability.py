@@ -13,17 +13,19 @@ lab reads the evidence around the prediction instead of its confidence:
   (model/realfaces.py). A clip farther than 99% of them is called unfamiliar.
 
 ``python -m cli.calibrate --checkpoint CKPT --data data/corpus --real data/realfaces`` fits and calibrates once and
-writes ``CKPT/reliability.safetensors``; ``assess`` then judges one clip.
+writes ``CKPT/reliability.safetensors``; ``assess`` then judges one clip. The same command calibrates the
+confidence cut-off on the real-face set: the lowest at which the answers at least that confident are right 85% of
+the time there (``confidence_cutoff``), so "reliable" means what it says on real people, not only on the corpus.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_bytes
 
 from model.atomic import atomic_write_bytes
@@ -36,10 +38,16 @@ CALIBRATION_FILE = "reliability.safetensors"
 UNFAMILIAR_QUANTILE = 0.99  # farther than this share of the calibration clips: unlike what the model was checked on
 MIN_DETECTION_RATE = 0.5  # the detector found the face on fewer of its runs than this: the track is guesswork
 MAX_FRAMES_WITHOUT_FACE = 0.25
-MIN_CONFIDENCE = 0.4  # below this the model itself hesitates between classes (a confident answer can still be wrong)
+MIN_CONFIDENCE = 0.4  # below this the model itself hesitates between classes (a confident answer can still be wrong);
+# a checkpoint's calibration replaces it with the cut-off that makes its reliable answers on real faces right often
+RELIABLE_ACCURACY = 0.85  # ...this often: the lowest cut-off (in steps of 0.05) at which they are
 MIN_FRAMES = 2  # a single decoded frame: nothing moves, and nothing says the face holds the expression
 MAX_SKIPPED_SHARE = 0.5  # more of the decoded frames dropped than this: the file's timing is broken (lying frame
 # rate metadata, a time base of 0 or 1), so the frames read are not the clip's
+
+
+class CalibrationError(ValueError):
+    """A checkpoint's reliability calibration that cannot be read; the message says which command remakes it."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,7 @@ class Reliability:
     frames_skipped: int  # decoded frames dropped for their timing (model/video.py)
     unfamiliarity: float | None  # share of calibration clips closer to the training data than this one (None: unknown)
     confidence: float | None  # probability of the predicted class
+    min_confidence: float = MIN_CONFIDENCE  # the cut-off it was judged by
     reasons: list[str] = field(default_factory=list)
 
     @property
@@ -73,6 +82,7 @@ class Calibration:
     precision: torch.Tensor  # (C, C)
     reference: torch.Tensor  # (M,) sorted distances of the calibration clips
     sources: dict  # name -> number of calibration clips it gave
+    min_confidence: float = MIN_CONFIDENCE  # the cut-off calibrated on the real-face set (confidence_cutoff)
 
     def distance(self, features: torch.Tensor) -> torch.Tensor:
         """(B, C) -> (B,) Mahalanobis distance to the nearest class mean."""
@@ -87,16 +97,31 @@ class Calibration:
     def to_bytes(self) -> bytes:
         tensors = {"means": self.means, "precision": self.precision, "reference": self.reference}
         return save_bytes({k: v.contiguous() for k, v in tensors.items()},
-                          metadata={"sources": json.dumps(self.sources)})
+                          metadata={"sources": json.dumps(self.sources), "min_confidence": str(self.min_confidence)})
 
     @classmethod
     def read(cls, checkpoint: Path) -> Calibration | None:
         path = Path(checkpoint) / CALIBRATION_FILE
         if not path.is_file():
             return None
-        with safe_open(str(path), framework="pt") as file:
-            tensors = {name: file.get_tensor(name) for name in ("means", "precision", "reference")}
-            return cls(**tensors, sources=json.loads(file.metadata()["sources"]))
+        try:
+            with safe_open(str(path), framework="pt") as file:
+                tensors = {name: file.get_tensor(name) for name in ("means", "precision", "reference")}
+                metadata = file.metadata()
+                sources = json.loads(metadata["sources"])
+                min_confidence = float(metadata.get("min_confidence", MIN_CONFIDENCE))
+        except (SafetensorError, OSError, KeyError, TypeError, ValueError) as error:
+            raise CalibrationError(f"{path} is damaged ({type(error).__name__}): run python -m cli.calibrate "
+                                   f"--checkpoint {checkpoint} again") from None
+        means, precision, reference = tensors["means"], tensors["precision"], tensors["reference"]
+        if means.ndim != 2 or precision.shape != (means.shape[1], means.shape[1]) or reference.ndim != 1 \
+                or not len(reference):
+            raise CalibrationError(f"{path} holds tensors of the wrong shapes: run python -m cli.calibrate "
+                                   f"--checkpoint {checkpoint} again")
+        if not 0 <= min_confidence <= 1:
+            raise CalibrationError(f"{path} has a confidence cut-off of {min_confidence}: run python -m cli.calibrate "
+                                   f"--checkpoint {checkpoint} again")
+        return cls(means, precision, reference.sort().values, sources, min_confidence)
 
 
 def fit(features: torch.Tensor, labels: torch.Tensor, reference: dict[str, torch.Tensor],
@@ -114,9 +139,23 @@ def fit(features: torch.Tensor, labels: torch.Tensor, reference: dict[str, torch
     return Calibration(partial.means, partial.precision, distances, {k: len(v) for k, v in reference.items()})
 
 
-def assess(stats: dict, unfamiliarity: float | None, confidence: float | None = None) -> Reliability:
+UNSURE = "the model is unsure"  # how the confidence reason starts (model.realcheck sets it apart)
+
+
+def confidence_cutoff(confidence: np.ndarray, correct: np.ndarray, accuracy: float = RELIABLE_ACCURACY) -> float:
+    """The lowest cut-off (0.40, 0.45, ... 0.95) at which the clips at least that confident are right ``accuracy`` of
+    the time; 0.95 when none is."""
+    for cutoff in np.round(np.arange(MIN_CONFIDENCE, 0.951, 0.05), 2):
+        kept = confidence >= cutoff
+        if kept.any() and correct[kept].mean() >= accuracy:
+            return float(cutoff)
+    return 0.95
+
+
+def assess(stats: dict, unfamiliarity: float | None, confidence: float | None = None,
+           min_confidence: float = MIN_CONFIDENCE) -> Reliability:
     """Judge one processed clip from its processing stats, its unfamiliarity (see Calibration.unfamiliarity) and the
-    probability of the predicted class."""
+    probability of the predicted class (``min_confidence``: the checkpoint's calibrated cut-off)."""
     centre_crop = bool(stats.get("center_crop"))
     detection = 0.0 if centre_crop else float(stats.get("detection_rate", 0.0))
     without_face = 1.0 if centre_crop else 1.0 - float(stats.get("track_coverage", 0.0))
@@ -144,13 +183,13 @@ def assess(stats: dict, unfamiliarity: float | None, confidence: float | None = 
                        "continuous expression")
     if at_once > 1 or shots > 1:
         reasons.append("several people may be in the clip: only the largest, most persistent face is read")
-    if confidence is not None and confidence < MIN_CONFIDENCE:
-        reasons.append(f"the model is unsure: its best class has only {confidence:.0%} of the probability")
+    if confidence is not None and confidence < min_confidence:
+        reasons.append(f"{UNSURE}: its best class has only {confidence:.0%} of the probability")
     if unfamiliarity is not None and unfamiliarity >= UNFAMILIAR_QUANTILE:
         reasons.append(f"the clip is unlike the clips the model was trained and checked on (more unusual than "
                        f"{unfamiliarity:.0%} of them): the model may be guessing")
     return Reliability(detection, without_face, cuts, at_once, shots, frames, skipped, unfamiliarity, confidence,
-                       reasons)
+                       min_confidence, reasons)
 
 
 @torch.inference_mode()
@@ -161,21 +200,24 @@ def judge(model: torch.nn.Module, calibration: Calibration | None, rgb: torch.Te
     output = model.outputs(rgb[None], flow[None], inter_stream_attention=inter_stream_attention)
     unfamiliar = None if calibration is None else float(calibration.unfamiliarity(output.features)[0])
     probabilities = output.logits.softmax(1)[0].numpy()
-    return probabilities, assess(stats, unfamiliar, float(probabilities.max()))
+    cutoff = MIN_CONFIDENCE if calibration is None else calibration.min_confidence
+    return probabilities, assess(stats, unfamiliar, float(probabilities.max()), cutoff)
 
 
 @torch.inference_mode()
-def clip_features(model: torch.nn.Module, clips: ClipSet, inter_stream_attention: bool = True,
-                  batch_size: int = 32) -> torch.Tensor:
-    """The features the classifier reads, (N, C), for every clip of a set."""
+def clip_outputs(model: torch.nn.Module, clips: ClipSet, inter_stream_attention: bool = True,
+                 batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """The features the classifier reads, (N, C), and the class probabilities, (N, classes), of every clip of a set."""
     faces = read_faces(model, clips)
-    out = []
+    features, probabilities = [], []
     for start in range(0, len(clips), batch_size):
         index = torch.arange(start, min(start + batch_size, len(clips)))
         rgb, flow, _ = clips.batch(index)
-        out.append(model.outputs(rgb, flow, inter_stream_attention=inter_stream_attention,
-                                 faces=None if faces is None else faces[index].float()).features)
-    return torch.cat(out)
+        output = model.outputs(rgb, flow, inter_stream_attention=inter_stream_attention,
+                               faces=None if faces is None else faces[index].float())
+        features.append(output.features)
+        probabilities.append(output.logits.softmax(1))
+    return torch.cat(features), torch.cat(probabilities)
 
 
 def calibrate(checkpoint: Path, data: Path, real: Path | None, workers: int = 2) -> Calibration:
@@ -184,13 +226,16 @@ def calibrate(checkpoint: Path, data: Path, real: Path | None, workers: int = 2)
     model, process, _ = load_checkpoint(checkpoint)
     corpus = open_corpus(data)
     train = load_clipset(corpus.clips("Train"), process, workers=workers, desc="Train")
-    reference = {"corpus Val": clip_features(model, load_clipset(corpus.clips("Val"), process, workers=workers,
-                                                                 desc="Val"))}
+    reference = {"corpus Val": clip_outputs(model, load_clipset(corpus.clips("Val"), process, workers=workers,
+                                                                desc="Val"))[0]}
+    cutoff = MIN_CONFIDENCE
     if real is not None:
         real_corpus = open_corpus(real)
-        real_clips = [r for split in real_corpus.splits for r in real_corpus.clips(split)]
-        reference["real-face set"] = clip_features(model, load_clipset(real_clips, process, workers=workers,
-                                                                       desc="real faces"))
-    calibration = fit(clip_features(model, train), train.labels, reference)
+        real_clips = load_clipset([r for split in real_corpus.splits for r in real_corpus.clips(split)], process,
+                                  workers=workers, desc="real faces")
+        reference["real-face set"], probabilities = clip_outputs(model, real_clips)
+        confidence, predicted = probabilities.max(dim=1)
+        cutoff = confidence_cutoff(confidence.numpy(), (predicted == real_clips.labels).numpy())
+    calibration = replace(fit(clip_outputs(model, train)[0], train.labels, reference), min_confidence=cutoff)
     atomic_write_bytes(Path(checkpoint) / CALIBRATION_FILE, calibration.to_bytes())
     return calibration

@@ -13,12 +13,8 @@ import shutil
 from pathlib import Path
 
 from model import locations, reliability
-from model.checkpoint import (
-    CONFIG,
-    WEIGHTS,
-    atomic_write_bytes,
-    read_config,
-)
+from model.atomic import atomic_write_bytes
+from model.checkpoint import CONFIG, WEIGHTS, read_config
 from model.config import SPLITS
 from model.corpus import corpus_index
 from model.evaluate import evaluate

@@ -25,16 +25,21 @@ from safetensors.torch import save_file
 from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
+from model import locations
 from model.atomic import atomic_write_bytes
 from model.checkpoint import save_checkpoint
 from model.clipset import load_clipset
-from model.config import CLASSES, TrainConfig
+from model.config import CLASSES, ModelConfig, ProcessConfig, TrainConfig
 from model.datasets import ClipRecord, Corpus, open_corpus
 from model.evaluate import classification_metrics, predict_clipset, read_faces
 from model.network import NetworkOutput, TwoStreamNet
 from model.parallel import setup_distributed
 
 RESUME_FILE = "resume.safetensors"
+
+
+class TrainingError(ValueError):
+    """A run that cannot start as asked; the message says what to change."""
 
 
 class TrainingPass(torch.nn.Module):
@@ -131,6 +136,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     criterion = partial(F.cross_entropy, weight=class_weights, label_smoothing=cfg.label_smoothing)
 
     history, start_epoch, best = [], 0, None
+    _refuse_other_settings(out, model, cfg)
+    if rank == 0:  # a killed run's half-written files (model.atomic names them .NAME.*.tmp): the run folder is ours
+        for debris in out.glob("**/.*.tmp"):
+            debris.unlink()
     if (out / RESUME_FILE).is_file():
         state = load_resume_state(out / RESUME_FILE, model, optimizer)
         start_epoch, best, history = state["epoch"] + 1, state["best"], state["history"]
@@ -138,8 +147,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
             print(f"resuming {out} after epoch {state['epoch'] + 1}")
     training_pass = TrainingPass(model)
     net = torch.nn.parallel.DistributedDataParallel(training_pass) if world > 1 else training_pass
-    train_faces = (read_faces(model, train_set), read_faces(model, train_set, mirrored=True))
-    val_faces = read_faces(model, val_set)
+    faces_cache = Path(cfg.cache) if cfg.cache else locations.processing_cache()
+    train_faces = tuple(read_faces(model, train_set, mirrored=m, cache_dir=faces_cache) for m in (False, True))
+    val_faces = read_faces(model, val_set, cache_dir=faces_cache)
 
     per_rank = len(train_set) // world
     steps_per_epoch = max(1, math.ceil(per_rank / cfg.batch_size))
@@ -198,6 +208,22 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         if world > 1:
             dist.barrier()
     return best
+
+
+def _refuse_other_settings(out: Path, model: TwoStreamNet, cfg: TrainConfig) -> None:
+    """A run folder resumes only the run it holds: other network or processing settings are refused in one line
+    (loading its weights into another shape would fail deep inside torch)."""
+    saved = out / "last" / "config.json"
+    if not (out / RESUME_FILE).is_file() or not saved.is_file():
+        return
+    previous = json.loads(saved.read_text())
+    for section, kind, now in (("model", ModelConfig, model.config), ("process", ProcessConfig, cfg.process)):
+        before, now = kind.from_dict(previous[section]).to_dict(), now.to_dict()
+        changed = [k for k in now if before.get(k) != now[k]]
+        if changed:
+            k = changed[0]
+            raise TrainingError(f"{out} holds a run with {section} {k}={before.get(k)!r}, not {now[k]!r}: resume it "
+                                "with its own settings, or train into another --out")
 
 
 def corpus_info(data: str) -> dict:

@@ -33,10 +33,12 @@ variants = analysis.attention_variants(model, process, ui.model_without_module(c
 
 @dataclass(frozen=True)
 class Picked:
-    """The clip to analyze: an id for this session, its bytes' digest, how to analyze it, and its file if it has
-    one (corpus clips and samples: their ground truth and What if)."""
+    """The clip to analyze: an id for this session, its name as this session knows it (the shared analysis never
+    holds an upload's name), its bytes' digest, how to analyze it, and its file if it has one (corpus clips and
+    samples: their ground truth and What if)."""
 
     clip_id: tuple
+    name: str
     digest: str
     run: Callable[[bool], analysis.ClipAnalysis]  # center_crop -> the clip's analysis
     path: Path | None
@@ -52,12 +54,12 @@ def kept_file(source: str, name: str | None = None, data: bytes | None = None) -
 
 def bytes_picked(source: str, name: str, data: bytes) -> Picked:
     digest = ui.content_digest(data)
-    return Picked((source, digest), digest,
+    return Picked((source, digest), name, digest,
                   lambda crop: analysis.analyze_upload(data, name, variants, center_crop=crop), None)
 
 
 def file_picked(clip_id: tuple, path: Path, name: str | None = None) -> Picked:
-    return Picked(clip_id, ui.file_digest(path),
+    return Picked(clip_id, name or path.name, ui.file_digest(path),
                   lambda crop: analysis.analyze_file(path, variants, center_crop=crop, name=name), path)
 
 
@@ -101,9 +103,12 @@ def pick_clip(where) -> Picked | None:
         return None
     splits = list(corpus.splits)
     pick_split, pick_clip_of_split = right.columns([1, 3])
+    asked = st.query_params.get("split")
     split = pick_split.selectbox("Split", splits, key="corpus_split",
-                                 index=splits.index(st.query_params["split"])
-                                 if st.query_params.get("split") in splits else 0)
+                                 index=splits.index(asked) if asked in splits else 0)
+    if asked is not None and asked not in splits:
+        right.warning(f"The link's split {asked[:40]!r} is not one of this corpus's ({', '.join(splits)}): showing "
+                      f"{split}.")
     clips = [dataset.relative_clip(corpus, r.path) for r in corpus.clips(split)]
     if linked and linked not in clips:
         clips.insert(0, linked)  # shown, and refused with a one-line error below if it is not in the corpus
@@ -127,8 +132,8 @@ def key_of(picked: Picked) -> ui.ClipKey:
 def analyzed(picked: Picked, key: ui.ClipKey) -> analysis.ClipAnalysis | None:
     """The clip's analysis (shared by every session), or None after a one-line error."""
     try:
-        with st.spinner("Processing the clip: face track, crops, optical flow, prediction…"):
-            return ui.shared_analysis(key, tuple(v.label for v in variants), picked.run)
+        return ui.queued(lambda: ui.shared_analysis(key, tuple(v.label for v in variants), picked.run),
+                         "Processing the clip: face track, crops, optical flow, prediction…")
     except ui.NoFaceError as error:
         st.error(str(error))
         if st.button("Retry with a centre crop (no face detection)"):
@@ -159,7 +164,7 @@ clip_key = key_of(picked)
 result = analyzed(picked, clip_key)
 if result is None:
     st.stop()
-file_stem = Path(result.name).stem  # download names such as happy_test_00012-face-crops.png
+file_stem = Path(picked.name).stem  # download names such as happy_test_00012-face-crops.png
 
 has_module = model.attention is not None
 summary, verdict, switch = st.columns([2, 5, 2], vertical_alignment="center")
@@ -175,11 +180,11 @@ summary.metric(f"Prediction ({column})", predicted,
                delta_arrow="off")
 truth = dataset.read_sidecar(picked.path) if picked.path is not None else None
 headline = trust.headline(result.reliability, predicted, probabilities.max())
+wrong = truth is not None and truth["label"] != predicted
 if truth is not None:  # corpus clips and samples know their expression
-    mark = ":green[✓ right]" if truth["label"] == predicted else ":red[✗ wrong]"
-    headline = f"Ground truth: **{truth['label']}** ({mark}). {headline}"
-(verdict.success if reliable else verdict.warning)(headline)
-notes = [f"Clip: {result.name}", *result.warnings]
+    headline = f"Ground truth: **{truth['label']}** ({':red[✗ wrong]' if wrong else ':green[✓ right]'}). {headline}"
+(verdict.success if reliable and not wrong else verdict.warning)(headline)  # never green when wrong
+notes = [f"Clip: {picked.name}", *result.warnings]
 if result.clip.stats.get("center_crop"):
     notes.append("Centre crop: no face detection was used for this clip.")
 for note in notes:
@@ -238,17 +243,24 @@ def explanation_key(method: str, target: int, steps: int | None) -> ui.Explanati
 
 
 def explanation_of(method: str, target: int, steps: int | None) -> explain.Explanation:
-    with st.spinner(f"Computing {method} for both streams…"):
-        return ui.shared_explanation(explanation_key(method, target, steps), model, result)
+    return ui.queued(lambda: ui.shared_explanation(explanation_key(method, target, steps), model, result),
+                     f"Computing {method} for both streams…")
 
 
 methods = offered()
 grades = ui.method_grades(chosen.checkpoint_name)
+mode = "on" if attention_on else "off"  # the grading tables name the module bypassed "off"
+ranked = ui.ranked_methods(chosen.checkpoint_name, mode)
+best_method = ranked[0] if ranked else methods[0]  # what the tabs open on: never one the lab says not to trust
 
 if tab_saliency.open:
     with tab_saliency:
         pictures, controls = st.columns([3, 2])
-        method = controls.selectbox("Method", methods, key="method", **KEPT)
+        method = controls.selectbox("Method", methods, index=methods.index(best_method), key="method", **KEPT)
+        if ranked and method == best_method:
+            controls.caption(f"Opens on {best_method}: the best graded of the methods for this checkpoint with the "
+                             f"module {'on' if attention_on or not has_module else 'switched off'} (ranked on the "
+                             "Explanation quality page's verdicts).")
         controls.caption("**How far it can be trusted here:** "
                          + grades.get(method, "not graded for this checkpoint (see the Explanation quality page)."))
         target_name = controls.selectbox(
@@ -336,8 +348,9 @@ if tab_whatif.open:
             if edits:
                 cached = st.session_state.get("whatif_counterfactual")
                 if cached is None or cached[0] != (picked.clip_id, edits):
-                    with st.spinner("Drawing the edited clip and analysing it…"):
-                        cached = ((picked.clip_id, edits), whatif.counterfactual(drawable, edits, variants))
+                    cached = ((picked.clip_id, edits), ui.queued(
+                        lambda: whatif.counterfactual(drawable, edits, variants),
+                        "Drawing the edited clip and analysing it…"))
                     st.session_state["whatif_counterfactual"] = cached
                 edited = cached[1].analysis
                 edited_probabilities = edited.probabilities[column]
@@ -349,14 +362,15 @@ if tab_whatif.open:
                                      delta_color="normal")
                 st.plotly_chart(figures.probability_bars(
                     pd.DataFrame({"original": probabilities, "edited": edited_probabilities})), key="whatif_bars")
-                method = st.session_state.get("method") or methods[0]
+                method = st.session_state.get("method") or best_method
                 if st.toggle(f"Explain the edited clip ({method}, the Saliency tab's method)", key="whatif_explain"):
                     saliencies = cached[1].saliencies  # per (method, target, attention): a rerun does not recompute
                     target = ui.CLASSES.index(predicted)
                     if (method, target, attention_on) not in saliencies:
-                        with st.spinner(f"Computing {method} on the edited clip…"):
-                            saliencies[method, target, attention_on] = explain.explain(
-                                model, edited, method, target, attention_on, method_named(method).steps)
+                        saliencies[method, target, attention_on] = ui.queued(
+                            lambda: explain.explain(model, edited, method, target, attention_on,
+                                                    method_named(method).steps),
+                            f"Computing {method} on the edited clip…")
                     saliency = saliencies[method, target, attention_on]
                     apex = saliency.most_relevant_frame()
                     st.image(explain.frame_panel(saliency, apex, legend=True), width="content",
@@ -365,9 +379,9 @@ if tab_whatif.open:
             else:
                 edited_column.info("Move a slider to draw the clip again with that action unit changed.")
             if st.button("Remove each action unit in turn", key="whatif_removals"):
-                with st.spinner("Drawing the clip once per action unit…"):
-                    st.session_state["whatif_removal_effects"] = (picked.clip_id, predicted,
-                                                                  whatif.removal_effects(drawable, variants, predicted))
+                effects = ui.queued(lambda: whatif.removal_effects(drawable, variants, predicted),
+                                    "Drawing the clip once per action unit…")
+                st.session_state["whatif_removal_effects"] = (picked.clip_id, predicted, effects)
             removals = st.session_state.get("whatif_removal_effects")
             if removals is not None and removals[:2] == (picked.clip_id, predicted):
                 st.plotly_chart(figures.effect_bars(removals[2], predicted), key="whatif_effects")

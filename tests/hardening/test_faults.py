@@ -15,10 +15,11 @@ import pytest
 from lab import sources
 from lab.confusion import _read_cached_table
 from lab.video_export import browser_playable
-from model.checkpoint import CheckpointError, load_checkpoint
-from model.network import PACKAGE_WEIGHTS
+from model.atomic import FILE_MODE
+from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from model.network import PACKAGE_WEIGHTS, TwoStreamNet
 from model.processing import _load
-from tests.conftest import TINY_PROCESS
+from tests.conftest import TINY_MODEL, TINY_PROCESS
 from tests.lab.lab_env import REPO
 
 pytestmark = pytest.mark.timeout(300)
@@ -117,3 +118,9 @@ def test_damaged_transcode_in_the_video_cache_is_rebuilt(lab_env, tmp_path):
         assert browser_playable(clip, tmp_path) == target and target.read_bytes()[:4] == good[:4]
         with av.open(str(target)) as container:
             assert container.streams.video
+
+
+def test_every_written_file_has_one_mode(tmp_path):
+    save_checkpoint(tmp_path / "ck", TwoStreamNet(TINY_MODEL, TINY_PROCESS), TINY_PROCESS)
+    written = sorted((tmp_path / "ck").iterdir())
+    assert written and {p.stat().st_mode & 0o777 for p in written} == {FILE_MODE}, "not mkstemp's 0600"

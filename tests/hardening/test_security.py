@@ -90,7 +90,8 @@ def test_links_out_of_the_corpus_are_not_listed(linked_corpus):
 
 
 @pytest.mark.parametrize("clip", ["../../etc/passwd", "/etc/passwd", "Val/../../outside.avi", "Val/Happy/linked.avi",
-                                  "Val/Happy/../../../corpus/../outside.avi"])
+                                  "Val/Happy/../../../corpus/../outside.avi", "Val/Happy/val_00001.avi\0.png",
+                                  "Val/" + "a" * 20000])
 def test_linked_clip_outside_the_corpus_is_refused_in_one_line(linked_corpus, clip):
     at = AppTest.from_file(REPO / "app.py", default_timeout=120)
     at.query_params.update(clip=clip, split="Val")
@@ -112,3 +113,14 @@ def test_typed_folders_outside_the_served_roots_are_refused(linked_corpus, monke
     at.radio(key="_data_source").set_value("A corpus folder").run()
     at.text_input(key="_data_path").set_value("/etc").run()
     assert not at.exception and len(at.error) == 1 and "outside the data folders" in at.error[0].value
+
+
+def test_an_unknown_split_in_a_link_is_said_not_switched_silently(lab_env):
+    corpus = dataset.resolve_corpus(lab_env["LAB_DATA"])
+    clip = dataset.relative_clip(corpus, corpus.clips("Val")[0].path)
+    at = AppTest.from_file(REPO / "app.py", default_timeout=120)
+    at.query_params.update(clip=clip, split="Nope")
+    at.run()
+    at.switch_page("pages/analyze.py").run()
+    assert not at.exception, at.exception
+    assert any("The link's split 'Nope' is not one of this corpus's" in w.value for w in at.warning)

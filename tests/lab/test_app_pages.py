@@ -5,8 +5,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import sources
+from lab import sources, ui
+from lab.admission import Admission
 from model.ablation import SWITCHED_OFF_ROW, VARIANTS
+from model.predict import predict_file
 from tests.lab.lab_env import REPO
 
 pytestmark = pytest.mark.timeout(300)
@@ -40,19 +42,53 @@ def test_overview_shows_architecture_model_card_and_ablation(lab_env):
         "no takeaway: lab_env's table has no model trained without the module"
 
 
+def page_text(at: AppTest) -> str:
+    """Every text the page shows (markdown, captions, notes, metrics)."""
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success") for e in at.get(kind)]
+    return "\n".join([*map(str, parts), *(m.value for m in at.metric)])
+
+
+def upload(at: AppTest, name: str, data: bytes) -> None:
+    at.radio(key="source").set_value("Upload a video").run()
+    at.file_uploader(key="upload").set_value((name, data, "video/x-msvideo")).run()
+    assert not at.exception and not at.error
+
+
+def test_the_same_bytes_uploaded_in_two_sessions_keep_their_own_names(lab_env):
+    data = sources.sample_clips()[0].read_bytes()
+    first, second = open_page("pages/analyze.py"), open_page("pages/analyze.py")
+    upload(first, "private_interview_17.avi", data)
+    upload(second, "mine.avi", data)  # the shared analysis of the first session's upload
+    assert "Clip: mine.avi" in page_text(second) and "private_interview" not in page_text(second)
+    assert "Clip: private_interview_17.avi" in page_text(first)
+
+
+def test_a_full_line_is_said_in_one_line_and_the_page_stays_usable(lab_env, monkeypatch):
+    full = Admission(workers=1, max_waiting=0)
+    monkeypatch.setattr(ui, "ADMISSION", full)
+    with full.slot():  # another session's clip holds the only slot
+        at = open_page("pages/analyze.py")
+    assert [e.value for e in at.error] == ["The lab is busy (1 clip ahead of yours): try again in a minute."]
+    monkeypatch.setattr(ui, "ADMISSION", Admission(workers=1))
+    at.run()
+    assert not at.error and metric(at, "Prediction (attention on)")
+
+
 def test_analyze_upload_attention_switch_and_methods(lab_env, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the upload's private folder goes
     at = open_page("pages/analyze.py")
-    at.radio(key="source").set_value("Upload a video").run()
     sample = sources.sample_clips()[0]
-    at.file_uploader(key="upload").set_value((sample.name, sample.read_bytes(), "video/x-msvideo")).run()
-    assert not at.exception and not at.error
+    upload(at, sample.name, sample.read_bytes())
     assert metric(at, "Prediction (attention on)") in ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad",
                                                        "Surprise")
     assert not list(tmp_path.iterdir()), "uploads are deleted after processing"
+    notes = [box.value for box in [*at.info, *at.warning] if "in the face crops alone" in box.value]
+    library = predict_file(sample, sources.checkpoint_choices()["two_stream_attention"])
+    assert notes == [library["real_face"]["note"]], "the real-face networks' own reading, as cli.predict says it"
     at.toggle(key="attention").set_value(False).run()
     assert metric(at, "Prediction (attention off)")
-    assert not at.get("plotly_chart") or len(at.get("plotly_chart")) == 1, "only the open tab runs"
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2, "only the open tab runs: the probabilities and the real-face networks' frames"
     at.session_state["tab"] = "Saliency"
     at.run()
     for method in ("Integrated Gradients", "Temporal occlusion"):
@@ -114,6 +150,7 @@ def test_what_if_draws_the_sample_again_with_an_action_unit_removed(lab_env):
     at = open_page("pages/analyze.py")
     headlines = [alert.value for alert in [*at.success, *at.warning]]
     assert any(h.startswith("Ground truth: **Happy**") for h in headlines), headlines  # the sample's own label
+    assert not any("✗ wrong" in alert.value for alert in at.success), "a wrong answer is never shown in green"
     at.session_state["tab"] = "What if"
     at.run()
     assert any("Original:" in c.value for c in at.caption)

@@ -247,6 +247,10 @@ def test_method_grades_read_the_shipped_table_of_the_checkpoint(tmp_path, monkey
     assert grade.method_grades("two_stream_attention") == grades  # deterministic
     assert grade.method_grades("two_stream_no_attention") == {}
 
+    ranked = grade.ranked_methods("two_stream_attention")
+    assert ranked[0] == "Saliency" and ranked[-1] == "Grad-CAM", "the best graded first; a failed sanity check last"
+    assert set(ranked) == set(grades) and grade.ranked_methods("two_stream_no_attention") == []
+
 
 def test_both_shipped_checkpoints_have_graded_every_offered_method(monkeypatch):
     monkeypatch.delenv("LAB_ASSETS", raising=False)  # the shipped assets, whatever a lab fixture pointed at before
@@ -283,8 +287,12 @@ def test_the_cli_and_the_page_function_give_the_same_numbers(cli_report):
     assert grade.verdicts(written.table)
 
     settings = grade.GradeSettings(methods=CLI_METHODS, attention=(True,), clips=2, check_clips=1, ig_steps=8)
-    direct = grade.grade_corpus(root / "tiny", root / "corpus", "Test", settings)  # what the page runs: in-process
-    # Equal up to float summation order: the CLI's one-thread workers and this two-thread process add differently.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the CLI's workers run one thread each: the same float summation order
+    try:
+        direct = grade.grade_corpus(root / "tiny", root / "corpus", "Test", settings)  # what the page runs
+    finally:
+        torch.set_num_threads(threads)
     for cli, page in ((written.table, direct.table), (written.curves, direct.curves)):
         pd.testing.assert_frame_equal(cli, page.reset_index(drop=True), check_dtype=False, rtol=1e-3, atol=1e-4)
 

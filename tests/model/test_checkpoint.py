@@ -71,6 +71,40 @@ def test_config_against_schema(tmp_path):
         load_checkpoint(folder)
 
 
+@pytest.mark.parametrize("section, key, value, message", [
+    ("model", "attention_heads", 3, "attention_heads \\(3\\) does not divide model/attention_dim \\(8\\)"),
+    ("model", "width", 4.0, "model/width is 4.0, not a whole number"),
+    ("process", "frames", 8.0, "process/frames is 8.0, not a whole number"),
+    ("model", "attention_dim", 10 ** 9, "schema at model/attention_dim"),
+    ("model", "colour", "blue", "schema at model: Additional properties"),
+    ("process", "pixels", 3, "schema at process: Additional properties"),
+])
+def test_tampered_settings_are_refused_in_one_line_before_any_tensor_is_built(tmp_path, section, key, value, message):
+    folder = save_checkpoint(tmp_path / "ck", small_model(), PROCESS)
+    refused_after_editing(folder, section, key, value, message)
+
+
+def test_a_checkpoint_of_other_classes_or_extra_keys_is_refused(tmp_path):
+    folder = save_checkpoint(tmp_path / "ck", small_model(), PROCESS)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "classes": config["classes"][::-1]}))
+    with pytest.raises(CheckpointError, match="are not this lab's"):
+        load_checkpoint(folder)
+    (folder / "config.json").write_text(json.dumps({**config, "extra": 1}))
+    with pytest.raises(CheckpointError, match="Additional properties"):
+        load_checkpoint(folder)
+
+
+def test_a_truncated_reliability_calibration_is_refused_in_one_line(tmp_path):
+    from model.reliability import CALIBRATION_FILE, Calibration, CalibrationError, fit
+
+    rng = torch.Generator().manual_seed(0)
+    features, labels = torch.randn(60, 8, generator=rng), torch.arange(60) % 3
+    (tmp_path / CALIBRATION_FILE).write_bytes(fit(features, labels, {"val": features}).to_bytes()[:200])
+    with pytest.raises(CalibrationError, match="is damaged .* python -m cli.calibrate"):
+        Calibration.read(tmp_path)
+
+
 def test_missing_or_foreign_weights_are_refused(tmp_path):
     with pytest.raises(CheckpointError, match="not a checkpoint"):
         load_checkpoint(tmp_path)

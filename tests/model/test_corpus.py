@@ -14,6 +14,7 @@ from model.corpus import (
     AU_REGIONS,
     PROTOTYPES,
     REGIONS,
+    STARTED,
     AUEdit,
     corpus_index,
     render_clip,
@@ -149,6 +150,30 @@ def test_cli_writes_a_resumable_afew_layout(tmp_path):
     main(["--out", str(tmp_path), "--scale", "0.01", "--workers", "1"])  # a rerun skips finished clips
     assert video.stat().st_mtime_ns == before
 
+
+
+def test_a_folder_holding_another_corpus_is_refused_or_replaced_whole(tmp_path, capsys):
+    out = tmp_path / "corpus"
+    assert main(["--out", str(out), "--scale", "0.01", "--seed", "1", "--workers", "2"]) == 0
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    capsys.readouterr()
+    assert main(["--out", str(out), "--scale", "0.01", "--seed", "5"]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: {out} holds a corpus with another seed 1 (not 5): write into "
+                                               "another --out, or pass --force to replace it")
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before, "nothing was touched"
+
+    assert main(["--out", str(out), "--scale", "0.01", "--seed", "5", "--force", "--workers", "2"]) == 0
+    sidecars = [json.loads(p.read_text()) for p in out.glob("*/*/*.json")]
+    assert len(sidecars) == sum(sum(split_counts(split, 0.01).values()) for split in SPLITS)
+    assert {meta["seed"] for meta in sidecars} == {5} and json.loads((out / "corpus.json").read_text())["seed"] == 5
+
+    (out / "corpus.json").unlink()  # an interrupted run of seed 5 ...
+    (out / STARTED).write_text(json.dumps({"seed": 5, "scale": 0.01}))
+    assert main(["--out", str(out), "--scale", "0.01", "--seed", "1"]) == 2  # ... is not mixed with seed 1
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("not a corpus")
+    assert main(["--out", str(tmp_path / "mine"), "--scale", "0.01"]) == 2
+    assert "holds other files" in capsys.readouterr().err
 
 # --- counterfactual edits --------------------------------------------------------------------------------------------
 

@@ -39,7 +39,8 @@ def _sha(payload: bytes) -> str:
 
 @pytest.fixture()
 def tiny(tmp_path, monkeypatch):
-    """A manifest with a pip, a pip-download (sdist), an npm and an apt source, all made here."""
+    """A manifest with a pip, a pip-download (sdist), an npm, an apt and a committed repository source, all made
+    here."""
     package = tmp_path / "site" / "fakefaces_pkg"  # found by find_spec on sys.path; it has no __init__ to import
     package.mkdir(parents=True)
     _write_video(package / "talk.mp4")
@@ -56,7 +57,11 @@ def tiny(tmp_path, monkeypatch):
     apt_file = tmp_path / "usr-share" / "neutral.png"
     apt_file.parent.mkdir()
     apt_file.write_bytes(_png(60))
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "angry.png").write_bytes(_png(90))
     sources = {
+        "repo": {"package": "someone/faces", "version": "0" * 40, "installer": "repo", "path": "media/angry.png",
+                 "origin": "images/angry.png", "sha256": _sha(_png(90)), "licence": "MIT"},
         "talk": {"package": "fakefaces", "version": "0.1", "installer": "pip", "module": "fakefaces_pkg",
                  "path": "talk.mp4", "sha256": _sha((package / "talk.mp4").read_bytes()),
                  "install": "pip install --no-deps fakefaces==0.1"},
@@ -75,6 +80,7 @@ def tiny(tmp_path, monkeypatch):
         {"id": "sdist-happy", "source": "sdist", "person": "p2", "label": "Happy", "kind": "still"},
         {"id": "npm-happy", "source": "npm", "person": "p3", "label": "Happy", "kind": "still", "crop": [4, 4, 20, 30]},
         {"id": "apt-sad", "source": "apt", "person": "p4", "label": "Sad", "kind": "still"},
+        {"id": "repo-angry", "source": "repo", "person": "p5", "label": "Angry", "kind": "still"},
     ]
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"still_seconds": 1.0, "still_fps": 10, "sources": sources, "clips": clips}))
@@ -100,16 +106,25 @@ def test_tiny_manifest_builds_a_folders_corpus(tiny):
     corpus = open_corpus(out)
     assert corpus.kind == "folders" and corpus.splits == ("All",)
     labels = sorted((r.path.stem, CLASSES[r.label]) for r in corpus.clips("All"))
-    assert labels == [("apt-sad", "Sad"), ("npm-happy", "Happy"), ("sdist-happy", "Happy"),
+    assert labels == [("apt-sad", "Sad"), ("npm-happy", "Happy"), ("repo-angry", "Angry"), ("sdist-happy", "Happy"),
                       ("talk-neutral", "Neutral"), ("talk-surprise", "Surprise")]
     frames = {r.path.stem: _frames(r.path) for r in corpus.clips("All")}
-    assert frames == {"talk-neutral": 10, "talk-surprise": 6, "sdist-happy": 10, "npm-happy": 10, "apt-sad": 10}
+    assert frames == {"talk-neutral": 10, "talk-surprise": 6, "sdist-happy": 10, "npm-happy": 10, "apt-sad": 10,
+                      "repo-angry": 10}
     meta = {c["id"]: c for c in json.loads((out / "realfaces.json").read_text())["clips"]}
     assert meta["talk-surprise"]["person"] == "p1" and meta["talk-surprise"]["width"] == 40
     assert meta["npm-happy"]["kind"] == "still"
     assert (meta["npm-happy"]["width"], meta["npm-happy"]["height"]) == (20, 30)
     assert meta["sdist-happy"]["source"]["installer"] == "pip-download"
+    assert meta["repo-angry"]["source"]["installer"] == "repo"
     assert sorted(p.name for p in out.parent.iterdir() if p.name.startswith(".")) == []  # no temporary folders left
+
+
+def test_a_committed_file_is_checked_and_never_read_outside_the_manifest_folder(tiny):
+    with pytest.raises(realfaces.RealFacesError, match=r"source 'repo': .* has sha256"):
+        _build(tiny, tiny["root"] / "out", repo={"sha256": "2" * 64})
+    with pytest.raises(realfaces.RealFacesError, match=r"source 'repo': .*missing"):
+        _build(tiny, tiny["root"] / "out", repo={"path": "../manifest.json", "sha256": "2" * 64})
 
 
 def test_bad_sha256_leaves_no_partial_folder_and_keeps_an_old_build(tiny):
@@ -160,5 +175,6 @@ def test_real_set_builds(tmp_path, monkeypatch):
     clips = open_corpus(out).clips("All")
     spec = json.loads(locations.realfaces_manifest().read_text())
     assert len(clips) == len(spec["clips"])
-    assert {CLASSES[r.label] for r in clips} >= {"Happy", "Neutral"}
+    assert {CLASSES[r.label] for r in clips} == set(CLASSES)
+    assert len({c["person"] for c in spec["clips"]}) >= 40
     assert all(_frames(r.path) >= 16 for r in clips)

@@ -47,6 +47,18 @@ def test_every_panel_row_shows_the_threshold_it_is_judged_by():
     assert (rows["trusted when"] != "").all()
 
 
+def test_the_confidence_cutoff_is_the_lowest_that_keeps_85_percent_right():
+    from model.reliability import confidence_cutoff
+
+    confidence = np.array([0.45, 0.55, 0.62, 0.71, 0.82, 0.9, 0.95, 0.97, 0.99, 0.99])
+    correct = np.array([0, 0, 1, 0, 1, 1, 1, 1, 1, 1], bool)
+    assert confidence_cutoff(confidence, correct) == 0.6  # 7 of 8 right from 0.60 on (0.875); 7 of 9 from 0.50
+    assert confidence_cutoff(confidence, correct, accuracy=0.9) == 0.75  # 6 of 7 from 0.65 (0.857), 6 of 6 here
+    assert confidence_cutoff(confidence, np.zeros(10, bool)) == 0.95
+    verdict = assess(GOOD, unfamiliarity=0.4, confidence=0.7, min_confidence=0.75)
+    assert "only 70%" in verdict.reasons[0] and verdict.min_confidence == 0.75
+
+
 def test_a_hesitant_model_is_flagged():
     assert assess(GOOD, 0.4, confidence=0.9).reliable
     assert "only 18%" in assess(GOOD, 0.4, confidence=0.18).reasons[0]
@@ -100,3 +112,4 @@ def test_predict_table_warns_in_words(tmp_path, tiny_checkpoint, capsys):
     result = predict.predict_file(path, tiny_checkpoint)
     assert result["reliability"]["unfamiliarity"] is None  # the tiny checkpoint has no calibration
     assert ("cannot be trusted" in out) == (not result["reliable"])
+    assert out.strip().endswith(result["real_face"]["note"]), "the real-face networks' own reading, last"

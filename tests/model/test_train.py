@@ -9,8 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from model.clipset import load_clipset
 from model.config import TrainConfig
-from model.evaluate import evaluate
+from model.datasets import open_corpus
+from model.evaluate import evaluate, read_faces
 from model.network import TwoStreamNet
 from model.train import train
 from tests.conftest import TINY_MODEL, TINY_PROCESS
@@ -47,6 +49,32 @@ def test_per_stream_heads_are_trained_and_can_be_left_out(tiny_corpus, tmp_path)
     assert not any(k.startswith("stream_heads.") for k in untrained)
 
 
+def test_the_real_face_reading_is_kept_for_the_next_run(tiny_corpus, tmp_path):
+    clips = load_clipset(open_corpus(tiny_corpus).records["Val"], TINY_PROCESS, workers=1, progress=False)
+    model = TwoStreamNet(TINY_MODEL, TINY_PROCESS).eval()
+    first = read_faces(model, clips, cache_dir=tmp_path)
+    assert len(list((tmp_path / "faces").iterdir())) == 1
+    assert torch.equal(read_faces(model, clips, cache_dir=tmp_path), first)
+    assert torch.equal(read_faces(model, clips), first), "the kept reading is the one computed"
+    read_faces(model, clips, mirrored=True, cache_dir=tmp_path)
+    with torch.no_grad():
+        next(model.spatial.backbone.parameters()).add_(1.0)
+    changed = read_faces(model, clips, cache_dir=tmp_path)
+    assert len(list((tmp_path / "faces").iterdir())) == 3, "mirrored crops and other weights are read anew"
+    assert not torch.equal(changed, first)
+
+
+def test_a_run_folder_refuses_other_settings_in_one_line(tiny_corpus, tmp_path, capsys):
+    train(config(tiny_corpus, tmp_path / "run", epochs=1), progress=False)
+    command = train_command(tiny_corpus, tmp_path / "run", 2)
+    command[command.index("--width") + 1] = "8"
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 2
+    assert finished.stderr.strip().splitlines()[-1].endswith(
+        "holds a run with model width=4, not 8: resume it with its own settings, or train into another --out")
+    assert "Traceback" not in finished.stderr
+
+
 def train_command(data, out, epochs):
     return [sys.executable, "-m", "cli.train", "--data", str(data), "--out", str(out), "--epochs", str(epochs),
             "--batch-size", "2", "--workers", "1", "--width", "4", "--frames", "8", "--size", "32", "--seed", "5"]
@@ -65,7 +93,10 @@ def test_training_killed_mid_run_resumes_to_the_same_result(tiny_corpus, tmp_pat
     run.wait()
     rows = log.read_text().splitlines()
     assert 1 <= len(rows) < 6, "the run was not interrupted; the test machine is too fast for this test"
+    debris = tmp_path / "killed" / "last" / ".model.safetensors.x1y2.tmp"  # what a kill during a write leaves
+    debris.write_bytes(b"")
     subprocess.run(train_command(tiny_corpus, tmp_path / "killed", 6), check=True, capture_output=True, timeout=300)
+    assert not debris.exists()
     straight = load_file(str(tmp_path / "straight" / "last" / "model.safetensors"))
     resumed = load_file(str(tmp_path / "killed" / "last" / "model.safetensors"))
     assert all((straight[k] == resumed[k]).all() for k in straight)
