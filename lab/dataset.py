@@ -16,6 +16,7 @@ import pandas as pd
 from lab import sources
 from model import locations
 from model.config import CLASSES
+from model.corpus import STARTED
 from model.datasets import Corpus, CorpusError, open_corpus
 
 FIRST_USE_SCALE = 0.1  # about 180 clips, a minute or two on two cores; `make corpus` writes the full 1,809
@@ -107,11 +108,12 @@ def _owner_alive(folder: Path) -> bool:
 
 def _resumable_partial(root: Path) -> Path:
     """This process's partial folder, taking over the fullest one an interrupted run left (its own or a dead
-    process's) so that its clips are kept."""
+    process's) so that its clips are kept. Only a run that recorded its settings (model.corpus.STARTED) is taken
+    over: the clips of one that did not cannot be told from another corpus's, so it is removed at the end."""
     own = root.with_name(f".{root.name}.partial-{os.getpid()}")
     if own.is_dir():
         return own
-    left = [p for p in _partials(root) if not _owner_alive(p)]
+    left = [p for p in _partials(root) if not _owner_alive(p) and (p / STARTED).is_file()]
     for folder in sorted(left, key=lambda p: sum(1 for _ in p.rglob("*.json")), reverse=True):
         try:
             os.replace(folder, own)  # atomic: two processes cannot both take it over
