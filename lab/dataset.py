@@ -174,7 +174,8 @@ MAX_LINK_PATH = 255  # longer than any corpus path: a link's clip= is refused be
 def find_clip(corpus: Corpus, relative: str) -> Path:
     """The corpus clip at ``relative`` (from a link); refuses paths that leave the corpus."""
     root = Path(corpus.root).resolve()
-    refused = CorpusError(f"{relative[:80]} is not a clip of the corpus at {root}: pick a clip from the list instead")
+    shown = "".join(c for c in relative[:80] if c.isprintable())  # a link's control characters are not echoed
+    refused = CorpusError(f"{shown!r} is not a clip of this corpus: pick a clip from the list instead")
     if len(relative) > MAX_LINK_PATH or "\0" in relative:
         raise refused
     try:

@@ -4,11 +4,14 @@ Each session analyzes a different clip with its own saliency method and attentio
 through the same shared model (as st.cache_resource shares it). Every answer must equal the one the same request gets
 alone: any cross-talk through the model, hooks or caches shows up as a difference. Measures throughput and peak memory.
 
-Three levels: the lab core in threads (what the pages call), Analyze-page sessions (AppTest) in threads, and with
-``browsers`` > 0 real Chromium pages against one ``streamlit run`` server.
+Three levels: the lab core in threads (what the pages call), Analyze-page sessions (AppTest) in threads, and real
+Chromium tabs against one ``streamlit run`` server: long uploads all at once (the admission line queues them), and
+corpus links all at once (each must show its own clip). The browser levels report latency percentiles and the
+server's peak memory.
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import resource
@@ -18,6 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import cv2
 import numpy as np
@@ -30,7 +34,7 @@ from lab.serve import serving
 from model import locations
 from model.checkpoint import load_checkpoint, read_config, save_checkpoint
 from model.config import CLASSES, ModelConfig, ProcessConfig
-from model.corpus import FPS, render_clip
+from model.corpus import FPS, render_clip, write_corpus
 from model.network import TwoStreamNet
 
 TINY_PROCESS = ProcessConfig(frames=8, size=32)
@@ -56,16 +60,23 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def write_clips(folder: Path, count: int) -> list[Path]:
-    """``count`` different face clips (embedded-corpus renders, MJPG .avi)."""
+def write_clips(folder: Path, count: int, seconds: float | None = None,
+                size: tuple[int, int] | None = None) -> list[Path]:
+    """``count`` different face clips (embedded-corpus renders, MJPG .avi); with ``seconds``, each render is played
+    forth and back to that length, and with ``size`` (width, height) it is scaled to it (a long upload)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for index in range(count):
-        clip = render_clip(0, "Val", index)
+        frames = render_clip(0, "Val", index).frames
+        if size is not None:
+            frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_LINEAR) for f in frames])
+        if seconds is not None:
+            loop = np.concatenate([frames, frames[::-1]])
+            frames = np.resize(loop, (round(seconds * FPS), *loop.shape[1:]))
         path = folder / f"clip{index}.avi"
-        height, width = clip.frames.shape[1:3]
+        height, width = frames.shape[1:3]
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (width, height))
-        for frame in clip.frames:
+        for frame in frames:
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         writer.release()
         paths.append(path)
@@ -152,27 +163,94 @@ def apptest_load(clips: list[Path], sessions: int) -> dict:
     return {"sessions": sessions, "seconds": seconds, "per_minute": 60 * sessions / seconds, "problems": problems}
 
 
-def browser_load(clips: list[Path], pages: int, env: dict[str, str]) -> dict:
-    """``pages`` Chromium tabs upload different clips to one ``streamlit run`` server at the same time."""
-    from playwright.sync_api import sync_playwright
+@dataclass
+class TabOutcome:
+    seconds: float  # from the tab's request to its answer (or its refusal)
+    answered: bool
+    queued: bool  # it was told its place in line on the way
+    own_clip: bool = True  # a corpus link's tab shows the linked clip
 
-    with serving(env) as server, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        tabs = [browser.new_page() for _ in range(pages)]
-        for tab in tabs:
-            tab.goto(f"{server.url}/analyze")
-            tab.get_by_text("Upload a video").click()
+
+ANSWERED, QUEUED = "Prediction (attention on)", "ahead of yours"
+
+
+async def _until_answered(tab, started: float) -> TabOutcome:
+    """Poll the tab until its prediction (or a refusal) is on screen, noting whether it was told its queue place."""
+    queued = False
+    while time.perf_counter() - started < 900:
+        if await tab.get_by_text(ANSWERED).count():
+            return TabOutcome(time.perf_counter() - started, True, queued)
+        if await tab.locator('[data-testid="stAlertContentError"]').count():
+            return TabOutcome(time.perf_counter() - started, False, queued)
+        queued = queued or await tab.get_by_text(QUEUED).count() > 0
+        await asyncio.sleep(0.2)
+    return TabOutcome(time.perf_counter() - started, False, queued)
+
+
+async def _uploads(browser, url: str, clips: list[Path], count: int) -> list[TabOutcome]:
+    """``count`` tabs ready to upload, then every upload in flight at once."""
+    async def ready(_):
+        tab = await browser.new_page()
+        await tab.goto(f"{url}/analyze")
+        await tab.get_by_text("Upload a video").click()
+        await tab.locator('input[type="file"]').wait_for(state="attached")
+        return tab
+
+    async def upload(tab, clip: Path) -> TabOutcome:
         started = time.perf_counter()
-        for i, tab in enumerate(tabs):  # every upload is in flight before the first answer is awaited
-            tab.locator('input[type="file"]').set_input_files(str(clips[i % len(clips)]))
-        for tab in tabs:
-            tab.get_by_text("Prediction (attention on)").wait_for(timeout=600_000)
-        seconds = time.perf_counter() - started
-        errors = sum(tab.locator('[data-testid="stException"]').count() for tab in tabs)
-        browser.close()
+        await tab.locator('input[type="file"]').set_input_files(str(clip))
+        return await _until_answered(tab, started)
+
+    tabs = await asyncio.gather(*map(ready, range(count)))
+    return await asyncio.gather(*(upload(tab, clips[i % len(clips)]) for i, tab in enumerate(tabs)))
+
+
+async def _links(browser, url: str, links: list[str]) -> list[TabOutcome]:
+    """One tab per corpus link, all opened at once; each must show its own clip."""
+    async def open_link(link: str) -> TabOutcome:
+        tab = await browser.new_page()
+        split = link.split("/", 1)[0]
+        started = time.perf_counter()
+        await tab.goto(f"{url}/analyze?{urlencode({'clip': link, 'split': split})}")
+        outcome = await _until_answered(tab, started)
+        shown = await tab.locator('[data-testid="stSelectbox"]').evaluate_all(
+            "boxes => boxes.map(box => box.innerText + ' ' + [...box.querySelectorAll('input')].map(i => i.value))")
+        outcome.own_clip = f"Corpus clip {link}" in shown
+        return outcome
+
+    return await asyncio.gather(*map(open_link, links))
+
+
+def browser_load(env: dict[str, str], clips: list[Path], uploads: int, links: list[str]) -> dict[str, dict]:
+    """Real Chromium tabs against one ``streamlit run`` server: ``uploads`` tabs upload clips at the same time, then
+    one tab per corpus link opens it at the same time."""
+    from playwright.async_api import async_playwright
+
+    async def drive() -> dict[str, list[TabOutcome]]:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            outcomes = {}
+            if uploads:
+                outcomes["browser uploads (streamlit run)"] = await _uploads(browser, server.url, clips, uploads)
+            if links:
+                outcomes["browser corpus links (streamlit run)"] = await _links(browser, server.url, links)
+            await browser.close()
+            return outcomes
+
+    with serving(env) as server:
+        outcomes = asyncio.run(drive())
         server_mb = server.peak_memory_mb()
-    return {"sessions": pages, "seconds": seconds, "per_minute": 60 * pages / seconds, "exceptions": errors,
-            "server_peak_mb": server_mb}
+    return {name: latency_row(tabs, server_mb) for name, tabs in outcomes.items()}
+
+
+def latency_row(tabs: list[TabOutcome], server_mb: float) -> dict:
+    """A browser level's row: latencies (p50, p95, max) and what went wrong."""
+    seconds = np.array([t.seconds for t in tabs])
+    problems = [f"tab {i}: " + ("not answered" if not t.answered else "shows another clip")
+                for i, t in enumerate(tabs) if not (t.answered and t.own_clip)]
+    return {"sessions": len(tabs), "seconds": float(seconds.max()), "per_minute": 60 * len(tabs) / seconds.max(),
+            "p50": float(np.percentile(seconds, 50)), "p95": float(np.percentile(seconds, 95)),
+            "queued": sum(t.queued for t in tabs), "problems": problems, "server_peak_mb": server_mb}
 
 
 def stand_in_lab(folder: Path, clips: list[Path], checkpoint: Path | None) -> dict[str, str]:
@@ -192,18 +270,30 @@ def stand_in_lab(folder: Path, clips: list[Path], checkpoint: Path | None) -> di
             "LAB_DATA": str(folder / "corpus")}
 
 
-def load_figures(sessions: int = 8, browsers: int = 0, checkpoint: Path | None = None) -> dict[str, dict]:
-    """Each level's row (sessions, seconds, per_minute and what went wrong), on stand-in assets in a temporary
-    folder: ``checkpoint``, or a tiny random network."""
+def load_figures(sessions: int = 8, uploads: int = 0, upload_seconds: float = 20.0, links: int = 0,
+                 checkpoint: Path | None = None) -> dict[str, dict]:
+    """Each level's row (sessions, seconds, per_minute and what went wrong; latencies and server memory for the
+    browser levels), on stand-in assets in a temporary folder: ``checkpoint``, or a tiny random network. The browser
+    uploads are ``upload_seconds`` long at 640x480; the corpus links open clips of a small generated corpus."""
     if checkpoint is not None:
         read_config(checkpoint)  # a bad checkpoint is answered before any clip is drawn
     with tempfile.TemporaryDirectory(prefix="lab-load-") as folder:
-        clips = write_clips(Path(folder) / "clips", min(sessions, 6))
-        env = stand_in_lab(Path(folder), clips, checkpoint)
+        folder = Path(folder)
+        clips = write_clips(folder / "clips", min(sessions, 6))
+        env = stand_in_lab(folder, clips, checkpoint)
         os.environ.update(env)
         served = Path(env["LAB_ASSETS"]) / "checkpoints" / sources.ATTENTION_CHECKPOINT
         rows = {"core (threads)": core_load(served, clips, sessions),
                 "Analyze page (AppTest threads)": apptest_load(clips, sessions)}
-        if browsers:
-            rows["browser pages (streamlit run)"] = browser_load(clips, browsers, env)
+        if uploads or links:
+            long_clips = write_clips(folder / "uploads", min(uploads, 6), upload_seconds, (640, 480))
+            rows.update(browser_load(env, long_clips, uploads, corpus_links(Path(env["LAB_DATA"]), links)))
     return rows
+
+
+def corpus_links(corpus: Path, count: int) -> list[str]:
+    """``count`` different clips of a small embedded corpus written at ``corpus``, as the Analyze page links them."""
+    if not count:
+        return []
+    write_corpus(corpus, scale=max(0.001, count / 1809), workers=1, progress=False)
+    return sorted(str(p.relative_to(corpus)) for p in corpus.glob("*/*/*.avi"))[:count]

@@ -179,6 +179,16 @@ def selection() -> Selection:
     return st.session_state.pop(_SELECTION, None) or _draw_sidebar()
 
 
+def link_note(name: str, allowed, where=None) -> None:
+    """Say so when the address bar asks a bound widget for a value it cannot take: Streamlit drops such a value
+    silently and the widget shows its default. Call it before drawing the widget."""
+    asked = st.query_params.get(name)
+    if asked is not None and asked not in {str(value) for value in allowed}:
+        shown = "".join(c for c in asked[:40] if c.isprintable())
+        (where or st).caption(f":orange[The link's {name} {shown!r} is not one of the choices here: showing the "
+                              "default.]")
+
+
 def _persistent(name: str, default, options: list | None = None) -> str:
     """Key of a widget whose value survives page switches.
 

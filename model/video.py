@@ -11,11 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 UPLOAD_HINT = "upload a video file (mp4, avi, mov, mkv, webm)"
 MAX_FPS = 30.0  # faster clips are thinned to this rate while decoding: 20 s of 60 fps would hold 1,200 frames
+MAX_FRAME_BYTES = 192 * 2**20  # one clip's decoded frames: 20 s at 30 fps and 640x480 would otherwise hold 553 MB
+SHRINK = 0.75  # past that budget, every frame kept so far and every later one is downscaled by this, as often as needed
 REORDER_DEPTH = 8  # frames: how far apart a frame and its timestamp can be in DivX/Xvid AVIs (see _in_time_order)
 
 
@@ -28,7 +31,7 @@ class ClipError(ValueError):
 
 @dataclass(frozen=True)
 class Video:
-    frames: np.ndarray  # (N, H, W, 3) uint8 RGB, upright, long side <= max_side
+    frames: np.ndarray  # (N, H, W, 3) uint8 RGB, upright, long side <= max_side, within MAX_FRAME_BYTES
     times: np.ndarray  # (N,) float64 seconds since the first frame, from the frames' pts (variable frame rate safe)
     fps: float  # mean frame rate over the decoded frames
     duration: float  # seconds covered by the decoded frames
@@ -39,7 +42,8 @@ class Video:
 
 
 def read_video(path: str | Path, max_seconds: float = 20.0, max_side: int = 640) -> Video:
-    """Decode at most ``max_seconds`` of the first video stream, downscaling frames whose long side exceeds max_side."""
+    """Decode at most ``max_seconds`` of the first video stream, downscaling frames whose long side exceeds max_side,
+    and further when a long clip's frames would exceed MAX_FRAME_BYTES (the face crops need far fewer pixels)."""
     path = Path(path)
     if not path.is_file():
         raise ClipError(f"{path.name} was not found: check the path or upload the file again")
@@ -80,6 +84,9 @@ def _decode(name: str, container, stream, max_seconds: float, max_side: int) -> 
                 skipped += 1
                 continue
             next_time = time + 0.9 / MAX_FPS
+            if (len(frames) + 1) * out_size[0] * out_size[1] * 3 > MAX_FRAME_BYTES:
+                out_size = (max(1, round(out_size[0] * SHRINK)), max(1, round(out_size[1] * SHRINK)))
+                frames = [_shrink(held, out_size, rotation) for held in frames]
             rgb = frame.reformat(width=out_size[0], height=out_size[1], format="rgb24").to_ndarray()
             frames.append(np.rot90(rgb, k=rotation // 90) if rotation else rgb)
             times.append(time - first_time)
@@ -103,7 +110,7 @@ def _decode(name: str, container, stream, max_seconds: float, max_side: int) -> 
     span = times[-1] - times[0]
     fps = (len(times) - 1) / span if len(times) > 1 and span > 0 else nominal_rate
     return Video(
-        frames=np.stack(frames),
+        frames=_stack_releasing(frames),
         times=times,
         fps=float(fps),
         duration=float(span + 1.0 / fps),
@@ -159,6 +166,21 @@ def _fit(width: int, height: int, max_side: int) -> tuple[int, int]:
     """Output size with the long side at most max_side, keeping the aspect ratio."""
     scale = min(1.0, max_side / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _shrink(frame: np.ndarray, size: tuple[int, int], rotation: int) -> np.ndarray:
+    """A held (upright) frame at the new decoding size (width, height, before rotation)."""
+    width, height = size if rotation % 180 == 0 else size[::-1]
+    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def _stack_releasing(frames: list[np.ndarray]) -> np.ndarray:
+    """np.stack that frees each frame once copied, so a long clip is never held twice."""
+    stacked = np.empty((len(frames), *frames[0].shape), frames[0].dtype)
+    for index in range(len(frames)):
+        stacked[index] = frames[index]
+        frames[index] = None
+    return stacked
 
 
 def _reason(error: Exception) -> str:

@@ -191,9 +191,10 @@ for note in notes:
     verdict.caption(note)
 
 # Keyed and bound to the address bar: a rerun keeps the open tab, a shared link opens it, and only it runs.
+TABS = ["Prediction", "Processing steps", "Saliency", "What if", "Inter-stream attention"]
+ui.link_note("tab", TABS, verdict)
 tab_prediction, tab_processing, tab_saliency, tab_whatif, tab_attention = st.tabs(
-    ["Prediction", "Processing steps", "Saliency", "What if", "Inter-stream attention"], key="tab",
-    bind="query-params")
+    TABS, key="tab", bind="query-params")
 
 if tab_prediction.open:
     with tab_prediction:
@@ -256,6 +257,8 @@ best_method = ranked[0] if ranked else methods[0]  # what the tabs open on: neve
 if tab_saliency.open:
     with tab_saliency:
         pictures, controls = st.columns([3, 2])
+        ui.link_note("method", methods, controls)
+        ui.link_note("target", [PREDICTED, *ui.CLASSES], controls)
         method = controls.selectbox("Method", methods, index=methods.index(best_method), key="method", **KEPT)
         if ranked and method == best_method:
             controls.caption(f"Opens on {best_method}: the best graded of the methods for this checkpoint with the "
@@ -282,6 +285,7 @@ if tab_saliency.open:
         with pictures:
             shown = explanation_of(method, target, steps)
         new_clip_resets("frame", picked.clip_id)
+        ui.link_note("frame", range(shown.frames), controls)
         frame = controls.slider("Frame", 0, shown.frames - 1, shown.most_relevant_frame(), key="frame", **KEPT,
                                 help="Starts on the frame where the maps hold the most relevance.")
         seconds_into = shown.importance.time_s[frame]

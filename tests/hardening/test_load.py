@@ -1,5 +1,6 @@
 """Eight sessions at once through one process give exactly the answers they get alone (no cross-talk through the
-shared model, Captum's hooks or the caches), and every Analyze-page session completes without an error."""
+shared model, Captum's hooks or the caches), and every Analyze-page session completes without an error (the Chromium
+levels: tests/e2e/test_load_browser.py)."""
 import pytest
 
 from lab import loadtest
@@ -30,3 +31,4 @@ def test_concurrent_analyze_page_sessions_all_complete(load_lab):
     clips, _ = load_lab
     row = loadtest.apptest_load(clips, SESSIONS)
     assert row["problems"] == []
+

@@ -98,7 +98,7 @@ def test_linked_clip_outside_the_corpus_is_refused_in_one_line(linked_corpus, cl
     at.run()
     at.switch_page("pages/analyze.py").run()
     assert not at.exception, at.exception
-    assert len(at.error) == 1 and "\n" not in at.error[0].value and "is not a clip of the corpus" in at.error[0].value
+    assert len(at.error) == 1 and "\n" not in at.error[0].value and "is not a clip of this corpus" in at.error[0].value
 
 
 def test_typed_folders_outside_the_served_roots_are_refused(linked_corpus, monkeypatch):

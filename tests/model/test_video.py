@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from model import video as video_module
 from model.video import MAX_FPS, ClipError, read_video
 
 
@@ -200,6 +201,20 @@ def test_large_frames_are_downscaled_and_long_clips_cut(tmp_path):
     assert video.frames.shape[1:] == (90, 160, 3) and video.original_size == (640, 360)
     assert len(video.frames) == 13 and video.truncated
     assert len(video.warnings) == 1 and "0.5 s" in video.warnings[0]
+
+
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_a_long_clip_is_decoded_within_the_frame_budget_all_frames_kept(tmp_path, monkeypatch, rotation):
+    frames = np.repeat(face_frames(count=4, height=240, width=320, face=90)[0], 10, axis=0)  # 40 frames
+    write_video(tmp_path / "long.mp4", frames, rotation=rotation)
+    monkeypatch.setattr(video_module, "MAX_FRAME_BYTES", 10 * 320 * 240 * 3)  # 10 full-size frames' worth
+    video = read_video(tmp_path / "long.mp4", max_seconds=10)
+    upright = (320, 240) if rotation == 0 else (240, 320)
+    assert len(video.frames) == 40 and video.frames.nbytes <= video_module.MAX_FRAME_BYTES
+    assert video.frames.shape[2] / video.frames.shape[1] == pytest.approx(upright[0] / upright[1], rel=0.05)
+    assert video.original_size == upright and not video.warnings
+    early, late = video.frames[0].astype(float), video.frames[-1].astype(float)  # shrunk after, and before, decoding
+    assert np.abs(early - late).mean() < 12, "frames held before a shrink match the frames decoded after it"
 
 
 def _assert_one_line_clip_error(path, *words):
