@@ -16,6 +16,8 @@ from lab.dataset import read_sidecar
 
 SUBTLE, STRONG = 0.45, 0.7  # peak AU intensity bounds; the corpus draws apex intensities from 0.35 to 1.0
 NO_EXPRESSION = 0.01  # Neutral clips' expression AUs stay at zero (blinks and speech are nuisances, not AUs here)
+HEADERS = {"occluder over the face": "occluder", "expression intensity (peak AU)": "intensity",
+           "fades back to neutral": "fades back"}  # each condition's short table header (the name is its help)
 ORDER = ("never", "only in other frames", "at the apex", "none (Neutral)", f"subtle (< {SUBTLE})", "moderate",
          f"strong (>= {STRONG})", "no", "yes")  # the order each condition's values are listed in
 

@@ -26,14 +26,24 @@ QUALITY_CURVE_NAMES = {  # the same kinds, short, for a picker
 }
 
 
+READABLE = dict(font=dict(size=13), uniformtext=dict(minsize=11, mode="hide"))  # no chart text under 11 px at 1280x720
+
+
+def _readable(figure: go.Figure) -> go.Figure:
+    """Every chart's last step: text at 13 px, and a bar label that would have to shrink under 11 px is hidden (its
+    value stays in the hover) instead of overlapping its neighbours."""
+    return figure.update_layout(**READABLE)
+
+
 def probability_bars(probabilities: pd.DataFrame) -> go.Figure:
     """Grouped bars: one group per class, one bar per variant (attention on / off / trained without it)."""
     figure = go.Figure([go.Bar(name=column, x=probabilities.index, y=probabilities[column],
-                               text=[f"{p:.0%}" for p in probabilities[column]], textposition="outside")
+                               text=[f"{p:.0%}" if p >= 0.005 else "" for p in probabilities[column]],
+                               textposition="outside", textangle=-90, cliponaxis=False)  # upright labels overlap
                         for column in probabilities.columns])
-    figure.update_layout(barmode="group", yaxis=dict(range=[0, 1.1], tickformat=".0%", title="probability"),
+    figure.update_layout(barmode="group", yaxis=dict(range=[0, 1.2], tickformat=".0%", title="probability"),
                          legend=dict(orientation="h", y=1.12), margin=dict(t=40, b=10, l=10, r=10), height=340)
-    return figure
+    return _readable(figure)
 
 
 def importance_curves(importance: pd.DataFrame, current_frame: int | None = None) -> go.Figure:
@@ -45,7 +55,7 @@ def importance_curves(importance: pd.DataFrame, current_frame: int | None = None
         figure.add_vline(x=current_frame, line_dash="dot", line_color="grey")
     figure.update_layout(xaxis_title="frame", yaxis=dict(title="share of relevance", tickformat=".0%"),
                          legend=dict(orientation="h", y=1.12), margin=dict(t=40, b=10, l=10, r=10), height=300)
-    return figure
+    return _readable(figure)
 
 
 def confusion_heatmap(matrix: np.ndarray, title: str, normalized: bool, selected: tuple[str, str] | None = None
@@ -75,7 +85,7 @@ def _class_grid(colour: np.ndarray, text: list[list[str]], title: str, selected:
     """
     cells = [(true, predicted) for true in CLASSES for predicted in CLASSES]
     figure = go.Figure(go.Heatmap(z=colour, x=list(CLASSES), y=list(CLASSES), text=text, texttemplate="%{text}",
-                                  hoverinfo="skip", **heatmap))
+                                  textfont=dict(size=13), hoverinfo="skip", **heatmap))
     figure.add_trace(go.Scatter(
         x=[p for _, p in cells], y=[t for t, _ in cells], text=[cell for row in text for cell in row],
         mode="markers", marker=dict(opacity=0), showlegend=False,
@@ -86,10 +96,12 @@ def _class_grid(colour: np.ndarray, text: list[list[str]], title: str, selected:
                          line=dict(color="#ff7f0e", width=3))
     edges = [-0.5, len(CLASSES) - 0.5]  # the heatmap's own, not widened around the markers
     figure.update_layout(title=title, hovermode="closest", hoverdistance=-1,
-                         xaxis=dict(title="predicted", range=edges, fixedrange=True),
-                         yaxis=dict(title="true", range=edges[::-1], fixedrange=True),
+                         xaxis=dict(title="predicted", range=edges, fixedrange=True, tickmode="array",
+                                    tickvals=list(CLASSES), tickangle=-45),  # every class named, even when narrow
+                         yaxis=dict(title="true", range=edges[::-1], fixedrange=True, tickmode="array",
+                                    tickvals=list(CLASSES)),
                          margin=dict(t=40, b=10, l=10, r=10), height=360)
-    return figure
+    return _readable(figure)
 
 
 def attention_heatmap(matrix: np.ndarray, query_labels: list[str], key_labels: list[str], query: str, key: str
@@ -99,7 +111,7 @@ def attention_heatmap(matrix: np.ndarray, query_labels: list[str], key_labels: l
     figure.update_layout(xaxis_title=f"{key} stream, looked at", yaxis=dict(title=f"{query} stream, asking",
                                                                             autorange="reversed"),
                          margin=dict(t=10, b=10, l=10, r=10), height=320)
-    return figure
+    return _readable(figure)
 
 
 def real_face_curves(per_frame: np.ndarray, height: int = 260) -> go.Figure:
@@ -110,15 +122,14 @@ def real_face_curves(per_frame: np.ndarray, height: int = 260) -> go.Figure:
                                    line=dict(color=colour))
                         for i, (name, colour) in enumerate(zip(CLASSES, cycle(qualitative.Plotly)))])
     figure.update_layout(xaxis_title="frame", yaxis=dict(title="probability", range=[0, 1.02], tickformat=".0%"),
-                         legend=dict(orientation="h", y=1.18), margin=dict(t=40, b=10, l=10, r=10), height=height,
-                         font=dict(size=12))
-    return figure
+                         legend=dict(orientation="h", y=1.18), margin=dict(t=40, b=10, l=10, r=10), height=height)
+    return _readable(figure)
 
 
 def class_count_bars(counts: pd.DataFrame) -> go.Figure:
     figure = go.Figure([go.Bar(name=split, x=counts.index, y=counts[split]) for split in counts.columns])
     figure.update_layout(barmode="group", yaxis_title="clips", margin=dict(t=10, b=10, l=10, r=10), height=320)
-    return figure
+    return _readable(figure)
 
 
 def au_curves(curves: pd.DataFrame, onset: int | None, apex: int | None, offset: int | None) -> go.Figure:
@@ -129,7 +140,7 @@ def au_curves(curves: pd.DataFrame, onset: int | None, apex: int | None, offset:
             figure.add_vline(x=frame, line_dash=dash, line_color="black", annotation_text=name)
     figure.update_layout(xaxis_title="frame", yaxis=dict(title="AU intensity", range=[0, 1.05]),
                          margin=dict(t=30, b=10, l=10, r=10), height=320)
-    return figure
+    return _readable(figure)
 
 
 def effect_bars(effects: pd.DataFrame, target: str) -> go.Figure:
@@ -138,13 +149,14 @@ def effect_bars(effects: pd.DataFrame, target: str) -> go.Figure:
     figure = go.Figure([go.Bar(name=f"attention {attention}", y=rows["AU"], x=rows["effect"], orientation="h",
                                marker_color=np.where(rows["effect"] < 0, "#d62728", "#2ca02c"),
                                marker_pattern_shape="" if attention == "on" else "/",
-                               text=[f"{e:+.0%}" for e in rows["effect"]], textposition="outside")
+                               text=[f"{e:+.0%}".replace("-", "−") for e in rows["effect"]], textposition="outside",
+                               cliponaxis=False)
                         for attention, rows in effects.groupby("attention", sort=False)])
     figure.update_layout(barmode="group", xaxis=dict(title=f"change of p({target}) when removed", tickformat="+.0%",
-                                                     range=[-1.1, 1.1]),
+                                                     range=[-1.35, 1.35]),  # room for a -100% bar's label
                          legend=dict(orientation="h", y=1.12), margin=dict(t=40, b=10, l=10, r=10),
                          height=120 + 40 * effects["AU"].nunique())
-    return figure
+    return _readable(figure)
 
 
 def quality_curves(curves: pd.DataFrame, kind: str) -> go.Figure:
@@ -160,4 +172,4 @@ def quality_curves(curves: pd.DataFrame, kind: str) -> go.Figure:
     y_title = "Spearman ρ" if kind == "randomization" else "target-class probability"
     x_title = "randomized down to" if kind == "randomization" else "share removed / inserted"
     figure.update_layout(title=QUALITY_CURVE_TITLES[kind], xaxis_title=x_title, yaxis_title=y_title, height=420)
-    return figure
+    return _readable(figure)

@@ -540,25 +540,30 @@ def _clips_note(clips: int) -> str:
     return f" ({_clips(clips)})" if clips < SMALL_SAMPLE_CLIPS else ""
 
 
-def _combined(grades: pd.DataFrame) -> str:
-    """One verdict cell: the grade when both streams agree, else each stream's; with the clip count when few."""
+def _per_stream(grades: pd.DataFrame) -> str:
+    """One criterion's grade: the same for both streams, else each stream's."""
     if grades.empty:
         return "not measured"
-    note = _clips_note(int(grades.clips.min()))
     if grades.grade.nunique() == 1:
-        return grades.grade.iloc[0] + note
-    return " · ".join(f"{row.stream} {row.grade}" for row in grades.itertuples()) + note
+        return grades.grade.iloc[0]
+    return ", ".join(f"{row.stream} {row.grade}" for row in grades.itertuples())
+
+
+def _combined(grades: pd.DataFrame) -> str:
+    """One verdict cell: _per_stream, with the clip count when few."""
+    return _per_stream(grades) + ("" if grades.empty else _clips_note(int(grades.clips.min())))
 
 
 def method_verdicts(table: pd.DataFrame, attention: str = "on") -> pd.DataFrame:
-    """The grouped verdicts of one attention setting: one row per method, one column per criterion (Localization,
-    Faithfulness, Sanity check, Causal agreement, and Completeness where it was checked), each cell "passes",
-    "weak" or "fails" (per stream when the streams differ), with the number of clips when under
-    SMALL_SAMPLE_CLIPS."""
+    """The grouped verdicts of one attention setting: one row per method, best graded first (ranked_methods), one
+    column per criterion (Localization, Faithfulness, Sanity check, Causal agreement, and Completeness where it was
+    checked), each cell "passes", "weak" or "fails" (per stream when the streams differ), with the number of clips
+    when under SMALL_SAMPLE_CLIPS."""
     grades = stream_grades(table, attention)
     complete = table[(table.metric == "completeness_error") & (table.attention == attention)]
     rows = []
-    for method in _method_order(table[table.attention == attention]):
+    ranked = _ranked(table, attention)
+    for method in ranked + [m for m in _method_order(table[table.attention == attention]) if m not in ranked]:
         mine = grades[grades.method == method]
         row = {"Method": method}
         row.update({c: _combined(mine[mine.criterion == c]) for c in VERDICT_COLUMNS})
@@ -636,13 +641,12 @@ def verdicts(table: pd.DataFrame) -> list[str]:
     return lines
 
 
-FAITHFUL_WORDS = {"passes": "beats random maps", "weak": "only partly beats random maps",
-                  "fails": "no better than random maps", "too few clips": "too few clips to tell"}
+BADGE_CRITERIA = ("Faithfulness", SANITY, "Localization", "Causal agreement")  # what the method picker's line shows
 
 
 def grade_line(table: pd.DataFrame, method: str, attention: str = "on") -> str:
-    """A method's grade in one short line: a failed randomization check first (its maps do not explain this model),
-    then each stream's faithfulness against random maps, then the sanity check, with the clips when few."""
+    """A method's grade in one short line for one attention setting: a failed randomization check first (its maps do
+    not explain this model), then every criterion (per stream where they differ) with the clips it rests on."""
     grades = stream_grades(table[table.method.isin([method, RANDOM])], attention)
     grades = grades[grades.method == method]
     sanity = grades[grades.criterion == SANITY]
@@ -651,33 +655,24 @@ def grade_line(table: pd.DataFrame, method: str, attention: str = "on") -> str:
     if failing:
         where = "both streams" if len(failing) == len(STREAMS) else f"the {failing[0]} stream"
         parts.append(f"Fails the randomization check on {where}: read it as an edge map, not as the model's reasons")
-    faithful = grades[grades.criterion == "Faithfulness"]
-    for row in faithful.itertuples():
-        if row.stream not in failing:
-            parts.append(f"{row.stream} stream: {FAITHFUL_WORDS[row.grade]}")
-    if sanity.empty:
-        parts.append("randomization check not run")
-    elif not failing:
-        parts.append("passes the randomization check")
-    few = [f"{what} on {int(grades.clips.min())}" for what, grades in (("faithfulness", faithful),
-                                                                      ("randomization check", sanity))
-           if not grades.empty and grades.clips.min() < SMALL_SAMPLE_CLIPS]
-    line = "; ".join(parts) + (f" (few clips: {', '.join(few)})" if few else "")
-    return line[:1].upper() + line[1:]
+    for criterion in BADGE_CRITERIA:
+        mine = grades[grades.criterion == criterion]
+        clips = "" if mine.empty else f" ({_clips(int(mine.clips.min()))})"
+        parts.append(f"{criterion}: {_per_stream(mine)}{clips}")
+    if not grades.empty and grades.clips.min() < SMALL_SAMPLE_CLIPS:
+        parts.append(f"under {SMALL_SAMPLE_CLIPS} clips, a grade is a hint")
+    return " · ".join(parts)
 
 
-def method_grades(checkpoint_name: str | None) -> dict[str, str]:
-    """Each graded method (as named in offered()) -> its grade in one short line (grade_line), from the checkpoint's
-    shipped table, attention on; an empty dict when the checkpoint has no shipped table (or none with attention
-    on). Cheap and deterministic: one CSV read."""
-    if not checkpoint_name:
+def method_grades(checkpoint_name: str | None, attention: str = "on") -> dict[str, str]:
+    """Each graded method of offered() -> its grade in one short line (grade_line), best first (ranked_methods), from
+    the checkpoint's shipped table for ``attention`` ("on", or "off": the module bypassed; "on" where the table has
+    no such rows); an empty dict without a shipped table. Cheap and deterministic: one CSV read."""
+    table = _shipped_table(checkpoint_name)
+    if table is None:
         return {}
-    path = results_path(checkpoint_name)
-    if not path.is_file():
-        return {}
-    table = load_table(path)
-    on = table[table.attention == "on"]
-    return {method: grade_line(on, method) for method in offered() if (on.method == method).any()}
+    attention = attention if (table.attention == attention).any() else "on"
+    return {method: grade_line(table, method, attention) for method in _ranked(table, attention)}
 
 
 GRADE_POINTS = {"passes": 2, "weak": 1}  # anything else (fails, too few clips) earns nothing
@@ -688,10 +683,16 @@ def ranked_methods(checkpoint_name: str | None, attention: str = "on") -> list[s
     explain this model), then the points of every criterion on both streams (passes 2, weak 1), ties in offered()
     order. ``attention``: "on" or "off" (the module bypassed), "on" where the table has no such rows; empty without a
     shipped table."""
+    return list(method_grades(checkpoint_name, attention))
+
+
+def _shipped_table(checkpoint_name: str | None) -> pd.DataFrame | None:
     if not checkpoint_name or not results_path(checkpoint_name).is_file():
-        return []
-    table = load_table(results_path(checkpoint_name))
-    attention = attention if (table.attention == attention).any() else "on"
+        return None
+    return load_table(results_path(checkpoint_name))
+
+
+def _ranked(table: pd.DataFrame, attention: str) -> list[str]:
     grades = stream_grades(table, attention)
 
     def rank(method: str) -> tuple[bool, int]:

@@ -187,10 +187,19 @@ async def _until_answered(tab, started: float) -> TabOutcome:
     return TabOutcome(time.perf_counter() - started, False, queued)
 
 
+async def new_tab(browser):
+    """A tab whose every wait allows for a loaded machine (Playwright's default is 30 s)."""
+    tab = await browser.new_page()
+    tab.set_default_timeout(600_000)
+    tab.set_default_navigation_timeout(600_000)
+    return tab
+
+
 async def _uploads(browser, url: str, clips: list[Path], count: int) -> list[TabOutcome]:
-    """``count`` tabs ready to upload, then every upload in flight at once."""
-    async def ready(_):
-        tab = await browser.new_page()
+    """``count`` tabs made ready to upload one after another (30 pages loading at once swamp two cores), then every
+    upload in flight at once."""
+    async def ready():
+        tab = await new_tab(browser)
         await tab.goto(f"{url}/analyze")
         await tab.get_by_text("Upload a video").click()
         await tab.locator('input[type="file"]').wait_for(state="attached")
@@ -201,14 +210,14 @@ async def _uploads(browser, url: str, clips: list[Path], count: int) -> list[Tab
         await tab.locator('input[type="file"]').set_input_files(str(clip))
         return await _until_answered(tab, started)
 
-    tabs = await asyncio.gather(*map(ready, range(count)))
+    tabs = [await ready() for _ in range(count)]
     return await asyncio.gather(*(upload(tab, clips[i % len(clips)]) for i, tab in enumerate(tabs)))
 
 
 async def _links(browser, url: str, links: list[str]) -> list[TabOutcome]:
     """One tab per corpus link, all opened at once; each must show its own clip."""
     async def open_link(link: str) -> TabOutcome:
-        tab = await browser.new_page()
+        tab = await new_tab(browser)
         split = link.split("/", 1)[0]
         started = time.perf_counter()
         await tab.goto(f"{url}/analyze?{urlencode({'clip': link, 'split': split})}")
@@ -286,7 +295,7 @@ def load_figures(sessions: int = 8, uploads: int = 0, upload_seconds: float = 20
         rows = {"core (threads)": core_load(served, clips, sessions),
                 "Analyze page (AppTest threads)": apptest_load(clips, sessions)}
         if uploads or links:
-            long_clips = write_clips(folder / "uploads", min(uploads, 6), upload_seconds, (640, 480))
+            long_clips = write_clips(folder / "uploads", uploads, upload_seconds, (640, 480))  # all different
             rows.update(browser_load(env, long_clips, uploads, corpus_links(Path(env["LAB_DATA"]), links)))
     return rows
 

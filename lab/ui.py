@@ -133,16 +133,11 @@ def shared_overlay_video(key: ExplanationKey, style: explain.MapStyle, _explanat
     return explain.overlay_video(_explanation, duration, style)
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def method_grades(checkpoint_name: str | None) -> dict[str, str]:
-    """Each method's grade in one line, from the checkpoint's shipped grading table (lab.grade.method_grades)."""
-    return grade.method_grades(checkpoint_name)
-
-
 @st.cache_data(max_entries=8, show_spinner=False)
-def ranked_methods(checkpoint_name: str | None, attention: str) -> list[str]:
-    """The graded methods, best first (lab.grade.ranked_methods)."""
-    return grade.ranked_methods(checkpoint_name, attention)
+def method_grades(checkpoint_name: str | None, attention: str) -> dict[str, str]:
+    """Each method's grade in one line, best first, from the checkpoint's shipped grading table
+    (lab.grade.method_grades)."""
+    return grade.method_grades(checkpoint_name, attention)
 
 
 @st.cache_resource

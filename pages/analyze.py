@@ -248,11 +248,11 @@ def explanation_of(method: str, target: int, steps: int | None) -> explain.Expla
                      f"Computing {method} for both streams…")
 
 
-methods = offered()
-grades = ui.method_grades(chosen.checkpoint_name)
 mode = "on" if attention_on else "off"  # the grading tables name the module bypassed "off"
-ranked = ui.ranked_methods(chosen.checkpoint_name, mode)
-best_method = ranked[0] if ranked else methods[0]  # what the tabs open on: never one the lab says not to trust
+grades = ui.method_grades(chosen.checkpoint_name, mode)  # best first
+ranked = list(grades)
+methods = ranked + [m for m in offered() if m not in grades]  # the picker lists them by grade
+best_method = methods[0]  # what the tabs open on: never one the lab says not to trust
 
 if tab_saliency.open:
     with tab_saliency:

@@ -32,7 +32,7 @@ st.subheader("Do TCAV and the interventions agree?")
 for column, layer in zip(st.columns(len(layers)), layers):
     found = concepts.agreement(comparison, layer)
     column.metric(f"TCAV {LAYERS[layer]}", f"{found['found']:.0%} found",
-                  f"{found['confirmed']:.0%} of its AUs confirmed", delta_color="off",
+                  f"{found['confirmed']:.0%} of its AUs confirmed", delta_color="off", delta_arrow="off",
                   help=f"Of the (class, AU) pairs where removing the AU lowers the class by at least "
                        f"{concepts.DEPENDS:.0%} on average, the share TCAV finds rising; and of the pairs TCAV finds "
                        f"rising, the share the interventions confirm ({found['pairs']} pairs measured by both).")
@@ -43,16 +43,22 @@ rows = comparison[comparison["class"] == name]
 shown = pd.DataFrame({
     "action unit": rows["concept"].map(whatif.au_label),
     "in the recipe": rows["prototype"].replace("", "no"),
-    "probability lost when removed": rows["drop"],
-    "prediction changed": rows["changes"],
+    "lost when removed": rows["drop"],
+    "answer changed": rows["changes"],
     "clips": rows["clips"],
-    **{f"TCAV, {LAYERS[layer]}": rows[layer].fillna("not a concept").replace("", "not significant")
-       for layer in layers},
+    **{f"TCAV, {layer}": rows[layer].fillna("no concept").replace("", "no") for layer in layers},
 })
-st.dataframe(shown, hide_index=True, column_config={
-    "probability lost when removed": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
-    "prediction changed": st.column_config.NumberColumn(format="percent"),
-    "clips": st.column_config.NumberColumn(help="Test clips that show the AU, over which the loss is averaged")})
+st.dataframe(shown, hide_index=True, column_config={  # short headers, the long names as help: whole at 1280 px
+    "lost when removed": st.column_config.ProgressColumn(
+        format="percent", min_value=0, max_value=1, help="The class probability lost when the AU is removed"),
+    "answer changed": st.column_config.NumberColumn(format="percent", width="small", help="Share of the clips "
+                                                    "whose prediction changes when the AU is removed"),
+    "clips": st.column_config.NumberColumn(width="small", help="Test clips that show the AU, over which the loss is "
+                                                               "averaged"),
+    "in the recipe": st.column_config.TextColumn(width="small"),
+    **{f"TCAV, {layer}": st.column_config.TextColumn(width="small", help=f"TCAV at the {LAYERS[layer]}")
+       for layer in layers}})
 st.caption("An AU the class depends on but TCAV misses, or one TCAV finds that removing changes nothing: the two "
            "methods disagree there, and the intervention is the measurement. AUs that never form a TCAV concept "
-           "(blinks are only ever nuisance in the corpus) show as 'not a concept'.")
+           "(blinks are only ever nuisance in the corpus) show as 'no concept'; 'no' is a concept whose TCAV score is "
+           "not significant.")

@@ -3,7 +3,7 @@ from functools import partial
 
 import streamlit as st
 
-from lab import confusion, figures, ui
+from lab import conditions, confusion, figures, ui
 
 KEEP = "session"  # the page's choices survive opening a clip in Analyze and coming back
 EVALUATED = "cm_evaluated"  # (confusion.evaluation_key, tables) of the evaluation a click ran in this session
@@ -97,9 +97,12 @@ if cells:
     st.caption(f"{len(shown)} of the cell's {len(clips)} clips shown. " + (
         f"{missing} of them are not on disk: they have no conditions and cannot be opened. " if missing else "") +
         "Click a header to sort, tick a row to open its clip.")
+    narrow = {condition: st.column_config.TextColumn(short, help=condition, width="small")  # fits at 1280 px
+              for condition, short in conditions.HEADERS.items()}
     picked = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row-required",
                           placeholder="", column_config={"confidence": st.column_config.NumberColumn(format="percent"),
-                                                         "on disk": st.column_config.CheckboxColumn()})
+                                                         "on disk": st.column_config.CheckboxColumn(width="small"),
+                                                         **narrow})
     if picked.selection.rows:
         row = shown.iloc[picked.selection.rows[0]]
         if row["on disk"]:

@@ -57,7 +57,9 @@ show = (st.radio("Inter-stream attention", settings, horizontal=True, key="quali
         if len(settings) > 1 else settings[0])
 
 st.subheader("Verdicts")
-st.dataframe(grade.method_verdicts(table, show), hide_index=True)
+st.caption("Best graded first: a failed sanity check puts a method last, then passes count 2 and weak 1 on every "
+           "criterion of both streams. The Analyze page opens on the first and lists the methods in this order.")
+st.table(grade.method_verdicts(table, show).set_index("Method"))  # wraps: whole at 1280 px
 for warning in grade.small_sample_warnings(table, show):
     st.warning(warning)
 with st.expander("What the verdicts mean"):
@@ -68,10 +70,13 @@ st.caption("Each method's mean over the clips, per stream; the last rows are uni
            "the chance level to beat. Spatial and temporal deletion remove the most relevant pixels of every frame, "
            "or the most relevant frames, first.")
 graded = [m for m in offered() if m in set(table.method)]
-method_choice = st.multiselect("Methods", graded, default=graded, key="quality_methods")
+pick_methods, pick_stream = st.columns([3, 1])
+method_choice = pick_methods.multiselect("Methods", graded, default=graded, key="quality_methods")
+stream = pick_stream.radio("Stream", grade.STREAMS, format_func=grade.STREAM_NAMES.get, key="quality_stream",
+                           help="The stream whose measurements and curves are shown.")
 measurements = grade.measurement_table(table, show, method_choice)
-st.dataframe(measurements, hide_index=True, column_config={
-    label: st.column_config.NumberColumn(format="%.2f") for label in grade.METRIC_LABELS.values()})
+by_method = measurements[measurements.Stream == grade.STREAM_NAMES[stream]].set_index("Method")
+st.table(by_method.drop(columns="Stream").T.style.format("{:.2f}", na_rep="–"))  # a column per method: fits
 
 causal = grade.metric_detail(table, "causal_agreement", show)
 if not causal.empty:
@@ -86,8 +91,7 @@ if not causal.empty:
 
 st.subheader("Curves")
 kinds = [k for k in figures.QUALITY_CURVE_TITLES if k in set(report.curves.curve)]
-kind_column, stream_column = st.columns(2)
-kind = kind_column.selectbox("Curve", kinds, format_func=figures.QUALITY_CURVE_NAMES.get, key="quality_curve")
-stream = stream_column.radio("Stream", grade.STREAMS, horizontal=True, key="quality_stream")
+kind = st.selectbox("Curve", kinds, format_func=figures.QUALITY_CURVE_NAMES.get, key="quality_curve",
+                    help="Of the stream picked above the measurements.")
 st.plotly_chart(figures.quality_curves(grade.curves_of(report.curves, kind, stream, show, method_choice), kind),
                 key="quality_curve_chart")

@@ -31,7 +31,7 @@ ablation_file = sources.ablation_file()
 ablation = model_card.ablation_table(ablation_file)
 if ablation is not None:
     st.markdown("**Ablation**: what each part of the design contributes.")
-    st.dataframe(ablation, hide_index=True)
+    st.table(ablation.set_index("model"))  # wraps its long names: whole at 1280 px
     st.caption(" ".join(filter(None, [
         "Test of the embedded corpus, each variant trained with several seeds where it says so: mean ± sample "
         "standard deviation over the seeds; a single seed shows its value alone. Real clips: accuracy on the small "

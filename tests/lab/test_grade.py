@@ -184,18 +184,20 @@ def test_the_grouped_verdicts_say_passes_weak_or_fails_per_method():
     verdicts = grade.method_verdicts(constructed_table()).set_index("Method")
     assert list(verdicts.columns) == ["Localization", "Faithfulness", "Sanity check", "Causal agreement",
                                       "Completeness"]
-    assert list(verdicts.index) == ["Grad-CAM", "Saliency", "Integrated Gradients", "Occlusion"]  # offered() order
+    assert list(verdicts.index) == ["Saliency", "Occlusion", "Integrated Gradients", "Grad-CAM"]  # best graded first
     assert verdicts.loc["Saliency"].tolist() == ["passes", "passes", "passes (4 clips)", "passes", "does not apply"]
     assert verdicts.loc["Grad-CAM", "Localization"] == "fails" and verdicts.loc["Grad-CAM", "Faithfulness"] == "fails"
-    assert verdicts.loc["Grad-CAM", "Sanity check"] == "spatial fails · temporal passes (4 clips)"
-    assert verdicts.loc["Occlusion", "Localization"] == "spatial weak · temporal passes"
+    assert verdicts.loc["Grad-CAM", "Sanity check"] == "spatial fails, temporal passes (4 clips)"
+    assert verdicts.loc["Occlusion", "Localization"] == "spatial weak, temporal passes"
     assert verdicts.loc["Occlusion", "Causal agreement"] == "weak"
     assert verdicts.loc["Occlusion", "Sanity check"] == "not measured"
     assert verdicts.loc["Integrated Gradients", "Completeness"] == "fails (off by 20.0%, 4 clips)"
     off = grade.method_verdicts(constructed_table(), "off").set_index("Method")
     assert off.loc["Saliency", "Sanity check"] == "fails (4 clips)" and off.loc["Saliency", "Faithfulness"] == "fails"
     lines = grade.verdicts(constructed_table())
-    assert lines[0].startswith("Grad-CAM (attention on): localization fails; faithfulness fails; sanity check spatial")
+    assert lines[0].startswith("Saliency (attention on): localization passes; faithfulness passes; sanity check passes")
+    assert any(line.startswith("Grad-CAM (attention on): localization fails; faithfulness fails; sanity check spatial")
+               for line in lines)
     assert any(line.startswith("Saliency (attention off)") for line in lines)
 
 
@@ -238,12 +240,16 @@ def test_method_grades_read_the_shipped_table_of_the_checkpoint(tmp_path, monkey
     path.parent.mkdir(parents=True)
     constructed_table().to_csv(path, index=False)
     grades = grade.method_grades("two_stream_attention")
-    assert list(grades) == ["Grad-CAM", "Saliency", "Integrated Gradients", "Occlusion"]
-    assert grades["Saliency"] == ("Spatial stream: beats random maps; temporal stream: beats random maps; passes the "
-                                  "randomization check (few clips: randomization check on 4)")  # attention on only
+    assert list(grades) == ["Saliency", "Occlusion", "Integrated Gradients", "Grad-CAM"], "best graded first"
+    assert grades["Saliency"] == ("Faithfulness: passes (30 clips) · Sanity check: passes (4 clips) · Localization: "
+                                  "passes (30 clips) · Causal agreement: passes (30 clips) · under 20 clips, a grade "
+                                  "is a hint")
     assert grades["Grad-CAM"].startswith("Fails the randomization check on the spatial stream: read it as an edge map")
-    assert "temporal stream: no better than random maps" in grades["Grad-CAM"]
-    assert grades["Integrated Gradients"] == "Randomization check not run"
+    assert "Faithfulness: fails (30 clips)" in grades["Grad-CAM"]
+    assert "Localization: spatial weak, temporal passes (30 clips)" in grades["Occlusion"]
+    assert grades["Integrated Gradients"].count("not measured") == 4
+    bypassed = grade.method_grades("two_stream_attention", "off")
+    assert list(bypassed) == ["Saliency"] and bypassed["Saliency"].startswith("Fails the randomization check on both")
     assert grade.method_grades("two_stream_attention") == grades  # deterministic
     assert grade.method_grades("two_stream_no_attention") == {}
 
@@ -308,10 +314,11 @@ def test_the_page_shows_a_shipped_report(cli_report, monkeypatch):
     monkeypatch.setenv("LAB_DATA", str(root / "corpus"))
     page = AppTest.from_file("../../pages/explanation_quality.py", default_timeout=30).run()
     assert not page.exception
-    verdicts, measurements = page.dataframe[0].value, page.dataframe[1].value
-    assert list(verdicts.columns[:5]) == ["Method", "Localization", "Faithfulness", "Sanity check", "Causal agreement"]
-    assert set(verdicts.Method) == set(CLI_METHODS)
-    assert "Deletion (spatial, lower is better)" in measurements.columns and "flag" not in measurements.columns
+    verdicts, measurements = page.table[0].value, page.table[1].value
+    assert list(verdicts.columns[:4]) == ["Localization", "Faithfulness", "Sanity check", "Causal agreement"]
+    assert set(verdicts.index) == set(CLI_METHODS)
+    assert "Deletion (spatial, lower is better)" in measurements.index and "flag" not in measurements.index
+    assert set(CLI_METHODS) < set(measurements.columns), "a column per method (and random maps)"
     assert any("measured on 1 clip only" in w.value for w in page.warning)  # two clips, one of them checked
     assert page.get("plotly_chart")
     assert "two_stream_attention" in page.success[0].value
