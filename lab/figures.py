@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from lab import grade
+from lab.whatif import au_label
 from model.config import CLASSES
 
 STREAM_COLOURS = {"spatial": "#1f77b4", "temporal": "#ff7f0e"}
@@ -134,7 +135,8 @@ def class_count_bars(counts: pd.DataFrame) -> go.Figure:
 
 def au_curves(curves: pd.DataFrame, onset: int | None, apex: int | None, offset: int | None) -> go.Figure:
     """AU intensity per frame, with the expression's onset, apex and offset marked."""
-    figure = go.Figure([go.Scatter(x=curves.index, y=curves[au], name=au, mode="lines") for au in curves.columns])
+    figure = go.Figure([go.Scatter(x=curves.index, y=curves[au], name=au_label(au), mode="lines")
+                        for au in curves.columns])
     for frame, name, dash in ((onset, "onset", "dash"), (apex, "apex", "solid"), (offset, "offset", "dot")):
         if frame is not None:
             figure.add_vline(x=frame, line_dash=dash, line_color="black", annotation_text=name)

@@ -19,6 +19,7 @@ UPLOAD_HINT = "upload a video file (mp4, avi, mov, mkv, webm)"
 MAX_FPS = 30.0  # faster clips are thinned to this rate while decoding: 20 s of 60 fps would hold 1,200 frames
 MAX_FRAME_BYTES = 192 * 2**20  # one clip's decoded frames: 20 s at 30 fps and 640x480 would otherwise hold 553 MB
 SHRINK = 0.75  # past that budget, every frame kept so far and every later one is downscaled by this, as often as needed
+THINNED = f"frames under 1/{MAX_FPS:g} s apart"  # the warning's words when frames are skipped for coming too fast
 REORDER_DEPTH = 8  # frames: how far apart a frame and its timestamp can be in DivX/Xvid AVIs (see _in_time_order)
 
 
@@ -96,7 +97,7 @@ def _decode(name: str, container, stream, max_seconds: float, max_side: int) -> 
         truncated = True
         warnings.append(f"{name} is damaged after frame {len(frames)}: only the frames before it are used")
     if skipped:
-        warnings.append(f"{name} has frames under 1/{MAX_FPS:g} s apart: {skipped} of them are skipped "
+        warnings.append(f"{name} has {THINNED}: {skipped} of them are skipped "
                         f"(at most {MAX_FPS:g} frames per second are read)")
     if not frames:
         raise ClipError(f"{name} contains no decodable video frames (empty or truncated file): {UPLOAD_HINT}")

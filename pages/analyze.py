@@ -184,7 +184,8 @@ wrong = truth is not None and truth["label"] != predicted
 if truth is not None:  # corpus clips and samples know their expression
     headline = f"Ground truth: **{truth['label']}** ({':red[✗ wrong]' if wrong else ':green[✓ right]'}). {headline}"
 (verdict.success if reliable and not wrong else verdict.warning)(headline)  # never green when wrong
-notes = [f"Clip: {picked.name}", *result.warnings]
+recorded = picked.clip_id[0] == webcam.SOURCE
+notes = [f"Clip: {picked.name}", *(webcam.clip_warnings(result.warnings) if recorded else result.warnings)]
 if result.clip.stats.get("center_crop"):
     notes.append("Centre crop: no face detection was used for this clip.")
 for note in notes:
@@ -222,7 +223,10 @@ if tab_processing.open:
         stats = result.clip.stats
         st.markdown(f"**{stats['num_frames']} frames** at {stats['fps']:.1f} fps, {stats['width']}×{stats['height']}; "
                     f"face found by the detector on {stats.get('detection_rate', 0):.0%} of its runs, tracked on "
-                    f"{stats.get('track_coverage', 0):.0%} of the frames; flow: {stats['flow_method']}.")
+                    f"{stats.get('track_coverage', 0):.0%} of the frames; optical flow: {stats['flow_method']}.",
+                    help="Optical flow is the apparent motion of every pixel between two frames, what the temporal "
+                         "stream reads. Farneback is OpenCV's classic dense method (a polynomial fitted around each "
+                         "pixel); TV-L1 is slower and sharper.")
         track = visuals.montage(visuals.number_tiles(result.track_frames), columns=4)
         st.image(track, caption="Face track on the sampled frames (numbered as on the other tabs): green = detected, "
                                 "yellow = tracked, red = the square the crop was cut from", width="content")

@@ -128,8 +128,10 @@ with matrices:
                             key=f"cm-{result.split}", on_select=partial(select_clicked_cell, result.split, cells),
                             selection_mode="points")
             war, uar = st.columns(2)
-            war.metric("WAR", f"{result.metrics['war']:.1%}")
-            uar.metric("UAR", f"{result.metrics['uar']:.1%}")
+            war.metric("WAR", f"{result.metrics['war']:.1%}", help="Weighted average recall: the share of all "
+                       "clips read right (plain accuracy), so the large classes weigh most.")
+            uar.metric("UAR", f"{result.metrics['uar']:.1%}", help="Unweighted average recall: each class's share "
+                       "read right, averaged over the classes, so a rare class counts as much as a common one.")
     if any(result.metrics is not None for result in per_split.values()):
         with st.expander("Per class: precision, recall, F1 and support (clips)"):  # the full width: nothing cut off
             st.table(confusion.per_class_by_split(per_split).style.format(precision=2))

@@ -6,9 +6,14 @@ from lab import figures, grade, sources, ui
 from lab.attribution import fast, offered
 
 st.title("Explanation quality")
-st.caption("Localization against the embedded corpus's true action-unit regions, deletion/insertion faithfulness "
-           "(RISE), the parameter-randomization sanity check (Adebayo et al.) and IG completeness; means with 95% "
-           "confidence intervals over clips, next to uniform random maps on the same clips.")
+st.caption("Which saliency method to trust, and for what. Each method's maps are checked on corpus clips whose "
+           "true facial actions are known: do they point where the action is (localization), does deleting what "
+           "they call relevant change the answer faster than deleting at random (faithfulness, the deletion and "
+           "insertion curves of RISE), do they change when the model's weights are randomized (the sanity check of "
+           "Adebayo et al.: a map that survives it shows edges, not the model), and do their regions rank like the "
+           "real effects of removing each action (causal agreement). Integrated Gradients' completeness: its "
+           "relevance should add up to the change of the class score. Look at the verdicts first; every number is a "
+           "mean over clips with its 95% interval, next to random maps on the same clips.")
 chosen = ui.selection()
 ui.require_checkpoint(chosen)
 

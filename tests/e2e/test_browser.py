@@ -175,9 +175,10 @@ def test_webcam_recording_is_analysed_like_an_upload(camera_page, app_url):
     recorder = page.frame_locator('iframe[title="lab.webcam.webcam_recorder"]')
     recorder.get_by_role("button", name="Record 3 s").click()
     recorder.get_by_text("Recording…").wait_for(timeout=5_000)
-    recorder.get_by_text("Recorded, analysing…").wait_for(timeout=15_000)
+    recorder.get_by_text("Recorded: its analysis is below.").wait_for(timeout=15_000)
     page.get_by_text("Prediction (attention on)").wait_for(timeout=SLOW)
     assert page.get_by_text("Clip: webcam-").count() == 1
+    assert page.get_by_text("s apart:").count() == 0, "the browser's own frame timing is not a warning about the clip"
     panel = page.locator('[data-testid="stAlert"]').filter(has_text="nothing in the clip argues").or_(
         page.locator('[data-testid="stAlert"]').filter(has_text="Unreliable:"))
     panel.first.wait_for(timeout=SLOW)  # the reliability panel's verdict, in words

@@ -31,7 +31,7 @@ def test_overview_shows_architecture_model_card_and_ablation(lab_env):
     at = open_page("pages/overview.py")
     assert at.get("graphviz_chart")
     assert "two_stream_attention" in at.dataframe[0].value["checkpoint"].tolist()
-    shown = at.dataframe[1].value  # from model.ablation's table of lab_env's ABLATION_RUNS
+    shown = at.table[0].value.reset_index()  # from model.ablation's table of lab_env's ABLATION_RUNS
     assert shown.to_dict("records") == [
         {"model": VARIANTS["temporal"][0], "seeds": "1 seed", "Test WAR": "0.500", "Test UAR": "0.400"},  # no "±"
         {"model": VARIANTS["two_stream_attention"][0], "seeds": "2 seeds", "Test WAR": "0.850 ± 0.071",
@@ -177,7 +177,7 @@ def test_the_decision_page_compares_interventions_tcav_and_the_recipe(lab_env):
     at = open_page("pages/concepts.py")
     shown = at.dataframe[0].value
     assert shown["action unit"].tolist() == ["AU12 lip corner puller"] and shown["in the recipe"].tolist() == ["core"]
-    assert shown["TCAV, after the attention module"].tolist() == ["rises"]
+    assert shown["TCAV, fusion"].tolist() == ["rises"]
     assert metric(at, "TCAV after the attention module") == "100% found"
 
 

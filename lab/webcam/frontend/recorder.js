@@ -55,7 +55,7 @@ function record() {
     const reader = new FileReader();
     reader.onload = () => {
       setValue({video: reader.result.split(",", 2)[1], type});  // base64 of the whole file
-      status.textContent = "Recorded, analysing…";
+      status.textContent = "Recorded: its analysis is below. Press Record for another.";
       recording = false;
       showIdle();
     };
