@@ -4,8 +4,8 @@
 The steps are data (``STEPS``); ``guide(page)``, called by app.py before it runs the page, draws the toggle and the
 box of the step the page shows. A step names its page by file, as app.py's st.Page lines do, and may name widget
 values bound to the address bar (the Analyze page's ``tab``), which the way to it sets, so it opens on the right
-tab. Which step a page shows is worked out from the page and those values, so a shared link, the browser's
-back button or a click on a tab all land on the right step.
+tab, and values it loads (the sample clip its text names). Which step a page shows is worked out from the page and
+its tab, so a shared link, the browser's back button or a click on a tab all land on the right step.
 """
 from __future__ import annotations
 
@@ -26,7 +26,10 @@ class Step:
     title: str
     text: str  # Markdown
     query: Mapping[str, str] = field(default_factory=dict)  # values bound to the address bar, e.g. {"tab": "Saliency"}
+    loads: Mapping[str, str] = field(default_factory=dict)  # what the way to it also sets: the clip the text names
 
+
+SAMPLE = {"source": "Shipped sample", "sample": "happy_test_00012"}  # the Analyze page's widgets, bound to the URL
 
 STEPS: tuple[Step, ...] = (
     Step("pages/overview.py", "The model and what the ablation says",
@@ -34,21 +37,33 @@ STEPS: tuple[Step, ...] = (
          "diagram from left to right: an appearance stream and a motion stream that ask each other before their "
          "features are fused."),
     Step("pages/analyze.py", "Analyze one clip",
-         "Keep the source on *Shipped sample* and pick **happy_test_00012**. Compare the three predictions: the "
-         "model with its attention module on, with it switched off, and the model trained without it."),
+         "The shipped sample **happy_test_00012** is loaded: a rendered face that smiles. Compare the three "
+         "predictions: the model with its attention module on, with it switched off, and the model trained "
+         "without it.", loads=SAMPLE),
     Step("pages/analyze.py", "Where the evidence is", "On the **Saliency** tab: which pixels and which moments drove "
-         "the decision, for each stream, and which stream carries more of it. Whether a method can be trusted is "
-         "the last step's question.", {"tab": "Saliency"}),
+         "the decision, for each stream, and which stream carries more of it. The tab opens on the best graded "
+         "method; whether a method can be trusted is a later step's question.", {"tab": "Saliency"}, SAMPLE),
     Step("pages/analyze.py", "What if the smile were gone?",
          "On the **What if** tab, drag the **AU12** slider (lip corner puller: the smile) to 0. The clip is drawn "
-         "again without it: does the prediction leave *Happy*?", {"tab": "What if"}),
+         "again without it: does the prediction leave *Happy*?", {"tab": "What if"}, SAMPLE),
+    Step("pages/analyze.py", "How the two streams ask each other",
+         "On the **Inter-stream attention** tab: for each moment of the face, which moments of the motion it "
+         "listens to, and the other way round. Switch the module off above to see what it changes.",
+         {"tab": "Inter-stream attention"}, SAMPLE),
     Step("pages/confusion.py", "Which expressions are confused",
          "Find the largest cell off the diagonal, click it and open one of its clips. Further down: what the module "
          "changes, attention on against off."),
+    Step("pages/dataset.py", "What the corpus is made of",
+         "Every clip of the embedded corpus is drawn from facial action units (AUs) over time. Play a clip and read "
+         "its AU curves: the expression's onset, apex and offset are marked."),
     Step("pages/explanation_quality.py", "Which explanations to trust",
          "Every attribution method graded against the corpus's ground truth: does it point at the facial action "
          "that really happened, is it faithful to the model, does it pass the sanity checks? Trust a saliency map "
          "only as far as its method's grades here."),
+    Step("pages/concepts.py", "What the decision depends on",
+         "Remove one action unit at a time and draw the clip again: how far the class falls is what the model "
+         "really uses. Pick **Happy**: does it depend on AU12? Then compare with what TCAV, a correlational "
+         "method, finds."),
 )
 
 
@@ -88,7 +103,7 @@ def _link(step: Step, here: str | None, label: str) -> None:
     (st.switch_page cannot leave a page whose widgets are bound to the address bar)."""
     icon = ":material/arrow_forward:"
     if step.page != here:
-        st.page_link(step.page, label=label, icon=icon, query_params=dict(step.query) or None)
+        st.page_link(step.page, label=label, icon=icon, query_params={**step.loads, **step.query} or None)
     elif st.button(label, key="tour_next", icon=icon):
         for key, value in step.query.items():
             st.session_state[key] = value

@@ -1,7 +1,7 @@
 """Overview: what the model is, how well it does, and where to start."""
 import streamlit as st
 
-from lab import model_card, sources, ui
+from lab import model_card, sources, tour, ui
 
 st.title("Dynamic facial expression recognition, explained")
 st.markdown(
@@ -43,19 +43,7 @@ else:
 st.subheader("A guided tour")
 st.caption("Showing the lab to a class? Turn on **Guided demo** in the sidebar: numbered steps on every page, "
            "each with a link to the next.")
-st.markdown(
-    "1. **Analyze a clip**: pick a shipped sample or upload a video. See the face track, the crops and the motion "
-    "the model sees, its prediction with the attention module on, switched off, and from a model trained without it.\n"
-    "2. Open **Saliency**: which pixels and which moments drove the decision, for each stream, and which stream "
-    "carries more of the evidence. Not every method can be trusted: the **Explanation quality** page grades each "
-    "one (does it point at the action that really happened, is it faithful to the model, does it pass the sanity "
-    "checks), so rely on the methods it grades well.\n"
-    "3. Open **Inter-stream attention**: which moments of the motion stream the appearance stream listens to.\n"
-    "4. **Confusion matrices**: which expressions are confused, on every split, and what the module changes. "
-    "Click a cell and open its clips.\n"
-    "5. **Dataset explorer**: play the clips and see the facial action units that drive each one, with the "
-    "expression's onset and apex marked."
-)
+st.markdown("\n".join(f"{number}. **{step.title}**: {step.text}" for number, step in enumerate(tour.STEPS, 1)))
 columns = st.columns(4)
 columns[0].page_link("pages/analyze.py", label="Analyze a clip", icon=":material/search:")
 columns[1].page_link("pages/explanation_quality.py", label="Explanation quality", icon=":material/rule:")

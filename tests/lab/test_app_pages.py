@@ -225,7 +225,7 @@ def test_the_guided_demo_box_shows_the_pages_step_only_while_the_toggle_is_on(la
     at.session_state["guided_demo"] = True  # the sidebar's toggle, on
     at.run()
     assert not at.exception
-    assert at.markdown[0].value == "**Guided demo, step 1 of 6: The model and what the ablation says**", \
+    assert at.markdown[0].value == "**Guided demo, step 1 of 9: The model and what the ablation says**", \
         "the step box comes first, above the page"
     [link] = [link.proto for link in at.get("page_link") if link.proto.label.startswith("Next, step")]
     assert link.label == "Next, step 2: Analyze one clip" and "analyze" in link.page

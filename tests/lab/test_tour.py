@@ -36,13 +36,22 @@ def test_the_steps_lead_through_pages_and_tabs_that_exist():
         assert step.query.get("tab", analyze_tabs()[0]) in analyze_tabs()
 
 
-def test_the_demo_follows_the_lesson_and_every_step_says_what_to_look_at():
+def test_the_demo_follows_the_lesson_covers_every_page_and_every_step_says_what_to_look_at():
     assert [(step.page, dict(step.query)) for step in tour.STEPS] == [
         ("pages/overview.py", {}), ("pages/analyze.py", {}), ("pages/analyze.py", {"tab": "Saliency"}),
-        ("pages/analyze.py", {"tab": "What if"}), ("pages/confusion.py", {}), ("pages/explanation_quality.py", {})]
+        ("pages/analyze.py", {"tab": "What if"}), ("pages/analyze.py", {"tab": "Inter-stream attention"}),
+        ("pages/confusion.py", {}), ("pages/dataset.py", {}), ("pages/explanation_quality.py", {}),
+        ("pages/concepts.py", {})]
+    assert {step.page for step in tour.STEPS} == set(app_pages())
     assert all(step.title.strip() and len(step.text.split()) >= 12 for step in tour.STEPS)
-    assert "happy_test_00012" in tour.STEPS[1].text and "AU12" in tour.STEPS[3].text
-    assert len({step.title for step in tour.STEPS}) == len(tour.STEPS)
+    assert "AU12" in tour.STEPS[3].text and len({step.title for step in tour.STEPS}) == len(tour.STEPS)
+
+
+def test_the_analyze_steps_load_the_sample_their_text_names():
+    for step in tour.STEPS[1:5]:
+        assert step.loads == {"source": "Shipped sample", "sample": "happy_test_00012"}
+        assert (REPO / "assets" / "samples" / f"{step.loads['sample']}.avi").is_file()
+    assert "happy_test_00012" in tour.STEPS[1].text
 
 
 @pytest.mark.parametrize(("page", "values", "expected"), [
@@ -50,11 +59,11 @@ def test_the_demo_follows_the_lesson_and_every_step_says_what_to_look_at():
     ("pages/analyze.py", {}, 1),
     ("pages/analyze.py", {"tab": "Processing steps", "clip": "x"}, 1),  # another tab: the page's own step
     ("pages/analyze.py", {"tab": "Saliency", "method": "Grad-CAM"}, 2),
-    ("pages/analyze.py", {"tab": "What if"}, 3),
-    ("pages/confusion.py", {"tab": "Saliency"}, 4),  # another page's values play no part
-    ("pages/explanation_quality.py", {}, 5),
-    ("pages/dataset.py", {}, None),  # not on the tour
-    (None, {}, None),
+    ("pages/analyze.py", {"tab": "What if", "sample": "angry_test_00000"}, 3),  # another clip: the same step
+    ("pages/confusion.py", {"tab": "Saliency"}, 5),  # another page's values play no part
+    ("pages/explanation_quality.py", {}, 7),
+    ("pages/concepts.py", {}, 8),
+    (None, {}, None),  # a page the tour skips
 ])
 def test_the_step_a_page_shows(page, values, expected):
     assert tour.current_step(page, values) == expected
