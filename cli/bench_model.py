@@ -1,7 +1,8 @@
 """Speed figures of the model targets, as a user of the commands meets them.
 
-Prints the forward pass of one clip (both streams, attention on), a 3 s 640x480 clip file to probabilities, the
-recorded training time of the checkpoint, and with ``--data`` the preprocessing of the whole corpus into a fresh
+Prints the network's forward and forward-plus-backward passes at batch 1 and 16 (both streams, attention on) with
+their FLOPs and their share of this machine's limit, a 3 s 640x480 clip file to probabilities, the recorded training
+time of the checkpoint, and with ``--data`` the preprocessing of the whole corpus into a fresh
 cache. Medians over repeats; the machine is shared, so read the figures as of this run.
 """
 from __future__ import annotations
@@ -11,13 +12,14 @@ import resource
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from cli import common
 from model import locations
-from model.bench import median_seconds, write_test_clip
+from model.bench import machine_peak_flops, median_seconds, pass_flops, run_pass, write_test_clip
 from model.checkpoint import load_checkpoint
 from model.datasets import open_corpus
 from model.preprocess import preprocess_corpus, summary
@@ -32,6 +34,7 @@ def build() -> argparse.ArgumentParser:
     common.add_fold(p)
     common.add_workers(p)
     p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--compile", action="store_true", help="also time torch.compile's path (compiling takes minutes)")
     return p
 
 
@@ -41,12 +44,23 @@ def run(args: argparse.Namespace) -> None:
     calibration = Calibration.read(checkpoint)
     print(f"checkpoint {checkpoint.name}; torch threads {torch.get_num_threads()}")
 
-    rgb = torch.randn(1, 3, process.frames, process.size, process.size)
-    flow = torch.randn(1, 2, process.frames - 1, process.size, process.size)
-    with torch.inference_mode():
-        model(rgb, flow)
-        forward = median_seconds(lambda: model(rgb, flow, inter_stream_attention=True), args.repeats)
-    print(f"forward pass, one clip, both streams, attention on: {forward * 1000:.1f} ms  (target <= 40 ms)")
+    peak, reckoning = machine_peak_flops()
+    print(f"this machine's fp32 limit: {peak / 1e9:.0f} GFLOP/s ({reckoning}, an upper bound)")
+    paths = {"eager": model}
+    if args.compile:
+        paths["torch.compile"] = torch.compile(model)
+    for batch in (1, 16):
+        rgb = torch.randn(batch, 3, process.frames, process.size, process.size)
+        flow = torch.randn(batch, 2, process.frames - 1, process.size, process.size)
+        for backward in (False, True):
+            flops = pass_flops(model, rgb, flow, backward) / batch
+            for name, network in paths.items():
+                run_pass(network, rgb, flow, backward)  # warm-up (and compilation)
+                once = partial(run_pass, network, rgb, flow, backward)
+                seconds = median_seconds(once, args.repeats) / batch
+                print(f"{'forward + backward' if backward else 'forward':18s} batch {batch:2d}, {name:13s}: "
+                      f"{seconds * 1000:6.1f} ms a clip, {flops / 1e9:.2f} GFLOP a clip = {flops / seconds / 1e9:5.1f}"
+                      f" GFLOP/s, {flops / seconds / peak:.1%} of the limit ({flops / peak * 1000:.1f} ms)")
 
     with tempfile.TemporaryDirectory() as tmp:
         clip_path = write_test_clip(Path(tmp) / "clip_640x480_3s.mp4")

@@ -2,12 +2,15 @@
 python -m cli.bench_lab)."""
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from pathlib import Path
 
 import av
 import cv2
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from model.corpus import render_clip
 
@@ -19,6 +22,36 @@ def median_seconds(fn, repeats: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def machine_peak_flops() -> tuple[float, str]:
+    """An upper bound of this CPU's fp32 rate (flop/s) and how it was reckoned: cores x clock x vector lanes x 2 FMA
+    units x 2 flops, the lanes from /proc/cpuinfo's flags (AVX-512: 16, AVX2: 8, else 4)."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    lanes, unit = (16, "AVX-512") if "avx512f" in flags else (8, "AVX2") if "avx2" in flags else (4, "SSE")
+    mhz = next((float(line.split(":", 1)[1]) for line in info.splitlines() if line.startswith("cpu MHz")), 2500.0)
+    cores = len(os.sched_getaffinity(0))
+    peak = cores * mhz * 1e6 * lanes * 2 * 2
+    return peak, f"{cores} cores x {mhz / 1000:.2f} GHz x {unit} ({lanes} fp32 lanes) x 2 FMA x 2"
+
+
+def pass_flops(model, rgb: torch.Tensor, flow: torch.Tensor, backward: bool) -> float:
+    """The flops of one forward (and backward, towards the inputs as the attribution methods need) pass."""
+    rgb, flow = rgb.clone().requires_grad_(backward), flow.clone().requires_grad_(backward)
+    with FlopCounterMode(display=False) as counter:
+        run_pass(model, rgb, flow, backward)
+    return float(counter.get_total_flops())
+
+
+def run_pass(model, rgb: torch.Tensor, flow: torch.Tensor, backward: bool) -> None:
+    """One pass as the lab makes it: a prediction (no graph), or a forward and a backward to the inputs."""
+    if not backward:
+        with torch.inference_mode():
+            model(rgb, flow)
+        return
+    rgb, flow = rgb.detach().requires_grad_(True), flow.detach().requires_grad_(True)
+    model(rgb, flow)[:, 0].sum().backward()
 
 
 def write_test_clip(path: Path, seconds: float = 3.0, size: tuple[int, int] = (640, 480), fps: int = 25,

@@ -1,0 +1,17 @@
+"""The speed benchmark's reckoning: a pass's FLOPs come from torch's counter, and the machine's limit from its CPU."""
+import torch
+
+from model.bench import machine_peak_flops, pass_flops
+from model.config import ModelConfig, ProcessConfig
+from model.network import TwoStreamNet
+
+
+def test_a_backward_pass_costs_more_than_a_forward_and_the_limit_is_reckoned_from_the_cpu():
+    process = ProcessConfig(frames=8, size=32)
+    model = TwoStreamNet(ModelConfig(width=4, attention_dim=8, spatial_backbone="cnn"), process).eval()
+    rgb, flow = torch.randn(2, 3, 8, 32, 32), torch.randn(2, 2, 7, 32, 32)
+    forward, both = pass_flops(model, rgb, flow, backward=False), pass_flops(model, rgb, flow, backward=True)
+    assert 0 < forward < both
+    assert pass_flops(model, rgb[:1], flow[:1], backward=False) == forward / 2, "FLOPs scale with the batch"
+    peak, reckoning = machine_peak_flops()
+    assert peak > 1e9 and "cores" in reckoning
