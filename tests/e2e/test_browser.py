@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from lab.webcam import SOURCE as WEBCAM
 from model.config import CLASSES
@@ -76,8 +77,16 @@ def test_every_page_in_a_real_browser(page, app_url, lab_assets):
 
     page.goto(f"{app_url}/confusion")
     page.get_by_text("Clips of a cell").wait_for(timeout=SLOW)
-    page.locator('[data-testid="stSelectbox"]').filter(has_text="Cell").click()
-    page.get_by_role("option").nth(1).click()
+    for _ in range(3):  # a rerun still drawing the page closes the list the click opens: open it again
+        idle(page)
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Cell").click()
+        try:
+            page.get_by_role("option").nth(1).click(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    else:
+        raise AssertionError("the cell list never opened")
     settle(page, "confusion")
     page.get_by_text("Accuracy by condition").click()
     page.get_by_text("Each clip counted once per condition").wait_for(timeout=SLOW)
