@@ -171,11 +171,16 @@ def relative_clip(corpus: Corpus, path: Path) -> str:
 MAX_LINK_PATH = 255  # longer than any corpus path: a link's clip= is refused before the file system sees it
 
 
+def link_text(text: str, limit: int) -> str:
+    """A value from the address bar as a page may echo it: cut to ``limit`` characters, control characters dropped."""
+    return "".join(c for c in text[:limit] if c.isprintable())
+
+
 def find_clip(corpus: Corpus, relative: str) -> Path:
     """The corpus clip at ``relative`` (from a link); refuses paths that leave the corpus."""
     root = Path(corpus.root).resolve()
-    shown = "".join(c for c in relative[:80] if c.isprintable())  # a link's control characters are not echoed
-    refused = CorpusError(f"{shown!r} is not a clip of this corpus: pick a clip from the list instead")
+    refused = CorpusError(f"{link_text(relative, 80)!r} is not a clip of this corpus: pick a clip from the list "
+                          "instead")
     if len(relative) > MAX_LINK_PATH or "\0" in relative:
         raise refused
     try:

@@ -562,7 +562,7 @@ def method_verdicts(table: pd.DataFrame, attention: str = "on") -> pd.DataFrame:
     grades = stream_grades(table, attention)
     complete = table[(table.metric == "completeness_error") & (table.attention == attention)]
     rows = []
-    ranked = _ranked(table, attention)
+    ranked = _ranked(table, attention, grades)
     for method in ranked + [m for m in _method_order(table[table.attention == attention]) if m not in ranked]:
         mine = grades[grades.method == method]
         row = {"Method": method}
@@ -644,10 +644,10 @@ def verdicts(table: pd.DataFrame) -> list[str]:
 BADGE_CRITERIA = ("Faithfulness", SANITY, "Localization", "Causal agreement")  # what the method picker's line shows
 
 
-def grade_line(table: pd.DataFrame, method: str, attention: str = "on") -> str:
-    """A method's grade in one short line for one attention setting: a failed randomization check first (its maps do
-    not explain this model), then every criterion (per stream where they differ) with the clips it rests on."""
-    grades = stream_grades(table[table.method.isin([method, RANDOM])], attention)
+def grade_line(grades: pd.DataFrame, method: str) -> str:
+    """A method's grade in one short line, from the stream_grades of one attention setting: a failed randomization
+    check first (its maps do not explain this model), then every criterion (per stream where they differ) with the
+    clips it rests on."""
     grades = grades[grades.method == method]
     sanity = grades[grades.criterion == SANITY]
     failing = list(sanity[sanity.grade == "fails"].stream)
@@ -672,7 +672,8 @@ def method_grades(checkpoint_name: str | None, attention: str = "on") -> dict[st
     if table is None:
         return {}
     attention = attention if (table.attention == attention).any() else "on"
-    return {method: grade_line(table, method, attention) for method in _ranked(table, attention)}
+    grades = stream_grades(table, attention)
+    return {method: grade_line(grades, method) for method in _ranked(table, attention, grades)}
 
 
 GRADE_POINTS = {"passes": 2, "weak": 1}  # anything else (fails, too few clips) earns nothing
@@ -692,8 +693,9 @@ def _shipped_table(checkpoint_name: str | None) -> pd.DataFrame | None:
     return load_table(results_path(checkpoint_name))
 
 
-def _ranked(table: pd.DataFrame, attention: str) -> list[str]:
-    grades = stream_grades(table, attention)
+def _ranked(table: pd.DataFrame, attention: str, grades: pd.DataFrame) -> list[str]:
+    """The methods of offered() with rows in ``table`` at ``attention``, best first by their ``grades``
+    (stream_grades)."""
 
     def rank(method: str) -> tuple[bool, int]:
         own = grades[grades.method == method]

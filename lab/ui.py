@@ -179,9 +179,8 @@ def link_note(name: str, allowed, where=None) -> None:
     silently and the widget shows its default. Call it before drawing the widget."""
     asked = st.query_params.get(name)
     if asked is not None and asked not in {str(value) for value in allowed}:
-        shown = "".join(c for c in asked[:40] if c.isprintable())
-        (where or st).caption(f":orange[The link's {name} {shown!r} is not one of the choices here: showing the "
-                              "default.]")
+        (where or st).caption(f":orange[The link's {name} {dataset.link_text(asked, 40)!r} is not one of the "
+                              "choices here: showing the default.]")
 
 
 def _persistent(name: str, default, options: list | None = None) -> str:
