@@ -26,7 +26,7 @@ setup: $(VENV)/installed
 
 ## The main job: generate the embedded corpus (once) and open the lab on http://localhost:$(PORT)
 app: setup $(CORPUS)/corpus.json
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	$(PY) -m streamlit run app/main.py --server.port $(PORT)
 
 ## Lint (ruff, settings in pyproject.toml) and the test suite: what CI runs through .ci/run
 test: setup realfaces

@@ -1,5 +1,5 @@
 """What a visitor waits for, in Chromium: the lab served on a free port and timed from the click to the result on
-screen (a benchmark, not a test; the targets are in lab/browser_bench.py). Needs Playwright and Debian's Chromium.
+screen (a benchmark, not a test; the targets are in tools/browser_bench.py). Needs Playwright and Debian's Chromium.
 
     python -m cli.bench_browser [--repeats 3] [--sessions 30]
 """
@@ -9,8 +9,8 @@ import argparse
 import sys
 
 from cli import common
-from lab.browser_bench import SHARED_LINK_P95, TARGETS, session_figures, shared_link_figures
-from lab.serve import serving
+from tools.browser_bench import SHARED_LINK_P95, TARGETS, session_figures, shared_link_figures
+from tools.serve import serving
 
 
 def build() -> argparse.ArgumentParser:

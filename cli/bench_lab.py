@@ -1,5 +1,5 @@
 """Speed of the lab against its targets: upload to prediction, Grad-CAM, Integrated Gradients, page switches, the
-What-if tab (a benchmark to read, not a test; the targets are in lab/bench.py).
+What-if tab (a benchmark to read, not a test; the targets are in tools/bench.py).
 
     python -m cli.bench_lab
 """
@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from cli import common
-from lab.bench import TARGETS, lab_figures
+from tools.bench import TARGETS, lab_figures
 
 
 def build() -> argparse.ArgumentParser:

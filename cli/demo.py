@@ -9,8 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from app import gradio_app
 from cli import common
-from lab import gradio_app, sources
+from lab import sources
 from model.checkpoint import CheckpointError
 
 

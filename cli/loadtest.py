@@ -1,5 +1,5 @@
 """Many sessions at once against one process: each analyzes a different clip with its own saliency method and
-attention setting, and every answer must equal the one the same request gets alone (lab/loadtest.py). Prints
+attention setting, and every answer must equal the one the same request gets alone (tools/loadtest.py). Prints
 throughput, cross-talk and peak memory, and for the Chromium levels latency percentiles and the server's memory.
 
     python -m cli.loadtest [--sessions 8] [--uploads 30 --upload-seconds 20] [--links 10] [--checkpoint DIR]
@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from cli import common
-from lab.loadtest import load_figures, peak_memory_mb
+from tools.loadtest import load_figures, peak_memory_mb
 
 
 def build() -> argparse.ArgumentParser:

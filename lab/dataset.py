@@ -96,7 +96,7 @@ def _owner_alive(folder: Path) -> bool:
     except (IndexError, ValueError):
         return False
     if pid == os.getpid():
-        return False  # this process generates one corpus at a time (lab.ui holds a lock): its folder is left over
+        return False  # this process generates one corpus at a time (app.ui holds a lock): its folder is left over
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -1,7 +1,7 @@
 """Analyze a clip: processing steps, prediction with the attention switch, saliency of both streams, attention.
 
 Only the open tab runs (the tabs are bound to the address bar, so each has ``.open``), and every analysis and
-explanation comes from lab.ui's caches shared by all sessions: a rerun, a second visitor or a class on one link
+explanation comes from app.ui's caches shared by all sessions: a rerun, a second visitor or a class on one link
 recomputes nothing. The picks (source, sample, tab, method, target, frame...) live in the URL and survive page
 switches.
 """
@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from lab import analysis, dataset, explain, figures, sources, trust, ui, visuals, webcam, whatif
+from app import ui, webcam
+from lab import analysis, dataset, explain, figures, sources, trust, visuals, whatif
 from lab import attention as attention_maps
 from lab.attribution import method_named, offered
 from lab.intervene import drawable_clip

@@ -3,7 +3,8 @@ scores and the corpus's own recipe for each class. Layout only: the numbers come
 import pandas as pd
 import streamlit as st
 
-from lab import concepts, sources, ui, whatif
+from app import ui
+from lab import concepts, sources, whatif
 
 LAYERS = {"spatial": "spatial stream", "temporal": "temporal stream", "fusion": "after the attention module"}
 

@@ -3,7 +3,8 @@ from functools import partial
 
 import streamlit as st
 
-from lab import conditions, confusion, figures, ui
+from app import ui
+from lab import conditions, confusion, figures
 
 KEEP = "session"  # the page's choices survive opening a clip in Analyze and coming back
 EVALUATED = "cm_evaluated"  # (confusion.evaluation_key, tables) of the evaluation a click ran in this session
@@ -106,8 +107,9 @@ if cells:
     if picked.selection.rows:
         row = shown.iloc[picked.selection.rows[0]]
         if row["on disk"]:
-            st.page_link("pages/analyze.py", label=f"{row['clip']} ({row['confidence']:.0%}): open in Analyze",
-                         icon=":material/search:", query_params={"clip": row["clip"], "split": split})
+            st.page_link(ui.page("pages/analyze.py"),
+                         label=f"{row['clip']} ({row['confidence']:.0%}): open in Analyze", icon=":material/search:",
+                         query_params={"clip": row["clip"], "split": split})
         else:
             st.caption(f"{row['clip']} is not on disk, so it cannot be opened (see above how to write the rest).")
     st.download_button(f"These {len(shown)} clips (CSV)", shown.to_csv(index=False),

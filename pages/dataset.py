@@ -1,7 +1,8 @@
 """Dataset explorer: class counts per split, play any clip, and the action units behind an embedded-corpus clip."""
 import streamlit as st
 
-from lab import dataset, figures, ui
+from app import ui
+from lab import dataset, figures
 from lab.video_export import browser_playable
 
 st.title("Dataset explorer")
@@ -34,7 +35,7 @@ try:
 except ui.ClipError as error:
     player.error(str(error))
 relative = dataset.relative_clip(corpus, path)
-player.page_link("pages/analyze.py", label="Analyze this clip", icon=":material/search:",
+player.page_link(ui.page("pages/analyze.py"), label="Analyze this clip", icon=":material/search:",
                  query_params={"clip": relative, "split": split})
 
 meta = dataset.read_sidecar(path)

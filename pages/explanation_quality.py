@@ -2,7 +2,8 @@
 to the model, and does it pass the sanity checks? Layout only: every number comes from lab.grade."""
 import streamlit as st
 
-from lab import figures, grade, sources, ui
+from app import ui
+from lab import figures, grade, sources
 from lab.attribution import fast, offered
 
 st.title("Explanation quality")

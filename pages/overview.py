@@ -1,7 +1,8 @@
 """Overview: what the model is, how well it does, and where to start."""
 import streamlit as st
 
-from lab import model_card, sources, tour, ui
+from app import tour, ui
+from lab import model_card, sources
 
 st.title("Dynamic facial expression recognition, explained")
 st.markdown(
@@ -44,8 +45,9 @@ st.subheader("A guided tour")
 st.caption("Showing the lab to a class? Turn on **Guided demo** in the sidebar: numbered steps on every page, "
            "each with a link to the next.")
 st.markdown("\n".join(f"{number}. **{step.title}**: {step.text}" for number, step in enumerate(tour.STEPS, 1)))
-columns = st.columns(4)
-columns[0].page_link("pages/analyze.py", label="Analyze a clip", icon=":material/search:")
-columns[1].page_link("pages/explanation_quality.py", label="Explanation quality", icon=":material/rule:")
-columns[2].page_link("pages/confusion.py", label="Confusion matrices", icon=":material/grid_on:")
-columns[3].page_link("pages/dataset.py", label="Dataset explorer", icon=":material/movie:")
+for column, (file, label, icon) in zip(st.columns(4), (
+        ("pages/analyze.py", "Analyze a clip", ":material/search:"),
+        ("pages/explanation_quality.py", "Explanation quality", ":material/rule:"),
+        ("pages/confusion.py", "Confusion matrices", ":material/grid_on:"),
+        ("pages/dataset.py", "Dataset explorer", ":material/movie:"))):
+    column.page_link(ui.page(file), label=label, icon=icon)

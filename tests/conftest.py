@@ -1,5 +1,5 @@
-"""Shared fixtures: the session's own locations, a tiny embedded corpus (one clip per class and split) and a tiny
-checkpoint trained on it."""
+"""Shared fixtures: the session's own locations, a tiny embedded corpus (one clip per class and split), a tiny
+checkpoint, and a whole tiny lab (tests/lab_env.py) for the app's tests."""
 import tempfile
 from pathlib import Path
 
@@ -10,6 +10,7 @@ from model.checkpoint import save_checkpoint
 from model.config import ModelConfig, ProcessConfig
 from model.corpus import write_corpus
 from model.network import TwoStreamNet
+from tests.lab_env import build_lab_env
 
 TINY_PROCESS = ProcessConfig(frames=8, size=32)
 TINY_MODEL = ModelConfig(width=4, attention_dim=8)
@@ -49,3 +50,17 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("checkpoint") / "tiny"
     return save_checkpoint(folder, TwoStreamNet(TINY_MODEL, TINY_PROCESS).eval(), TINY_PROCESS)
+
+
+@pytest.fixture(scope="session")
+def lab_locations(tmp_path_factory) -> dict[str, str]:
+    """The tiny lab's LAB_* locations, built once for the session."""
+    return build_lab_env(tmp_path_factory.mktemp("lab"))
+
+
+@pytest.fixture
+def lab_env(lab_locations, monkeypatch) -> dict[str, str]:
+    """The whole lab pointed at the tiny lab for one test; its LAB_* variables go when the test ends."""
+    for name, value in lab_locations.items():
+        monkeypatch.setenv(name, value)
+    return lab_locations

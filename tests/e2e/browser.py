@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.browser_bench import CHROMIUM, idle
-from lab.serve import serving  # noqa: F401 (the test modules take it from here)
-from tests.lab.lab_env import REPO
+from tests.lab_env import REPO
+from tools.browser_bench import CHROMIUM, idle
+from tools.serve import serving  # noqa: F401 (the test modules take it from here)
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -4,7 +4,7 @@ import os
 import pytest
 
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, serving
-from tests.lab.lab_env import REPO, build_lab_env
+from tests.lab_env import REPO, build_lab_env
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The app in a real browser: `streamlit run app.py` on a free port, driven with Playwright and Debian's Chromium.
+"""The app in a real browser: `streamlit run app/main.py` on a free port, driven with Playwright and Debian's Chromium.
 
 Screenshots go to artifacts/screenshots/. Runs in CI always (CI=true); elsewhere it skips when chromium is missing.
 The webcam tests feed a real face video to Chromium's fake camera (its own browser, launched with the media flags).
@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from lab.webcam import SOURCE as WEBCAM
+from app.webcam import SOURCE as WEBCAM
 from model.config import CLASSES
 from tests.e2e.browser import BROWSER_TESTS, CHROMIUM, CHROMIUM_ARGS, SLOW, idle, serving, settle
-from tests.lab.lab_env import REPO
+from tests.lab_env import REPO
 
 pytestmark = BROWSER_TESTS
 
@@ -147,9 +147,7 @@ def test_analyze_state_survives_a_page_switch_and_a_shared_link_reopens_it(page,
     for picked in ("tab=Saliency", "method=Saliency", "frame=0", "compare=Grad-CAM", "signed=true"):
         assert picked in link, (picked, link)
     fresh = page.context.browser.new_page(viewport={"width": 1280, "height": 720})  # another visitor, the link
-    fresh.goto(app_url)  # a session's first run of a page other than the home page skips app.py (lab.ui.selection)
-    fresh.get_by_text("Dynamic facial expression recognition, explained").wait_for(timeout=SLOW)
-    fresh.goto(link)
+    fresh.goto(link)  # the link as the visitor's first request
     same_view(fresh)
     settle(fresh, "analyze-shared-link")
     fresh.close()
@@ -181,7 +179,7 @@ def test_webcam_recording_is_analysed_like_an_upload(camera_page, app_url):
     page = camera_page
     page.goto(f"{app_url}/analyze")
     page.get_by_text(WEBCAM).click()
-    recorder = page.frame_locator('iframe[title="lab.webcam.webcam_recorder"]')
+    recorder = page.frame_locator('iframe[title="app.webcam.webcam_recorder"]')
     recorder.get_by_role("button", name="Record 3 s").click()
     recorder.get_by_text("Recording…").wait_for(timeout=5_000)
     recorder.get_by_text("Recorded: its analysis is below.").wait_for(timeout=15_000)

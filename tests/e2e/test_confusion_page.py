@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from model.config import CLASSES
 from tests.e2e.browser import BROWSER_TESTS, SLOW, settle
-from tests.lab.lab_env import build_lab_env
+from tests.lab_env import build_lab_env
 
 pytestmark = BROWSER_TESTS
 

@@ -2,9 +2,9 @@
 page wider than its place (no horizontal scroll)."""
 import pytest
 
-from lab.browser_bench import idle
 from model.config import CLASSES
 from tests.e2e.browser import BROWSER_TESTS, SLOW
+from tools.browser_bench import idle
 
 pytestmark = BROWSER_TESTS
 MIN_PX = 11

@@ -1,7 +1,7 @@
 """Chromium tabs uploading long clips at once, and tabs opening different corpus links at once, against one server:
 each is answered (queued or served), a link's tab with its own clip, and the latency row is filled."""
-from lab import loadtest
 from tests.e2e.browser import BROWSER_TESTS
+from tools import loadtest
 
 pytestmark = BROWSER_TESTS
 

@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import expect
 
-from lab.browser_bench import idle
 from model.config import CLASSES
 from tests.e2e.browser import BROWSER_TESTS, SLOW
+from tools.browser_bench import idle
 
 pytestmark = BROWSER_TESTS
 SETS = 200

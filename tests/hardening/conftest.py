@@ -1,7 +1,6 @@
 import pytest
 
 from tests.hardening.bad_clips import write_bad_clips
-from tests.lab.conftest import lab_env  # noqa: F401  (the tiny lab the app pages and the demo run on)
 
 
 @pytest.fixture(scope="session")

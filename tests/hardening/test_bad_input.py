@@ -14,14 +14,15 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 import cli
+from app import ENTRY, ui
+from app.gradio_app import LAUNCH_OPTIONS, build_demo
 from cli import predict
 from lab import analysis, sources
-from lab.gradio_app import LAUNCH_OPTIONS, build_demo
 from model.processing import process_video
 from model.video import MAX_FPS, ClipError, read_video
 from tests.conftest import TINY_PROCESS
 from tests.hardening.bad_clips import EXPECTED, ODD_NAME
-from tests.lab.lab_env import REPO
+from tests.lab_env import REPO
 from tests.model.test_video import face_frames, write_video
 
 pytestmark = pytest.mark.timeout(300)
@@ -63,9 +64,9 @@ def upload(at: AppTest, name: str, data: bytes) -> AppTest:
 
 def test_analyze_page(lab_env, bad_clips, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the uploads' private folders go here
-    at = AppTest.from_file(REPO / "app.py", default_timeout=120)
+    at = AppTest.from_file(ENTRY, default_timeout=120)
     at.run()
-    at.switch_page("pages/analyze.py").run()
+    at.switch_page(ui.page("pages/analyze.py")).run()
     at.radio(key="source").set_value("Upload a video").run()
     for case, path in bad_clips.items():
         name = ODD_NAME if case == "odd_name" else path.name

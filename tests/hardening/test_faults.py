@@ -20,7 +20,7 @@ from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from model.network import PACKAGE_WEIGHTS, TwoStreamNet
 from model.processing import _load
 from tests.conftest import TINY_MODEL, TINY_PROCESS
-from tests.lab.lab_env import REPO
+from tests.lab_env import REPO
 
 pytestmark = pytest.mark.timeout(300)
 KILLS = 6

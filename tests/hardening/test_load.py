@@ -3,7 +3,7 @@ shared model, Captum's hooks or the caches), and every Analyze-page session comp
 levels: tests/e2e/test_load_browser.py)."""
 import pytest
 
-from lab import loadtest
+from tools import loadtest
 
 pytestmark = pytest.mark.timeout(400)
 SESSIONS = 8

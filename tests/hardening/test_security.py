@@ -6,10 +6,11 @@ import tomllib
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app import ENTRY, gradio_app, ui
 from cli import demo
-from lab import analysis, dataset, gradio_app, sources
+from lab import analysis, dataset, sources
 from model.datasets import CorpusError
-from tests.lab.lab_env import REPO
+from tests.lab_env import REPO
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -93,10 +94,10 @@ def test_links_out_of_the_corpus_are_not_listed(linked_corpus):
                                   "Val/Happy/../../../corpus/../outside.avi", "Val/Happy/val_00001.avi\0.png",
                                   "Val/" + "a" * 20000])
 def test_linked_clip_outside_the_corpus_is_refused_in_one_line(linked_corpus, clip):
-    at = AppTest.from_file(REPO / "app.py", default_timeout=120)
+    at = AppTest.from_file(ENTRY, default_timeout=120)
     at.query_params.update(clip=clip, split="Val")
     at.run()
-    at.switch_page("pages/analyze.py").run()
+    at.switch_page(ui.page("pages/analyze.py")).run()
     assert not at.exception, at.exception
     assert len(at.error) == 1 and "\n" not in at.error[0].value and "is not a clip of this corpus" in at.error[0].value
 
@@ -107,20 +108,20 @@ def test_typed_folders_outside_the_served_roots_are_refused(linked_corpus, monke
     for typed in ("/etc", str(linked_corpus / ".."), "~"):
         with pytest.raises(CorpusError, match="outside the data folders"):
             dataset.resolve_corpus(typed)
-    at = AppTest.from_file(REPO / "app.py", default_timeout=120)
+    at = AppTest.from_file(ENTRY, default_timeout=120)
     at.run()
-    at.switch_page("pages/dataset.py").run()
-    at.radio(key="_data_source").set_value("A corpus folder").run()
-    at.text_input(key="_data_path").set_value("/etc").run()
+    at.switch_page(ui.page("pages/dataset.py")).run()
+    at.radio(key="data_source").set_value("A corpus folder").run()
+    at.text_input(key="data_path").set_value("/etc").run()
     assert not at.exception and len(at.error) == 1 and "outside the data folders" in at.error[0].value
 
 
 def test_an_unknown_split_in_a_link_is_said_not_switched_silently(lab_env):
     corpus = dataset.resolve_corpus(lab_env["LAB_DATA"])
     clip = dataset.relative_clip(corpus, corpus.clips("Val")[0].path)
-    at = AppTest.from_file(REPO / "app.py", default_timeout=120)
+    at = AppTest.from_file(ENTRY, default_timeout=120)
     at.query_params.update(clip=clip, split="Nope")
     at.run()
-    at.switch_page("pages/analyze.py").run()
+    at.switch_page(ui.page("pages/analyze.py")).run()
     assert not at.exception, at.exception
     assert any("The link's split 'Nope' is not one of this corpus's" in w.value for w in at.warning)

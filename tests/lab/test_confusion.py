@@ -7,7 +7,7 @@ import pytest
 from lab import conditions, confusion, dataset, figures
 from model import locations
 from model.config import CLASSES
-from tests.lab.test_app_pages import open_page
+from tests.app.test_app_pages import open_page
 
 
 def table(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
@@ -135,8 +135,8 @@ def test_per_class_tables_of_the_labelled_splits_side_by_side_count_support_in_c
 
 def test_one_click_evaluates_attention_on_and_off_and_the_button_goes(lab_env):
     at = open_page("pages/confusion.py")
-    at.radio(key="_data_source").set_value("A corpus folder").run()
-    at.text_input(key="_data_path").input(lab_env["LAB_DATA"]).run()  # a folder: no shipped tables apply
+    at.radio(key="data_source").set_value("A corpus folder").run()
+    at.text_input(key="data_path").input(lab_env["LAB_DATA"]).run()  # a folder: no shipped tables apply
     assert [button.key for button in at.button] == ["evaluate"] and not at.get("plotly_chart")
     at.button(key="evaluate").click().run(timeout=600)
     assert not at.exception

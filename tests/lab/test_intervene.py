@@ -21,7 +21,7 @@ from lab.intervene import (
 from model.config import CLASSES
 from model.corpus import AU_NAMES, AUEdit, corpus_index
 from tests.conftest import TINY_PROCESS
-from tests.lab.lab_env import REPO, tiny_model
+from tests.lab_env import REPO, tiny_model
 
 SURPRISE = CLASSES.index("Surprise")
 

@@ -1,7 +1,8 @@
 """Streamlit glue shared by every page: the loaded models, the sidebar, the data source and per-session folders.
 
-app.py draws the sidebar on every run, before the page; the page reads what it picked with ``selection()``. Pages
-import only lab, so what they need of the model package (class names, the errors they explain) is named here too.
+app/main.py draws the sidebar on every run, before the page; the page reads what it picked with ``selection()``.
+Pages import only this package and lab, so what they need of the model package (class names, the errors they
+explain) is named here too.
 
 Loaded models live in ``st.cache_resource``: one object shared by every session and thread. They are only ever
 called (lab.attribution copies before hooking; the attention switch is a forward argument), never changed.
@@ -26,6 +27,7 @@ from model.checkpoint import CheckpointError, load_checkpoint
 from model.config import CLASSES as CLASSES
 from model.config import ModelConfig, ProcessConfig
 from model.datasets import Corpus, CorpusError
+from model.locations import REPO_ROOT
 from model.network import TwoStreamNet
 from model.processing import NoFaceError as NoFaceError
 from model.reliability import Calibration
@@ -160,18 +162,19 @@ _SELECTION = "sidebar_selection"  # the session-state key sidebar() hands its Se
 
 
 def sidebar() -> None:
-    """Draw the sidebar and hand what it picked to the page's ``selection()``: app.py calls this on every run."""
+    """Draw the sidebar and hand what it picked to the page's ``selection()``: app/main.py calls this on every run."""
     st.session_state[_SELECTION] = _draw_sidebar()
 
 
 def selection() -> Selection:
-    """What the sidebar picked on this run; every page calls this first.
+    """What the sidebar picked on this run; every page calls this first."""
+    return st.session_state[_SELECTION]
 
-    While Streamlit takes the pages/ folder for its older multipage layout, it runs a page's file without app.py:
-    on a session's first run after a server start, when that run opens a page other than the default, and on every
-    AppTest run after the first. The page then draws the sidebar itself.
-    """
-    return st.session_state.pop(_SELECTION, None) or _draw_sidebar()
+
+def page(file: str) -> str:
+    """The path of a page file named as in app/main.py ("pages/analyze.py"), for st.Page, st.page_link and AppTest:
+    pages/ lies beside app/, where Streamlit's relative paths would not find it."""
+    return str(REPO_ROOT / file)
 
 
 def link_note(name: str, allowed, where=None) -> None:
@@ -183,23 +186,6 @@ def link_note(name: str, allowed, where=None) -> None:
                               "choices here: showing the default.]")
 
 
-def _persistent(name: str, default, options: list | None = None) -> str:
-    """Key of a widget whose value survives page switches.
-
-    Streamlit forgets a widget's state on a page that does not draw it, and a widget drawn by a page's file (see
-    selection()) is another widget on every page; so its value lives under ``name`` and the widget (key ``_name``)
-    starts from it and copies changes back.
-    """
-    if name not in st.session_state or (options is not None and st.session_state[name] not in options):
-        st.session_state[name] = default
-    st.session_state[f"_{name}"] = st.session_state[name]
-    return f"_{name}"
-
-
-def _remember(name: str) -> None:
-    st.session_state[name] = st.session_state[f"_{name}"]
-
-
 def _draw_sidebar() -> Selection:
     choices = sources.checkpoint_choices()
     bar = st.sidebar
@@ -207,20 +193,22 @@ def _draw_sidebar() -> Selection:
     if choices:
         names = list(choices)
         default = sources.default_checkpoint_name(choices)
-        name = bar.selectbox("Checkpoint", names, key=_persistent("checkpoint", default, names),
-                             on_change=_remember, args=("checkpoint",),
+        if st.session_state.get("checkpoint") not in names:  # a run folder removed since: back to the default
+            st.session_state.pop("checkpoint", None)
+        name = bar.selectbox("Checkpoint", names, index=names.index(default), key="checkpoint",
+                             persist_state="session",
                              help="Shipped checkpoints, then your training runs (runs/<name>/best).")
     else:
         bar.error("No checkpoint found: train one (make train) or restore assets/checkpoints/.")
-    source = bar.radio("Data source", (EMBEDDED, FOLDER), key=_persistent("data_source", EMBEDDED, [EMBEDDED, FOLDER]),
-                       on_change=_remember, args=("data_source",), horizontal=True)
+    source = bar.radio("Data source", (EMBEDDED, FOLDER), key="data_source", persist_state="session",
+                       horizontal=True)
     embedded = source == EMBEDDED
     if embedded:
         root = locations.corpus()
         bar.caption(f"`{root}`")
     else:
-        typed = bar.text_input("Corpus folder", key=_persistent("data_path", ""),
-                               on_change=_remember, args=("data_path",), placeholder="/data/AFEW or /data/DFEW",
+        typed = bar.text_input("Corpus folder", key="data_path", persist_state="session",
+                               placeholder="/data/AFEW or /data/DFEW",
                                help="An AFEW (Train/ Val/ with class folders), DFEW (EmoLabel_DataSplit/) or "
                                     "class-folder corpus.")
         root = Path(typed.strip()).expanduser().resolve() if typed.strip() else None

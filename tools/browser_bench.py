@@ -1,7 +1,7 @@
 """What a visitor waits for, in Chromium (``python -m cli.bench_browser`` prints it; a benchmark, not a test).
 
-Serves the lab (``streamlit run app.py``, shipped checkpoints and samples) on a free port and times, from the click to
-the result on screen, medians over ``repeats`` fresh sessions after one session that warms the server:
+Serves the lab (``streamlit run app/main.py``, shipped checkpoints and samples) on a free port and times, from the
+click to the result on screen, medians over ``repeats`` fresh sessions after one session that warms the server:
 
     a new session opening Analyze with a shipped sample, everything drawn            <= 2 s
     a method switch to Integrated Gradients, its maps drawn (explained before)       <= 1.5 s

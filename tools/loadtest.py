@@ -27,15 +27,15 @@ import cv2
 import numpy as np
 import torch
 
+from app import ENTRY, ui
 from lab import analysis, explain, sources
 from lab.attribution import fast
-from lab.browser_bench import CHROMIUM, CHROMIUM_ARGS
-from lab.serve import serving
-from model import locations
 from model.checkpoint import load_checkpoint, read_config, save_checkpoint
 from model.config import CLASSES, ModelConfig, ProcessConfig
 from model.corpus import FPS, render_clip, write_corpus
 from model.network import TwoStreamNet
+from tools.browser_bench import CHROMIUM, CHROMIUM_ARGS
+from tools.serve import serving
 
 TINY_PROCESS = ProcessConfig(frames=8, size=32)
 TINY_MODEL = ModelConfig(width=4, attention_dim=8)
@@ -135,9 +135,9 @@ def apptest_load(clips: list[Path], sessions: int) -> dict:
 
     def session(request: Request) -> None:
         try:
-            at = AppTest.from_file(str(locations.REPO_ROOT / "app.py"), default_timeout=600)
+            at = AppTest.from_file(str(ENTRY), default_timeout=600)
             step(at)
-            step(at.switch_page("pages/analyze.py"))
+            step(at.switch_page(ui.page("pages/analyze.py")))
             step(at, at.radio(key="source"), "Upload a video")
             step(at, at.file_uploader(key="upload"), (request.clip.name, request.clip.read_bytes(), "video/avi"))
             if not request.attention:

@@ -5,20 +5,20 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import sources, ui
+from app import ENTRY, ui
+from lab import sources
 from lab.admission import Admission
 from model.ablation import SWITCHED_OFF_ROW, VARIANTS
 from model.predict import predict_file
-from tests.lab.lab_env import REPO
 
 pytestmark = pytest.mark.timeout(300)
 
 
 def open_page(page: str, **query) -> AppTest:
-    at = AppTest.from_file(REPO / "app.py", default_timeout=120)
+    at = AppTest.from_file(ENTRY, default_timeout=120)
     at.query_params.update(query)
     at.run()
-    at.switch_page(page).run()
+    at.switch_page(ui.page(page)).run()
     assert not at.exception, at.exception
     return at
 
@@ -120,23 +120,23 @@ def test_analyze_bad_upload_is_one_line_error_and_app_stays_usable(lab_env):
 
 def test_sidebar_choice_survives_a_page_switch(lab_env):
     at = open_page("pages/overview.py")
-    at.selectbox(key="_checkpoint").set_value("two_stream_no_attention").run()
-    at.switch_page("pages/analyze.py").run()
-    assert at.selectbox(key="_checkpoint").value == "two_stream_no_attention"
+    at.selectbox(key="checkpoint").set_value("two_stream_no_attention").run()
+    at.switch_page(ui.page("pages/analyze.py")).run()
+    assert at.selectbox(key="checkpoint").value == "two_stream_no_attention"
     assert metric(at, "Prediction (this model)")
     assert not at.exception
 
 
 def test_typed_corpus_folder_survives_the_embedded_corpus_and_a_page_switch(lab_env, tmp_path):
     at = open_page("pages/dataset.py")
-    at.radio(key="_data_source").set_value("A corpus folder").run()
-    at.text_input(key="_data_path").input(str(tmp_path / "nowhere")).run()
-    at.radio(key="_data_source").set_value("Embedded corpus").run()
-    at.switch_page("pages/overview.py").run()
-    at.switch_page("pages/dataset.py").run()
+    at.radio(key="data_source").set_value("A corpus folder").run()
+    at.text_input(key="data_path").input(str(tmp_path / "nowhere")).run()
+    at.radio(key="data_source").set_value("Embedded corpus").run()
+    at.switch_page(ui.page("pages/overview.py")).run()
+    at.switch_page(ui.page("pages/dataset.py")).run()
     assert not at.error
-    at.radio(key="_data_source").set_value("A corpus folder").run()
-    assert at.text_input(key="_data_path").value == str(tmp_path / "nowhere")
+    at.radio(key="data_source").set_value("A corpus folder").run()
+    assert at.text_input(key="data_path").value == str(tmp_path / "nowhere")
     assert len(at.error) == 1 and "not a folder" in at.error[0].value
 
 
@@ -208,24 +208,26 @@ def test_dataset_explorer_plays_clips_and_shows_action_units(lab_env):
 
 def test_missing_corpus_folder_is_one_line_error(lab_env, tmp_path):
     at = open_page("pages/dataset.py")
-    at.radio(key="_data_source").set_value("A corpus folder").run()
-    at.text_input(key="_data_path").input(str(tmp_path / "nowhere")).run()
+    at.radio(key="data_source").set_value("A corpus folder").run()
+    at.text_input(key="data_path").input(str(tmp_path / "nowhere")).run()
     assert not at.exception
     assert len(at.error) == 1 and "not a folder" in at.error[0].value
 
 
 def test_the_guided_demo_box_shows_the_pages_step_only_while_the_toggle_is_on(lab_env):
-    """AppTest runs app.py only on its first run (later runs, and a first run on another page, run the page alone),
-    so this checks the box app.py draws on the Overview; lab/tour.py's tests check the steps and their order."""
-    at = AppTest.from_file(REPO / "app.py", default_timeout=120)
+    """The entry file draws the box above every page; app/tour.py's tests check the steps and their order."""
+    at = AppTest.from_file(ENTRY, default_timeout=120)
     at.run()
     assert not at.exception and at.toggle(key="guided_demo").value is False
     assert not any(m.value.startswith("**Guided demo") for m in at.markdown)
-    at = AppTest.from_file(REPO / "app.py", default_timeout=120)
-    at.session_state["guided_demo"] = True  # the sidebar's toggle, on
+    at = AppTest.from_file(ENTRY, default_timeout=120)
+    at.query_params["guided_demo"] = "true"  # the toggle lives in the address bar: a reload keeps the tour on
     at.run()
     assert not at.exception
     assert at.markdown[0].value == "**Guided demo, step 1 of 9: The model and what the ablation says**", \
         "the step box comes first, above the page"
     [link] = [link.proto for link in at.get("page_link") if link.proto.label.startswith("Next, step")]
     assert link.label == "Next, step 2: Analyze one clip" and "analyze" in link.page
+    at.switch_page(ui.page("pages/confusion.py")).run()
+    assert not at.exception
+    assert at.markdown[0].value == "**Guided demo, step 6 of 9: Which expressions are confused**"

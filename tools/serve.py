@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from app import ENTRY
 from model.locations import REPO_ROOT
 
 
@@ -45,11 +46,11 @@ class Server:
 
 @contextmanager
 def serving(locations: dict[str, str], gradio_checkpoint: Path | None = None):
-    """`streamlit run app.py` (or the Gradio demo on a checkpoint) with these LAB_* locations on a free port, for as
-    long as the block runs."""
+    """`streamlit run app/main.py` (or the Gradio demo on a checkpoint) with these LAB_* locations on a free port, for
+    as long as the block runs."""
     port = free_port()
     if gradio_checkpoint is None:
-        command = ["-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+        command = ["-m", "streamlit", "run", str(ENTRY), "--server.port", str(port), "--server.address", "127.0.0.1",
                    "--server.headless", "true"]
     else:
         command = ["-m", "cli.demo", "--checkpoint", str(gradio_checkpoint), "--port", str(port)]

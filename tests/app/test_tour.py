@@ -6,13 +6,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from lab import tour
-from tests.lab.lab_env import REPO
+from app import ENTRY, tour
+from tests.lab_env import REPO
 
 
 def app_pages() -> list[str]:
-    """The page files app.py's st.Page lines name."""
-    return re.findall(r'st\.Page\("([^"]+)"', (REPO / "app.py").read_text())
+    """The page files app/main.py's st.Page lines name."""
+    return re.findall(r'st\.Page\(ui\.page\("([^"]+)"\)', ENTRY.read_text())
 
 
 def analyze_tabs() -> list[str]:
@@ -31,7 +31,7 @@ def test_the_steps_lead_through_pages_and_tabs_that_exist():
     pages = app_pages()
     assert pages and all((REPO / page).is_file() for page in pages)
     for step in tour.STEPS:
-        assert step.page in pages, f"{step.title}: {step.page} is not a page of app.py"
+        assert step.page in pages, f"{step.title}: {step.page} is not a page of app/main.py"
         assert set(step.query) <= {"tab"} and (not step.query or step.page == "pages/analyze.py")
         assert step.query.get("tab", analyze_tabs()[0]) in analyze_tabs()
 
@@ -78,5 +78,5 @@ def test_a_page_is_known_by_its_file():
     """st.Page keeps its resolved script as ``_page`` (outside a script run st.Page builds nothing, hence the
     stand-ins; the app test checks the real one)."""
     assert tour.page_file(SimpleNamespace(_page=REPO / "pages" / "confusion.py")) == "pages/confusion.py"
-    assert tour.page_file(SimpleNamespace(_page=REPO / "app.py")) == "app.py"
+    assert tour.page_file(SimpleNamespace(_page=ENTRY)) == "app/main.py"
     assert tour.page_file(SimpleNamespace(_page=print)) is None and tour.page_file(object()) is None

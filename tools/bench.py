@@ -20,10 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from app import ENTRY, ui
 from lab import analysis, sources, whatif
 from lab.attribution import attribute
 from lab.intervene import drawable_clip
-from model import locations
 from model.bench import median_seconds, write_test_clip
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import CLASSES, ModelConfig, ProcessConfig
@@ -79,16 +79,15 @@ def bench_what_if(variants: list[analysis.Variant]) -> dict[str, float]:
 def bench_pages() -> dict[str, float]:
     from streamlit.testing.v1 import AppTest
 
-    app = str(locations.REPO_ROOT / "app.py")
-    at = AppTest.from_file(app, default_timeout=120)
+    at = AppTest.from_file(ENTRY, default_timeout=120)
     at.run()
     started = time.perf_counter()
-    at.switch_page("pages/analyze.py").run()  # first render: model load, a sample analyzed, Grad-CAM, overlay video
+    at.switch_page(ui.page("pages/analyze.py")).run()  # first render: model load, a sample analyzed, its saliency
     first = time.perf_counter() - started
     switches = []
     for page in ("pages/overview.py", "pages/analyze.py") * 2:
         started = time.perf_counter()
-        at.switch_page(page).run()
+        at.switch_page(ui.page(page)).run()
         switches.append(time.perf_counter() - started)
     if at.exception:
         print(f"note: the app raised: {at.exception[0].value}")

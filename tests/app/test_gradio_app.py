@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 
+from app.gradio_app import build_demo
 from lab import sources
 from lab.explain import VIDEO_SIDE
-from lab.gradio_app import build_demo
 from model.config import CLASSES
 from model.predict import predict_file
-from tests.lab.lab_env import TINY_PROCESS
+from tests.lab_env import TINY_PROCESS
 
 
 def video_frames(answer) -> np.ndarray:

@@ -1,8 +1,8 @@
 """The guided demo for a class: numbered steps through the lab, one box at the top of the page while the sidebar's
 "Guided demo" toggle is on.
 
-The steps are data (``STEPS``); ``guide(page)``, called by app.py before it runs the page, draws the toggle and the
-box of the step the page shows. A step names its page by file, as app.py's st.Page lines do, and may name widget
+The steps are data (``STEPS``); ``guide(page)``, called by app/main.py before it runs the page, draws the toggle and the
+box of the step the page shows. A step names its page by file, as app/main.py's st.Page lines do, and may name widget
 values bound to the address bar (the Analyze page's ``tab``), which the way to it sets, so it opens on the right
 tab, and values it loads (the sample clip its text names). Which step a page shows is worked out from the page and
 its tab, so a shared link, the browser's back button or a click on a tab all land on the right step.
@@ -15,6 +15,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from app import ui
+from model.locations import REPO_ROOT
+
 TOGGLE = "guided_demo"  # the toggle's session-state key: one value for every page
 
 
@@ -22,7 +25,7 @@ TOGGLE = "guided_demo"  # the toggle's session-state key: one value for every pa
 class Step:
     """One step of the demo: where it is, what it is called, what to look at there."""
 
-    page: str  # the page's file, as app.py names it
+    page: str  # the page's file, as app/main.py names it
     title: str
     text: str  # Markdown
     query: Mapping[str, str] = field(default_factory=dict)  # values bound to the address bar, e.g. {"tab": "Saliency"}
@@ -81,12 +84,12 @@ def next_step(index: int | None, steps: tuple[Step, ...] = STEPS) -> int:
 
 
 def page_file(page) -> str | None:
-    """The file of the st.Page that app.py runs, relative to the app's folder (Streamlit keeps it as ``_page``)."""
+    """The file of the st.Page that app/main.py runs, relative to the repository (Streamlit keeps it as ``_page``)."""
     script = getattr(page, "_page", None)
     if not isinstance(script, str | Path):
         return None
     script = Path(script)
-    return f"pages/{script.name}" if script.parent.name == "pages" else script.name
+    return script.relative_to(REPO_ROOT).as_posix() if script.is_relative_to(REPO_ROOT) else script.name
 
 
 def _values(keys) -> dict[str, str]:
@@ -103,16 +106,17 @@ def _link(step: Step, here: str | None, label: str) -> None:
     (st.switch_page cannot leave a page whose widgets are bound to the address bar)."""
     icon = ":material/arrow_forward:"
     if step.page != here:
-        st.page_link(step.page, label=label, icon=icon, query_params={**step.loads, **step.query} or None)
+        st.page_link(ui.page(step.page), label=label, icon=icon,
+                     query_params={**step.loads, **step.query, TOGGLE: "true"})
     elif st.button(label, key="tour_next", icon=icon):
-        for key, value in step.query.items():
+        for key, value in {**step.loads, **step.query}.items():
             st.session_state[key] = value
         st.rerun()
 
 
 def guide(page) -> None:
     """The sidebar's "Guided demo" toggle and, while it is on, the step box at the top of ``page``."""
-    if not st.sidebar.toggle("Guided demo", key=TOGGLE, persist_state="session",
+    if not st.sidebar.toggle("Guided demo", key=TOGGLE, bind="query-params",
                              help="Numbered steps through the lab for a class: what to look at on each page."):
         return
     here = page_file(page)
