@@ -4,9 +4,7 @@ import math
 import pandas as pd
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
-from app import ENTRY, ui
 from cli import grade as grade_command
 from cli.corpus import main as write_corpus
 from lab import grade, quality
@@ -14,6 +12,7 @@ from lab.attribution import offered
 from model.checkpoint import save_checkpoint
 from model.config import ModelConfig, ProcessConfig
 from model.network import TwoStreamNet
+from tests.app.test_app_pages import open_page
 
 SIZE = 64
 CLI_METHODS = ("Saliency", "Grad-CAM", "Integrated Gradients")
@@ -304,14 +303,6 @@ def test_the_cli_and_the_page_function_give_the_same_numbers(cli_report):
         pd.testing.assert_frame_equal(cli, page.reset_index(drop=True), check_dtype=False, rtol=1e-3, atol=1e-4)
 
 
-def quality_page() -> AppTest:
-    """The Explanation quality page, opened as a visitor does: through the entry that draws the sidebar."""
-    page = AppTest.from_file(ENTRY, default_timeout=60).run()
-    page.switch_page(ui.page("pages/explanation_quality.py")).run()
-    assert not page.exception, page.exception
-    return page
-
-
 def test_the_page_shows_a_shipped_report(cli_report, monkeypatch):
     root, out = cli_report
     assets = root / "assets"
@@ -321,7 +312,7 @@ def test_the_page_shows_a_shipped_report(cli_report, monkeypatch):
     grade.save_report(grade.load_report(out), grade.results_path("two_stream_attention"))
     monkeypatch.setenv("LAB_RUNS", str(root / "runs"))
     monkeypatch.setenv("LAB_DATA", str(root / "corpus"))
-    page = quality_page()
+    page = open_page("pages/explanation_quality.py")  # through the entry that draws the sidebar
     verdicts, measurements = page.table[0].value, page.table[1].value
     assert list(verdicts.columns[:4]) == ["Localization", "Faithfulness", "Sanity check", "Causal agreement"]
     assert set(verdicts.index) == set(CLI_METHODS)
@@ -343,7 +334,7 @@ def test_the_page_shows_the_table_of_the_checkpoint_the_sidebar_picked(cli_repor
     grade.save_report(report, grade.results_path("two_stream_no_attention"))
     monkeypatch.setenv("LAB_RUNS", str(root / "runs"))
     monkeypatch.setenv("LAB_DATA", str(root / "corpus"))
-    page = quality_page()
+    page = open_page("pages/explanation_quality.py")  # through the entry that draws the sidebar
     page.selectbox(key="checkpoint").select("two_stream_no_attention").run()
     assert not page.exception
     assert "two_stream_no_attention" in page.success[0].value
