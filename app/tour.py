@@ -41,7 +41,7 @@ STEPS: tuple[Step, ...] = (
          "features are fused."),
     Step("pages/analyze.py", "Analyze one clip",
          "The shipped sample **happy_test_00012** is loaded: a rendered face that smiles. Compare the three "
-         "predictions: the model with its attention module on, with it switched off, and the model trained "
+         "predictions: the model with its attention module on, with it bypassed, and the model trained "
          "without it.", loads=SAMPLE),
     Step("pages/analyze.py", "Where the evidence is", "On the **Saliency** tab: which pixels and which moments drove "
          "the decision, for each stream, and which stream carries more of it. The tab opens on the best graded "

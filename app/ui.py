@@ -21,14 +21,15 @@ import streamlit as st
 
 from lab import conditions, dataset, explain, grade, sources
 from lab.admission import ADMISSION, AdmissionRefused, clips
-from lab.analysis import ClipAnalysis
+from lab.analysis import ClipAnalysis, Lineup
 from model import locations
 from model.checkpoint import CheckpointError, load_checkpoint
 from model.config import CLASSES as CLASSES
-from model.config import ModelConfig, ProcessConfig
+from model.config import AttentionMode, ModelConfig, ProcessConfig
 from model.datasets import Corpus, CorpusError
 from model.locations import REPO_ROOT
 from model.network import TwoStreamNet
+from model.predict import Predictor
 from model.processing import NoFaceError as NoFaceError
 from model.reliability import Calibration
 from model.video import ClipError as ClipError
@@ -110,12 +111,12 @@ class ExplanationKey:
     clip: ClipKey
     method: str
     target: int
-    attention: bool
+    attention: AttentionMode
     steps: int | None
 
 
 @st.cache_resource(max_entries=ANALYSES_KEPT, show_spinner=False)
-def shared_analysis(key: ClipKey, variant_labels: tuple[str, ...], _run: Callable[[bool], ClipAnalysis]
+def shared_analysis(key: ClipKey, columns: tuple[str, ...], _run: Callable[[bool], ClipAnalysis]
                     ) -> ClipAnalysis:
     """``_run(center_crop)``'s analysis, computed once for every session (a class opening one link waits for one
     computation: Streamlit locks per key). The result is shared: never change it."""
@@ -125,7 +126,7 @@ def shared_analysis(key: ClipKey, variant_labels: tuple[str, ...], _run: Callabl
 @st.cache_resource(max_entries=EXPLANATIONS_KEPT, show_spinner=False)
 def shared_explanation(key: ExplanationKey, _model: TwoStreamNet, _analysis: ClipAnalysis) -> explain.Explanation:
     """lab.explain.explain of the clip, computed once for every session. Shared: never change it."""
-    return explain.explain(_model, _analysis, key.method, key.target, key.attention, key.steps)
+    return explain.explain(_model, _analysis.prediction, key.method, key.target, key.attention, key.steps)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -234,16 +235,18 @@ def current_model(chosen: Selection) -> tuple[TwoStreamNet, ProcessConfig, dict]
         return None
 
 
-def model_without_module(chosen: Selection) -> tuple[TwoStreamNet, ProcessConfig] | None:
-    """The shipped model trained without the attention module, to compare against (None if it is not there)."""
+def lineup(chosen: Selection, model: TwoStreamNet, process: ProcessConfig) -> Lineup:
+    """The selected checkpoint's predictor and, to compare, the shipped model trained without the attention module
+    (when it is there and not the one selected)."""
+    predictor = Predictor(model, process, load_calibration(chosen.checkpoint))
     folder = sources.checkpoint_choices().get(sources.NO_MODULE_CHECKPOINT)
     if folder is None or folder == chosen.checkpoint:
-        return None
+        return Lineup(predictor)
     try:
-        model, process, _ = load_model(folder)
+        other, other_process, _ = load_model(folder)
     except CheckpointError:
-        return None
-    return model, process
+        return Lineup(predictor)
+    return Lineup(predictor, Predictor(other, other_process, load_calibration(folder)))
 
 
 def open_data(chosen: Selection) -> Corpus | None:

@@ -22,9 +22,9 @@ from model import locations
 from model.bench import machine_peak_flops, median_seconds, pass_flops, run_pass, write_test_clip
 from model.checkpoint import load_checkpoint
 from model.datasets import open_corpus
+from model.predict import Predictor
 from model.preprocess import preprocess_corpus, summary
-from model.processing import process_video, to_tensors
-from model.reliability import Calibration, judge
+from model.reliability import Calibration
 
 
 def build() -> argparse.ArgumentParser:
@@ -65,9 +65,8 @@ def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clip_path = write_test_clip(Path(tmp) / "clip_640x480_3s.mp4")
 
-        def file_to_probabilities():
-            clip = process_video(clip_path, process, cache_dir=None)
-            return judge(model, calibration, *to_tensors(clip), clip.stats)  # what cli.predict computes
+        def file_to_probabilities():  # what cli.predict computes
+            return Predictor(model, process, calibration).predict_file(clip_path, modes=model.modes[:1])
         file_to_probabilities()
         end_to_end = median_seconds(file_to_probabilities, max(3, args.repeats // 4))
     print(f"3 s 640x480 H.264 clip file to probabilities: {end_to_end:.2f} s  (target <= 1 s)")

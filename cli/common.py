@@ -12,7 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from model import locations
-from model.config import setting_help
+from model.config import AttentionMode, setting_help
 from model.landmarks import LandmarkModelError
 
 # What the library raises for bad input: its own errors (CorpusError, CheckpointError, ClipError, ... are
@@ -69,9 +69,17 @@ def add_corpus_options(p: argparse.ArgumentParser, data_required: bool = True, d
     add_workers(p)
 
 
-def add_bypass_attention(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--bypass-attention", action="store_true",
-                   help="run the checkpoint with its inter-stream attention module bypassed (the trained weights stay)")
+def add_attention(p: argparse.ArgumentParser, several: bool = False) -> None:
+    """--attention: the AttentionMode to run a checkpoint in (``several``: a list of them)."""
+    choices = [AttentionMode.ON, AttentionMode.BYPASSED]
+    if several:
+        p.add_argument("--attention", nargs="+", type=AttentionMode, default=choices, choices=choices,
+                       help="the inter-stream attention module on, bypassed, or both (default); a model without the "
+                            "module runs as it is")
+    else:
+        p.add_argument("--attention", type=AttentionMode, default=None, choices=choices,
+                       help="run the checkpoint with its inter-stream attention module on or bypassed (its trained "
+                            "weights stay; default: the model's own mode)")
 
 
 def add_settings(p: argparse.ArgumentParser, settings: type, names: tuple[str, ...]) -> None:

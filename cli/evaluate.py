@@ -21,12 +21,12 @@ def build() -> argparse.ArgumentParser:
     common.add_corpus_options(p)
     p.add_argument("--split", default="Val")
     p.add_argument("--out", type=Path, help="CSV of per-clip predictions")
-    common.add_bypass_attention(p)
+    common.add_attention(p)
     return p
 
 
 def run(args: argparse.Namespace) -> None:
-    table, metrics = evaluate(args.checkpoint, args.data, args.split, args.out, not args.bypass_attention,
+    table, metrics = evaluate(args.checkpoint, args.data, args.split, args.out, args.attention,
                               args.workers, fold=args.fold, cache_dir=args.cache)
     if not is_writer():  # under torchrun the first process reports
         return

@@ -16,9 +16,6 @@ from lab.grade import GradeSettings, curves_path, grade_corpus, save_report, ver
 from model import locations
 from model.parallel import is_writer
 
-# --attention-modes values -> the inter-stream attention setting; the saved table names them "on" and "off"
-ATTENTION_MODES = {"on": True, "bypassed": False}
-
 
 def build() -> argparse.ArgumentParser:
     defaults = GradeSettings()
@@ -28,9 +25,7 @@ def build() -> argparse.ArgumentParser:
     p.add_argument("--split", default="Test")
     p.add_argument("--methods", nargs="+", default=list(defaults.methods), choices=offered(), metavar="METHOD",
                    help=f"from: {', '.join(offered())} (default: the fast ones)")
-    p.add_argument("--attention-modes", nargs="+", default=list(ATTENTION_MODES), choices=ATTENTION_MODES,
-                   help="grade with the inter-stream attention module on, bypassed, or both (default); the table "
-                        "calls them on and off")
+    common.add_attention(p, several=True)
     p.add_argument("--clips", type=int, default=defaults.clips)
     p.add_argument("--check-clips", type=int, default=defaults.check_clips,
                    help="clips that also get the randomization and completeness checks")
@@ -45,7 +40,7 @@ def build() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> None:
     settings = GradeSettings(methods=tuple(args.methods),
-                             attention=tuple(ATTENTION_MODES[mode] for mode in args.attention_modes),
+                             attention=tuple(args.attention),
                              clips=args.clips, check_clips=args.check_clips, causal_clips=args.causal_clips,
                              ig_steps=args.ig_steps, deletion_steps=args.deletion_steps, seed=args.seed)
     with common.progress_bar("grading", "clip") as progress:

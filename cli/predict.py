@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 from cli import common
-from model import locations
-from model.predict import predict_file
+from model.predict import Predictor
 
 
 def build() -> argparse.ArgumentParser:
@@ -19,15 +18,16 @@ def build() -> argparse.ArgumentParser:
     p.add_argument("clip", type=Path, help="a video file (mp4, avi, mov, mkv, webm, ...)")
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="a checkpoint folder (default: the shipped inter-stream attention model)")
-    common.add_bypass_attention(p)
+    common.add_attention(p)
     p.add_argument("--center-crop", action="store_true", help="skip face detection and use the frame centre")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return p
 
 
 def run(args: argparse.Namespace) -> None:
-    result = predict_file(args.clip, args.checkpoint or locations.default_checkpoint(), not args.bypass_attention,
-                          args.center_crop)
+    predictor = Predictor.load(args.checkpoint)
+    result = predictor.predict_file(args.clip, center_crop=args.center_crop,
+                                    modes=(predictor.model.mode(args.attention),)).to_dict()
     if args.json:
         print(json.dumps(result, indent=2))
         return

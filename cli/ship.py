@@ -3,7 +3,7 @@
 Copies the best checkpoints of the two shipped recipes (with and without the inter-stream attention module) of one
 training seed (by default the seed whose attention model is best on Val; Test plays no part in the choice), records
 their Test metrics in their configs, writes their prediction tables for Train, Val and Test (and the attention model's
-with the module switched off), and copies a few corpus clips as samples.
+with the module bypassed), and copies a few corpus clips as samples.
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from model.train import train
 
 TRAIN_FLAGS = ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "stream_loss", "seed", "augment",
                "prior_penalty")
-MODEL_FLAGS = ("streams", "spatial_backbone", "real_face_prior", "motion_gate", "width", "attention_dim",
+MODEL_FLAGS = ("streams", "attention", "spatial_backbone", "real_face_prior", "motion_gate", "width", "attention_dim",
                "attention_heads", "dropout")
 PROCESS_FLAGS = ("frames", "size", "flow", "flow_oversample", "margin", "align")
 
@@ -27,8 +27,6 @@ def build() -> argparse.ArgumentParser:
     p = common.parser(__spec__.name, __doc__)
     common.add_corpus_options(p)
     p.add_argument("--out", required=True, type=Path, help="run folder (rerun the same command to resume)")
-    p.add_argument("--without-attention", action="store_true",
-                   help="build the network without the inter-stream attention module (the ablation's other recipe)")
     common.add_settings(p, TrainConfig, TRAIN_FLAGS)
     common.add_settings(p, ModelConfig, MODEL_FLAGS)
     common.add_settings(p, ProcessConfig, PROCESS_FLAGS)
@@ -36,7 +34,7 @@ def build() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
-    model = common.settings_from(args, ModelConfig, inter_stream_attention=not args.without_attention)
+    model = common.settings_from(args, ModelConfig)
     cfg = common.settings_from(args, TrainConfig, data=str(args.data), out=str(args.out),
                                cache=None if args.cache is None else str(args.cache),
                                process=common.settings_from(args, ProcessConfig), model=model)

@@ -1,11 +1,11 @@
-"""One clip through the model: decode, face track, crops, flow, and the class probabilities of every attention variant.
+"""One clip through the lab's lineup: the selected checkpoint's Prediction in every attention mode it runs in
+(model/predict.py), the model trained without the module beside it, and the face track drawn for the page.
 
-This is the core the "Analyze a clip" page, the Gradio demo and the benchmark call. The attention switch is the
-forward argument ``inter_stream_attention``; the shared models are only ever called, never changed.
+This is the core the "Analyze a clip" page, the What-if tab and the benchmarks call; the shared models are only ever
+called, never changed.
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 import tempfile
 from collections.abc import Callable
@@ -15,15 +15,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-import torch
 
 from lab import visuals
-from model import real_face
 from model.config import CLASSES, ProcessConfig
-from model.network import AttentionWeights, TwoStreamNet
-from model.processing import ProcessedClip, process_decoded, to_tensors
+from model.network import AttentionWeights
+from model.predict import NoFace, Prediction, Predictor
+from model.processing import ProcessedClip
 from model.real_face import RealFaceReading
-from model.reliability import Calibration, Reliability, judge
+from model.reliability import Reliability
 from model.video import UPLOAD_HINT, VIDEO_EXTENSIONS, ClipError, Video, read_video
 
 UPLOAD_TYPES = ("mp4", "avi", "mov", "mkv", "webm")
@@ -31,51 +30,55 @@ MAX_UPLOAD_MB = 200  # the same as server.maxUploadSize in .streamlit/config.tom
 TRACK_SIDE = 320  # long side of the face-track thumbnails
 
 
+WITHOUT_MODULE = "trained without the module"  # the column of the companion model
+
+
 @dataclass(frozen=True)
-class Variant:
-    """One way to run a model on a clip; the page shows the variants' probabilities side by side."""
+class Lineup:
+    """What a clip is analysed with: the selected checkpoint in every attention mode it runs in and, to compare, the
+    same recipe trained without the module (when that is another checkpoint)."""
 
-    label: str
-    model: TwoStreamNet
-    process: ProcessConfig
-    inter_stream_attention: bool = True
-    calibration: Calibration | None = None  # the checkpoint's unfamiliarity calibration (model/reliability.py)
-
-
-def attention_variants(model: TwoStreamNet, process: ProcessConfig,
-                       without_module: tuple[TwoStreamNet, ProcessConfig] | None = None,
-                       calibration: Calibration | None = None) -> list[Variant]:
-    """The attention module on and switched off (when the model has one), and the model trained without it.
-    The reliability panel describes the first variant, with the model's calibration."""
-    if model.attention is None:
-        variants = [Variant("this model", model, process, calibration=calibration)]
-    else:
-        variants = [Variant("attention on", model, process, True, calibration),
-                    Variant("attention off", model, process, False)]
-    if without_module is not None and without_module[0] is not model:
-        variants.append(Variant("trained without the module", *without_module))
-    return variants
-
-
-@dataclass
-class ClipAnalysis:
-    name: str
-    clip: ProcessedClip  # processed with the first variant's settings
-    rgb: torch.Tensor  # (3, T, S, S) network input
-    flow: torch.Tensor  # (2, T-1, S, S) network input
-    track_frames: np.ndarray  # (T, h, w, 3) the sampled original frames with face box and crop square drawn
-    probabilities: pd.DataFrame  # index: classes, one column per variant
-    attention: AttentionWeights | None  # the module's weights, a batch of one (see lab.attention); None without one
-    reliability: Reliability  # how far the first variant's prediction can be trusted
-    real_face: RealFaceReading | None  # what the first variant's real-face network alone reads (None: no such network)
+    predictor: Predictor
+    without_module: Predictor | None = None
 
     @property
-    def prediction(self) -> str:
+    def columns(self) -> tuple[str, ...]:
+        """The probability table's columns: each mode's label, then WITHOUT_MODULE."""
+        return (*(mode.label for mode in self.predictor.model.modes),
+                *((WITHOUT_MODULE,) if self.without_module is not None else ()))
+
+
+@dataclass(frozen=True)
+class ClipAnalysis:
+    name: str
+    prediction: Prediction  # the selected checkpoint's, in every mode; its panel describes the model's own mode
+    track_frames: np.ndarray  # (T, h, w, 3) the sampled original frames with face box and crop square drawn
+    probabilities: pd.DataFrame  # index: classes, one column per Lineup column
+
+    @property
+    def label(self) -> str:
+        """The predicted class of the first column: the model in its own mode."""
         return str(self.probabilities.iloc[:, 0].idxmax())
 
     @property
+    def clip(self) -> ProcessedClip:
+        return self.prediction.clip
+
+    @property
+    def attention(self) -> AttentionWeights | None:
+        return self.prediction.attention
+
+    @property
+    def reliability(self) -> Reliability:
+        return self.prediction.reliability
+
+    @property
+    def real_face(self) -> RealFaceReading | None:
+        return self.prediction.real_face
+
+    @property
     def warnings(self) -> list[str]:
-        return list(self.clip.stats.get("warnings", []))
+        return self.prediction.warnings
 
 
 def _track_thumbnails(frames: np.ndarray, clip: ProcessedClip, original_size: tuple[int, int]) -> np.ndarray:
@@ -92,52 +95,31 @@ def _track_thumbnails(frames: np.ndarray, clip: ProcessedClip, original_size: tu
     return np.stack(thumbs)
 
 
-def probabilities(variant: Variant, clip: ProcessedClip) -> tuple[np.ndarray, Reliability]:
-    """The variant's class probabilities on the clip, and how far they can be trusted."""
-    return judge(variant.model, variant.calibration, *to_tensors(clip), clip.stats, variant.inter_stream_attention)
+def analyze_file(path: Path, lineup: Lineup, center_crop: bool = False, name: str | None = None,
+                 no_face: NoFace = NoFace.REFUSE) -> ClipAnalysis:
+    """The clip through the lineup (``center_crop``: no face detection at all).
 
-
-@torch.inference_mode()
-def attention_weights(model: TwoStreamNet, rgb: torch.Tensor, flow: torch.Tensor) -> AttentionWeights | None:
-    """The inter-stream attention of one clip, as a batch of one: both directions' weights and the token grids."""
-    if model.attention is None:
-        return None
-    return model.outputs(rgb[None], flow[None], inter_stream_attention=True).attention
-
-
-def analyze_file(path: Path, variants: list[Variant], center_crop: bool = False, name: str | None = None
-                 ) -> ClipAnalysis:
-    """Process the clip once per distinct setting the variants need and run every variant on it.
-
-    Raises ClipError (NoFaceError when no face is found: retry with ``center_crop=True``).
+    Raises ClipError (NoFaceError when no face is found and ``no_face`` refuses: retry with ``center_crop=True``).
     """
     path = Path(path)
-    return analyze_decoded(lambda config: read_video(path, config.max_seconds, config.max_side), variants,
-                           center_crop, name or path.name)
+    return analyze_decoded(lambda config: read_video(path, config.max_seconds, config.max_side), lineup,
+                           center_crop, name or path.name, no_face)
 
 
-def analyze_decoded(decode: Callable[[ProcessConfig], Video], variants: list[Variant], center_crop: bool,
-                    name: str) -> ClipAnalysis:
-    """analyze_file for any source of decoded frames (a file, or a clip drawn in memory): ``decode`` is called once
-    per distinct processing setting of the variants."""
-    processed: dict[ProcessConfig, tuple[ProcessedClip, np.ndarray]] = {}
-    columns, reliability = {}, None
-    for variant in variants:
-        config = dataclasses.replace(variant.process, center_crop=center_crop)
-        if config not in processed:
-            video = decode(config)
-            clip = process_decoded(video, config, name)
-            processed[config] = clip, _track_thumbnails(video.frames, clip, video.original_size)
-        columns[variant.label], judged = probabilities(variant, processed[config][0])
-        reliability = reliability or judged  # the panel describes the first variant
-    clip, thumbnails = next(iter(processed.values()))
-    rgb, flow = to_tensors(clip)
-    return ClipAnalysis(
-        name=name, clip=clip, rgb=rgb, flow=flow, track_frames=thumbnails,
-        probabilities=pd.DataFrame(columns, index=list(CLASSES)),
-        attention=attention_weights(variants[0].model, rgb, flow), reliability=reliability,
-        real_face=real_face.read(variants[0].model, rgb),
-    )
+def analyze_decoded(decode: Callable[[ProcessConfig], Video], lineup: Lineup, center_crop: bool, name: str,
+                    no_face: NoFace = NoFace.REFUSE) -> ClipAnalysis:
+    """analyze_file for any source of decoded frames (a file, or a clip drawn in memory): ``decode`` is called once,
+    and once more only if the model without the module processes clips differently."""
+    video, clip = lineup.predictor.process_video(decode, name, no_face, center_crop)
+    prediction = lineup.predictor.predict_clip(clip, name)
+    columns = {mode.label: probabilities for mode, probabilities in prediction.probabilities.items()}
+    if (other := lineup.without_module) is not None:
+        own_clip = clip if other.process == lineup.predictor.process else \
+            other.process_video(decode, name, no_face, center_crop)[1]
+        columns[WITHOUT_MODULE] = other.predict_clip(own_clip, name, other.model.modes[:1]).probabilities[
+            other.model.modes[0]]
+    return ClipAnalysis(name, prediction, _track_thumbnails(video.frames, clip, video.original_size),
+                        pd.DataFrame(columns, index=list(CLASSES)))
 
 
 UPLOAD_NAME = "The uploaded clip"  # what the shared analysis of an upload calls it
@@ -163,7 +145,7 @@ def save_upload(data: bytes, name: str, folder: Path) -> Path:
     return path
 
 
-def analyze_upload(data: bytes, name: str, variants: list[Variant], folder: Path | None = None,
+def analyze_upload(data: bytes, name: str, lineup: Lineup, folder: Path | None = None,
                    center_crop: bool = False) -> ClipAnalysis:
     """Analyze uploaded bytes; the file lives in a private temporary folder (under ``folder``, default the system's)
     that is removed as soon as the clip is processed, whatever happens. The analysis is shared by every session that
@@ -171,5 +153,5 @@ def analyze_upload(data: bytes, name: str, variants: list[Variant], folder: Path
     if folder is not None:
         Path(folder).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="lab-upload-", dir=folder) as private:
-        return analyze_file(save_upload(data, name, Path(private)), variants, center_crop=center_crop,
+        return analyze_file(save_upload(data, name, Path(private)), lineup, center_crop=center_crop,
                             name=UPLOAD_NAME)

@@ -1,7 +1,7 @@
 """Every attribution method behind one small interface: a clip's two input tensors and a target in, one attribution
 per stream out, each shaped like that stream's input.
 
-    result = attribute(model, rgb, flow, target=3, method="Grad-CAM", inter_stream_attention=True)
+    result = attribute(model, rgb, flow, target=3, method="Grad-CAM", attention="on")
     result.rgb            # (3, T, S, S)   spatial-stream attribution
     result.flow           # (2, T-1, S, S) temporal-stream attribution
     result.rgb_map()      # (T, S, S)      per-pixel relevance (absolute, summed over channels)
@@ -32,6 +32,7 @@ from captum.attr import (
     Saliency,
 )
 
+from model.config import AttentionMode
 from model.network import TwoStreamNet
 
 
@@ -115,11 +116,11 @@ class Method:
         return self.steps is not None
 
 
-def _forward(model: TwoStreamNet, inter_stream_attention: bool):
+def _forward(model: TwoStreamNet, attention: AttentionMode | None):
     single_stream = model.spatial is None or model.temporal is None
 
     def forward(rgb: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-        logits = model(rgb, flow, inter_stream_attention=inter_stream_attention)
+        logits = model(rgb, flow, attention=attention)
         if single_stream:  # keep the unused input in the graph: its attribution is then zero, not an autograd error
             logits = logits + 0.0 * (rgb.sum() + flow.sum())
         return logits
@@ -248,7 +249,7 @@ def baseline() -> Method:
 
 
 def attribute(model: TwoStreamNet, rgb: torch.Tensor, flow: torch.Tensor, target: int, method: str,
-              inter_stream_attention: bool = True, steps: int | None = None, samples: int | None = None,
+              attention: AttentionMode | None = None, steps: int | None = None, samples: int | None = None,
               generator: torch.Generator | None = None) -> Attribution:
     """Attribute the ``target`` logit of one clip ((3,T,S,S) and (2,T-1,S,S) tensors) to both streams' inputs.
 
@@ -258,7 +259,7 @@ def attribute(model: TwoStreamNet, rgb: torch.Tensor, flow: torch.Tensor, target
     chosen = method_named(method)
     model = copy.deepcopy(model).eval()  # private copy: hooks and autograd state stay out of the shared model
     inputs = (rgb[None].detach().clone().requires_grad_(), flow[None].detach().clone().requires_grad_())
-    job = MethodInputs(model, _forward(model, inter_stream_attention), inputs, int(target),
+    job = MethodInputs(model, _forward(model, attention), inputs, int(target),
                        chosen.steps if steps is None else steps, chosen.samples if samples is None else samples,
                        generator)
     # a stream the model lacks has no relevance, whatever float noise a batched method (Occlusion) measures there

@@ -20,7 +20,7 @@ import pandas as pd
 from lab import dataset, sources
 from model import locations
 from model.atomic import atomic_write_bytes
-from model.config import CLASSES, SPLITS
+from model.config import CLASSES, SPLITS, AttentionMode
 from model.evaluate import classification_metrics
 
 
@@ -191,9 +191,9 @@ def read_tables(folder: Path) -> dict[str, pd.DataFrame]:
             if path.stem in SPLITS}
 
 
-def shipped_tables(checkpoint_name: str, inter_stream_attention: bool = True) -> dict[str, pd.DataFrame]:
-    """The shipped tables of a checkpoint (the switched-off variant when asked), or {} when none ship."""
-    suffix = "" if inter_stream_attention else sources.SWITCHED_OFF_SUFFIX
+def shipped_tables(checkpoint_name: str, attention: AttentionMode | None = None) -> dict[str, pd.DataFrame]:
+    """The shipped tables of a checkpoint in an attention mode (None: its own), or {} when none ship."""
+    suffix = AttentionMode(attention).suffix if attention else ""
     return read_tables(sources.predictions_dir() / f"{checkpoint_name}{suffix}")
 
 
@@ -206,17 +206,17 @@ def corpus_fingerprint(root: Path, clips: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
-def evaluation_cache_path(checkpoint: Path, corpus, split: str, inter_stream_attention: bool) -> Path:
+def evaluation_cache_path(checkpoint: Path, corpus, split: str, attention: AttentionMode | None) -> Path:
     """Where the evaluation of (checkpoint content, corpus listing, split, attention switch) is cached."""
     records = corpus.clips(split)
     key = "-".join([sources.checkpoint_fingerprint(checkpoint),
                     corpus_fingerprint(corpus.root, [r.path for r in records]), split,
-                    "on" if inter_stream_attention else "off"])
+                    str(attention) if attention else "own"])
     return locations.lab_cache() / "evaluations" / f"{key}.csv"
 
 
 def evaluation_key(checkpoint: Path, corpus) -> tuple[str, str, str]:
-    """What identifies one evaluation of a checkpoint on a corpus (both switch positions, every split), for keeping
+    """What identifies one evaluation of a checkpoint on a corpus (every attention mode, every split), for keeping
     it in a session: the checkpoint's content and the corpus listing, as the disk cache's names use them."""
     clips = [r.path for split in corpus.splits for r in corpus.clips(split)]
     return sources.checkpoint_fingerprint(checkpoint), str(corpus.root), corpus_fingerprint(corpus.root, clips)
@@ -238,14 +238,14 @@ def _read_cached_table(path: Path, clips: int) -> pd.DataFrame | None:
     return table
 
 
-def evaluated_table(checkpoint: Path, corpus, split: str, inter_stream_attention: bool = True) -> pd.DataFrame:
+def evaluated_table(checkpoint: Path, corpus, split: str, attention: AttentionMode | None = None) -> pd.DataFrame:
     """Predictions of a checkpoint on one split of a corpus (model.datasets.Corpus), from the disk cache if there."""
     from model.evaluate import evaluate  # imports the processing pool machinery only when needed
 
-    cached = evaluation_cache_path(checkpoint, corpus, split, inter_stream_attention)
+    cached = evaluation_cache_path(checkpoint, corpus, split, attention)
     if (table := _read_cached_table(cached, len(corpus.clips(split)))) is not None:
         return table
-    table, _ = evaluate(checkpoint, corpus.root, split, out=None, inter_stream_attention=inter_stream_attention,
+    table, _ = evaluate(checkpoint, corpus.root, split, out=None, attention=attention,
                         progress=False)
     buffer = io.StringIO()
     table.to_csv(buffer, index=False)
@@ -254,21 +254,21 @@ def evaluated_table(checkpoint: Path, corpus, split: str, inter_stream_attention
 
 
 def prediction_tables(checkpoint_name: str, checkpoint: Path, corpus, use_shipped: bool,
-                      inter_stream_attention: bool = True, compute: bool = True,
+                      attention: AttentionMode | None = None, compute: bool = True,
                       on_split: Callable[[str, int, int], None] | None = None) -> dict[str, pd.DataFrame] | None:
     """{split: table}: the shipped tables when they apply (shipped checkpoint, embedded corpus), else evaluated.
 
     With ``compute=False`` the answer is None when some split is neither shipped nor cached (so the page can ask
     before a long evaluation). ``on_split(split, done, total)`` reports progress before each split.
     """
-    if use_shipped and (tables := shipped_tables(checkpoint_name, inter_stream_attention)):
+    if use_shipped and (tables := shipped_tables(checkpoint_name, attention)):
         return tables
-    if not compute and not all(evaluation_cache_path(checkpoint, corpus, split, inter_stream_attention).is_file()
+    if not compute and not all(evaluation_cache_path(checkpoint, corpus, split, attention).is_file()
                                for split in corpus.splits):
         return None
     tables = {}
     for done, split in enumerate(corpus.splits):
         if on_split is not None:
             on_split(split, done, len(corpus.splits))
-        tables[split] = evaluated_table(checkpoint, corpus, split, inter_stream_attention)
+        tables[split] = evaluated_table(checkpoint, corpus, split, attention)
     return tables

@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 
 from lab import visuals
-from lab.analysis import ClipAnalysis
 from lab.attribution import Attribution, attribute
 from lab.video_export import webm_bytes
+from model.config import AttentionMode
 from model.network import TwoStreamNet
+from model.predict import Prediction
 
 VIDEO_SIDE = 192  # each stream's panel in the overlay video, in pixels
 MIN_VIDEO_FPS = 4.0  # a 16-frame clip of half a second would otherwise flash by
@@ -73,13 +74,14 @@ class Explanation:
         return np.stack(spatial), np.stack(temporal)
 
 
-def explain(model: TwoStreamNet, analysis: ClipAnalysis, method: str, target: int, inter_stream_attention: bool = True,
-            steps: int | None = None) -> Explanation:
+def explain(model: TwoStreamNet, prediction: Prediction, method: str, target: int,
+            attention: AttentionMode | None = None, steps: int | None = None) -> Explanation:
+    """A method's attribution of the clip of ``prediction`` (its network inputs), with what the page draws."""
     started = time.perf_counter()
-    result = attribute(model, analysis.rgb, analysis.flow, target=target, method=method,
-                       inter_stream_attention=inter_stream_attention, steps=steps)
+    result = attribute(model, prediction.rgb, prediction.flow, target=target, method=method,
+                       attention=attention, steps=steps)
     seconds = time.perf_counter() - started
-    clip = analysis.clip
+    clip = prediction.clip
     rgb_mass, flow_mass = (m.numpy() for m in result.frame_mass())
     fps = clip.stats.get("fps") or 25.0
     importance = pd.DataFrame({

@@ -10,7 +10,7 @@ from plotly.colors import qualitative
 
 from lab import grade
 from lab.whatif import au_label
-from model.config import CLASSES
+from model.config import CLASSES, AttentionMode
 
 STREAM_COLOURS = {"spatial": "#1f77b4", "temporal": "#ff7f0e"}
 QUALITY_CURVE_TITLES = {  # lab.grade's curve kinds, in the order the explanation quality page offers them
@@ -37,7 +37,7 @@ def _readable(figure: go.Figure) -> go.Figure:
 
 
 def probability_bars(probabilities: pd.DataFrame) -> go.Figure:
-    """Grouped bars: one group per class, one bar per variant (attention on / off / trained without it)."""
+    """Grouped bars: one group per class, one bar per Lineup column (attention on / bypassed / trained without it)."""
     figure = go.Figure([go.Bar(name=column, x=probabilities.index, y=probabilities[column],
                                text=[f"{p:.0%}" if p >= 0.005 else "" for p in probabilities[column]],
                                textposition="outside", textangle=-90, cliponaxis=False)  # upright labels overlap
@@ -148,9 +148,9 @@ def au_curves(curves: pd.DataFrame, onset: int | None, apex: int | None, offset:
 def effect_bars(effects: pd.DataFrame, target: str) -> go.Figure:
     """Horizontal bars: how the target's probability changes when each AU is removed (columns AU, attention,
     effect), one bar per attention setting; red where removing the AU lowers the target."""
-    figure = go.Figure([go.Bar(name=f"attention {attention}", y=rows["AU"], x=rows["effect"], orientation="h",
+    figure = go.Figure([go.Bar(name=AttentionMode(attention).label, y=rows["AU"], x=rows["effect"], orientation="h",
                                marker_color=np.where(rows["effect"] < 0, "#d62728", "#2ca02c"),
-                               marker_pattern_shape="" if attention == "on" else "/",
+                               marker_pattern_shape="/" if attention == AttentionMode.BYPASSED else "",
                                text=[f"{e:+.0%}".replace("-", "−") for e in rows["effect"]], textposition="outside",
                                cliponaxis=False)
                         for attention, rows in effects.groupby("attention", sort=False)])

@@ -57,7 +57,7 @@ from lab.quality import (
 )
 from model import locations
 from model.checkpoint import load_checkpoint
-from model.config import CLASSES, ProcessConfig
+from model.config import CLASSES, AttentionMode, ProcessConfig
 from model.corpus import AU_REGIONS, REGIONS, AUEdit
 from model.datasets import ClipRecord, CorpusError, open_corpus
 from model.network import TwoStreamNet
@@ -82,7 +82,7 @@ class GradeSettings:
     """What to grade and how finely; the defaults grade 100 clips with the four fast methods in about 10 minutes."""
 
     methods: tuple[str, ...] = fast()
-    attention: tuple[bool, ...] = (True, False)  # inter-stream attention on, off
+    attention: tuple[AttentionMode, ...] = (AttentionMode.ON, AttentionMode.BYPASSED)  # those the model runs in
     clips: int = 100
     check_clips: int = 4  # the first clips also get the randomization cascade and the completeness check (costly)
     causal_clips: int = 50  # the first clips of the embedded corpus also get the region interventions
@@ -115,7 +115,7 @@ class GradedClip:
     flow: torch.Tensor  # (2, T-1, S, S)
     target: int
     truth: dict[str, StreamTruth] | None  # by stream; None without a corpus sidecar (only faithfulness and sanity)
-    region_dependence: dict[str, torch.Tensor] | None = None  # attention "on"/"off" -> (R,) drop of the target's
+    region_dependence: dict[str, torch.Tensor] | None = None  # attention mode -> (R,) drop of the target's
     # probability when each region's AUs are removed; None when not measured
 
 
@@ -160,19 +160,19 @@ def ground_truth(sidecar: dict, clip: ProcessedClip, settings: GradeSettings) ->
 
 # --- one clip --------------------------------------------------------------------------------------------------------
 
-def method_maps(method: str, rgb: torch.Tensor, flow: torch.Tensor, target: int, inter_stream_attention: bool,
+def method_maps(method: str, rgb: torch.Tensor, flow: torch.Tensor, target: int, attention: AttentionMode | None,
                 settings: GradeSettings) -> MapsOfModel:
     """A method's relevance maps of one clip as a function of the model: the randomization check asks again for
     every randomized copy."""
     def maps(model: TwoStreamNet) -> tuple[torch.Tensor, torch.Tensor]:
-        return attribute(model, rgb, flow, target, method, inter_stream_attention, steps=settings.ig_steps).maps()
+        return attribute(model, rgb, flow, target, method, attention, steps=settings.ig_steps).maps()
     return maps
 
 
-def target_probability(model: TwoStreamNet, target: int, inter_stream_attention: bool, batch_size: int) -> Predictor:
+def target_probability(model: TwoStreamNet, target: int, attention: AttentionMode | None, batch_size: int) -> Predictor:
     def predict(rgb: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
-            return torch.cat([model(r, f, inter_stream_attention=inter_stream_attention).softmax(1)[:, target]
+            return torch.cat([model(r, f, attention=attention).softmax(1)[:, target]
                               for r, f in zip(rgb.split(batch_size), flow.split(batch_size))])
     return predict
 
@@ -199,7 +199,7 @@ def localization_scores(maps: torch.Tensor, truth: StreamTruth, settings: GradeS
 def region_dependence(path: Path, model: TwoStreamNet, process_config: ProcessConfig, target: int
                       ) -> dict[str, torch.Tensor]:
     """How much the target-class probability drops when each facial region's AUs are removed from the clip (drawn
-    again by the corpus generator), with the attention module on and off."""
+    again by the corpus generator), in each attention mode the model runs in."""
     table = causal_effects(corpus_clip(path), model_predictors(model), process_config,
                            edits=[AUEdit(region) for region in REGIONS])
     table = table[table["class"] == CLASSES[target]].set_index(["attention", "target"])["effect"]
@@ -239,13 +239,13 @@ def faithfulness_curves(predict: Predictor, inputs: tuple[torch.Tensor, torch.Te
 
 
 def completeness_error(model: TwoStreamNet, rgb: torch.Tensor, flow: torch.Tensor, target: int,
-                       inter_stream_attention: bool, steps: int, method: str) -> float:
+                       attention: AttentionMode | None, steps: int, method: str) -> float:
     """|sum of the attributions - (f(x) - f(baseline))| / |f(x) - f(baseline)| for the target logit (baseline: the
     normalized zero that Integrated Gradients integrates from)."""
-    result = attribute(model, rgb, flow, target, method, inter_stream_attention, steps=steps)
+    result = attribute(model, rgb, flow, target, method, attention, steps=steps)
     with torch.inference_mode():
         logits = model(torch.stack([rgb, torch.zeros_like(rgb)]), torch.stack([flow, torch.zeros_like(flow)]),
-                       inter_stream_attention=inter_stream_attention)[:, target]
+                       attention=attention)[:, target]
     difference = float(logits[0] - logits[1])
     return abs(float(result.rgb.sum() + result.flow.sum()) - difference) / max(abs(difference), 1e-12)
 
@@ -261,15 +261,14 @@ def grade_clip(model: TwoStreamNet, clip: GradedClip, settings: GradeSettings, s
     graded = {name: method_named(name) for name in (*settings.methods, RANDOM)}
     fractions = torch.linspace(0, 1, settings.deletion_steps + 1)
     scores, curves = [], []
-    for attention in settings.attention:
+    for attention in [mode for mode in settings.attention if mode in model.modes] or model.modes[:1]:
         predict = target_probability(model, clip.target, attention, settings.batch_size)
         zeros = tuple(torch.zeros_like(x) for x in inputs)
         full, no_rgb, no_flow = predict(torch.stack([clip.rgb, zeros[0], clip.rgb]),
                                         torch.stack([clip.flow, clip.flow, zeros[1]])).tolist()
-        # a model without the module measures its region dependence once, as "off" (lab.intervene.model_predictors)
-        dependence = (clip.region_dependence or {}).get("on" if attention and model.attention is not None else "off")
+        dependence = (clip.region_dependence or {}).get(attention)
         for name, method in graded.items():
-            row = {"clip": clip.name, "method": name, "attention": "on" if attention else "off"}
+            row = {"clip": clip.name, "method": name, "attention": str(attention)}
             maps_of = method_maps(name, clip.rgb, clip.flow, clip.target, attention, settings)
             maps = random_maps if method.baseline else maps_of(model)
             for index, (stream, ends) in enumerate(zip(STREAMS, ((full, no_rgb), (full, no_flow)))):
@@ -464,7 +463,7 @@ VERDICT_LEGEND = (  # what the verdict columns ask, and what their words mean (t
 
 
 def attention_settings(table: pd.DataFrame) -> list[str]:
-    """The attention settings a table graded, "on" first."""
+    """The attention modes a table graded, "on" first (on, bypassed, absent: reverse alphabetical)."""
     return sorted(table.attention.unique(), reverse=True)
 
 
@@ -632,7 +631,7 @@ def verdicts(table: pd.DataFrame) -> list[str]:
     """One plain line per method and attention setting: its grouped verdicts (method_verdicts), then the small-sample
     warnings."""
     lines = []
-    for attention in sorted(table.attention.unique(), reverse=True):  # on before off
+    for attention in attention_settings(table):
         for row in method_verdicts(table, attention).to_dict("records"):
             method = row.pop("Method")
             lines.append(f"{method} (attention {attention}): "
@@ -666,12 +665,12 @@ def grade_line(grades: pd.DataFrame, method: str) -> str:
 
 def method_grades(checkpoint_name: str | None, attention: str = "on") -> dict[str, str]:
     """Each graded method of offered() -> its grade in one short line (grade_line), best first (ranked_methods), from
-    the checkpoint's shipped table for ``attention`` ("on", or "off": the module bypassed; "on" where the table has
+    the checkpoint's shipped table for ``attention`` ("on", "bypassed" or "absent"; its first mode where the table has
     no such rows); an empty dict without a shipped table. Cheap and deterministic: one CSV read."""
     table = _shipped_table(checkpoint_name)
     if table is None:
         return {}
-    attention = attention if (table.attention == attention).any() else "on"
+    attention = attention if (table.attention == attention).any() else attention_settings(table)[0]
     grades = stream_grades(table, attention)
     return {method: grade_line(grades, method) for method in _ranked(table, attention, grades)}
 
@@ -682,7 +681,7 @@ GRADE_POINTS = {"passes": 2, "weak": 1}  # anything else (fails, too few clips) 
 def ranked_methods(checkpoint_name: str | None, attention: str = "on") -> list[str]:
     """The graded methods of offered(), best first: a failed randomization check puts a method last (its maps do not
     explain this model), then the points of every criterion on both streams (passes 2, weak 1), ties in offered()
-    order. ``attention``: "on" or "off" (the module bypassed), "on" where the table has no such rows; empty without a
+    order. ``attention``: a mode, the table's first where it has no such rows; empty without a
     shipped table."""
     return list(method_grades(checkpoint_name, attention))
 

@@ -22,7 +22,7 @@ import torch
 
 from lab.dataset import read_sidecar
 from model.checkpoint import load_checkpoint
-from model.config import CLASSES, ProcessConfig
+from model.config import CLASSES, AttentionMode, ProcessConfig
 from model.corpus import (
     AU_INDEX,
     AU_NAMES,
@@ -120,17 +120,16 @@ def removal_edits(drawn_au: np.ndarray, threshold: float = PRESENT) -> list[AUEd
     return [AUEdit(target) for target in present + regions]
 
 
-def model_predictors(model: TwoStreamNet, batch_size: int = 16) -> dict[str, ClassProbabilities]:
-    """The model's class probabilities with the inter-stream attention module on and bypassed ("on", "off"; only
-    "off" when the model has no module). The model, in eval mode, is only called, never changed."""
-    def predictor(attention: bool) -> ClassProbabilities:
+def model_predictors(model: TwoStreamNet, batch_size: int = 16) -> dict[AttentionMode, ClassProbabilities]:
+    """The model's class probabilities in each attention mode it runs in (on and bypassed, or absent). The model, in
+    eval mode, is only called, never changed."""
+    def predictor(attention: AttentionMode) -> ClassProbabilities:
         @torch.inference_mode()
         def predict(rgb: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-            return torch.cat([model(r, f, inter_stream_attention=attention).softmax(1)
+            return torch.cat([model(r, f, attention).softmax(1)
                               for r, f in zip(rgb.split(batch_size), flow.split(batch_size))])
         return predict
-    settings = {"on": True, "off": False} if model.attention is not None else {"off": False}
-    return {name: predictor(attention) for name, attention in settings.items()}
+    return {mode: predictor(mode) for mode in model.modes}
 
 
 def checkpoint_predictors(folder: Path) -> tuple[dict[str, ClassProbabilities], ProcessConfig]:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from model import ablation
 from model.checkpoint import CheckpointError, read_config
-from model.config import ModelConfig, ProcessConfig
+from model.config import AttentionMode, ModelConfig, ProcessConfig
 from model.network import stream_grid
 
 ATTENTION, NO_ATTENTION = "two_stream_attention", "two_stream_no_attention"  # model.ablation's variants
@@ -28,7 +28,7 @@ def architecture_dot(config: ModelConfig, process: ProcessConfig = ProcessConfig
     both = config.streams == "both"
     attention = (f'attention [label="Inter-stream attention\\nspatial ⇄ temporal\\n'
                  f'{config.attention_heads} heads, dim {config.attention_dim}", fillcolor="#fde2b5"];'
-                 if config.inter_stream_attention and both else "")
+                 if AttentionMode.ON in config.modes else "")
     into_fusion = ("spatial -> attention; temporal -> attention; attention -> fusion;"
                    if attention else "spatial -> fusion; temporal -> fusion;")
     heads_from = "attention -> heads [style=dashed];" if attention else \
@@ -70,8 +70,8 @@ def metrics_table(checkpoints: dict[str, Path]) -> pd.DataFrame:
             rows.append({"checkpoint": name, "note": str(error)})
             continue
         model = config["model"]
-        row = {"checkpoint": name, "streams": model["streams"], "attention module": model["inter_stream_attention"],
-               "width": model["width"]}
+        row = {"checkpoint": name, "streams": model["streams"],
+               "attention module": ModelConfig.from_dict(model).attention == "on", "width": model["width"]}
         for split, values in config.get("metrics", {}).items():
             if isinstance(values, dict) and "war" in values:
                 row[f"{split} WAR"], row[f"{split} UAR"] = values["war"], values.get("uar")
@@ -93,7 +93,7 @@ def _seeds(n: int) -> str:
 
 def ablation_table(path: Path) -> pd.DataFrame | None:
     """The ablation table: model.ablation's rows, made again from the runs the file stores (so a row added since it
-    was written, such as the module switched off at inference, is there without retraining). Older files: a JSON
+    was written, such as the module bypassed at inference, is there without retraining). Older files: a JSON
     list of row objects, {"rows": [...]}, or {variant: {metric: value}}. A single seed shows its value alone."""
     data = read_ablation(path)
     if isinstance(data, dict) and isinstance(data.get("variants"), dict):
@@ -112,14 +112,14 @@ def ablation_table(path: Path) -> pd.DataFrame | None:
     return table.fillna("")
 
 
-def switched_off_note(path: Path) -> str | None:
-    """What the table cannot show: the attention model's runs were never evaluated with the module switched off."""
+def bypassed_note(path: Path) -> str | None:
+    """What the table cannot show: the attention model's runs were never evaluated with the module bypassed."""
     data = read_ablation(path)
     variants = data.get("variants") if isinstance(data, dict) else None
     entry = variants.get(ATTENTION) if isinstance(variants, dict) else None
-    if isinstance(entry, dict) and "test_attention_switched_off" not in entry:
-        return ("The attention model switched off at inference has no row: its runs were not evaluated that way "
-                "(`python -m cli.evaluate --bypass-attention` on their checkpoints would).")
+    if isinstance(entry, dict) and ablation.BYPASSED_KEY not in entry:
+        return ("The attention model bypassed at inference has no row: its runs were not evaluated that way "
+                "(`python -m cli.evaluate --attention bypassed` on their checkpoints would).")
     return None
 
 
@@ -161,10 +161,10 @@ def ablation_takeaway(path: Path) -> str | None:
         sentence += f": on this corpus the module adds {_points(difference)}, more than the seeds' spread"
     else:
         sentence += f": on this corpus the module costs {_points(difference)}, more than the seeds' spread"
-    off = variants[ATTENTION].get("test_attention_switched_off")
+    off = variants[ATTENTION].get(ablation.BYPASSED_KEY)
     if isinstance(off, dict) and "war" in off:
         cost = with_["war"] - off["war"]
-        sentence += (f"; switched off at inference it costs {_points(cost)} ({_figure(off)}): the models trained with "
+        sentence += (f"; bypassed at inference it costs {_points(cost)} ({_figure(off)}): the models trained with "
                      "it lean on it" if cost > 0 else
-                     f"; switched off at inference the same models do no worse ({_figure(off)})")
+                     f"; bypassed at inference the same models do no worse ({_figure(off)})")
     return sentence + "."

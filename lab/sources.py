@@ -18,7 +18,6 @@ from model.video import VIDEO_EXTENSIONS
 
 ATTENTION_CHECKPOINT = "two_stream_attention"
 NO_MODULE_CHECKPOINT = "two_stream_no_attention"  # the same recipe trained without the inter-stream attention
-SWITCHED_OFF_SUFFIX = "_switched_off"  # predictions of a model run with inter_stream_attention=False
 
 
 def allowed_data_roots() -> list[Path] | None:

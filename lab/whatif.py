@@ -1,5 +1,5 @@
 """What if: an embedded-corpus clip drawn again with some of its action units weakened, strengthened or removed, and
-analysed exactly like any other clip (processing, every attention variant, reliability, saliency).
+analysed exactly like any other clip (processing, the whole lineup, reliability, saliency).
 
 The Analyze page's What-if tab is layout over this module. Its "remove each AU in turn" chart is lab.intervene's
 causal_effects, the same counterfactuals that the grading's causal-agreement metric uses.
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from lab.analysis import ClipAnalysis, Variant, analyze_decoded
+from lab.analysis import ClipAnalysis, Lineup, analyze_decoded
 from lab.intervene import PRESENT, CorpusClip, causal_effects, model_predictors, rendered_video
 from lab.video_export import webm_bytes
 from model.corpus import AU_REGIONS, REGIONS, AUEdit
@@ -22,7 +22,7 @@ MAX_STRENGTH = 2.0  # a slider goes from 0 (AU removed) to twice the AU as drawn
 @dataclass(frozen=True)
 class Counterfactual:
     edits: tuple[AUEdit, ...]
-    analysis: ClipAnalysis  # the edited clip, through the same processing and variants as any clip
+    analysis: ClipAnalysis  # the edited clip, through the same processing and lineup as any clip
     video: bytes  # the edited clip as drawn (WebM), to play beside the original
     saliencies: dict = field(default_factory=dict)  # the page's explanations of the edited clip, computed once each
 
@@ -46,18 +46,18 @@ def strength_edits(strengths: dict[str, float]) -> tuple[AUEdit, ...]:
                  for name, strength in strengths.items() if strength != 1)
 
 
-def counterfactual(clip: CorpusClip, edits: tuple[AUEdit, ...], variants: list[Variant]) -> Counterfactual:
-    """The clip drawn with ``edits`` made, analysed with every variant, and its video."""
+def counterfactual(clip: CorpusClip, edits: tuple[AUEdit, ...], lineup: Lineup) -> Counterfactual:
+    """The clip drawn with ``edits`` made, analysed with the lineup, and its video."""
     video = rendered_video(replace(clip, edits=clip.edits + edits).render())
-    analysis = analyze_decoded(lambda _: video, variants, center_crop=False, name=f"{clip.name} (edited)")
+    analysis = analyze_decoded(lambda _: video, lineup, center_crop=False, name=f"{clip.name} (edited)")
     return Counterfactual(edits, analysis, webm_bytes(video.frames, video.fps))
 
 
-def removal_effects(clip: CorpusClip, variants: list[Variant], target: str) -> pd.DataFrame:
+def removal_effects(clip: CorpusClip, lineup: Lineup, target: str) -> pd.DataFrame:
     """How the probability of ``target`` changes when each AU present in the clip is removed in turn, with the
-    module on and off: columns AU (named), attention, effect."""
-    model = variants[0].model
-    table = causal_effects(clip, model_predictors(model), variants[0].process)
+    model in each attention mode it runs in: columns AU (named), attention, effect."""
+    predictor = lineup.predictor
+    table = causal_effects(clip, model_predictors(predictor.model), predictor.process)
     table = table[(table["kind"] == "au") & (table["class"] == target)]
     return pd.DataFrame({"AU": table["target"].map(au_label), "attention": table["attention"],
                          "effect": table["effect"]}).reset_index(drop=True)

@@ -2,7 +2,7 @@
 
 Trains the single-frame CNN, the spatial stream alone, the temporal stream alone, the two streams without the
 inter-stream attention module and the two streams with it (the two-stream rows with several seeds), evaluates each
-best-on-Val checkpoint on Test (the attention model also with its module switched off at inference: a row of its own
+best-on-Val checkpoint on Test (the attention model also with its module bypassed at inference: a row of its own
 in the table), and writes ``assets/results/ablation.json``. Finished runs are skipped and interrupted ones resume, so
 the command can be rerun until it completes.
 """
@@ -15,7 +15,7 @@ import numpy as np
 
 from model import realcheck
 from model.atomic import atomic_write_bytes
-from model.config import ModelConfig, TrainConfig
+from model.config import AttentionMode, ModelConfig, TrainConfig
 from model.evaluate import evaluate
 from model.train import train
 
@@ -23,13 +23,14 @@ VARIANTS = {  # name -> (description, model settings)
     "frame": ("Single-frame CNN (per-frame 2D CNN, feature grids averaged over frames)", dict(streams="frame")),
     "spatial": ("Spatial stream only (face crops through the frozen real-face network)", dict(streams="spatial")),
     "temporal": ("Temporal stream only (optical flow)", dict(streams="temporal")),
-    "two_stream_no_attention": ("Two streams, no inter-stream attention", dict(inter_stream_attention=False)),
+    "two_stream_no_attention": ("Two streams, no inter-stream attention", dict(attention="absent")),
     "two_stream_attention": ("Two streams with inter-stream attention", dict()),
 }
 MULTI_SEED = ("two_stream_no_attention", "two_stream_attention")
 REAL_FACE_ROW = "real_face_network"  # the frozen real-face network alone, read off the attention model's first seed
 REAL_FACE_DESCRIPTION = "The real-face network alone (frozen, no training on the corpus: what the video model adds to)"
-SWITCHED_OFF_ROW = "... the same models with the module switched off at inference"  # the README's wording
+BYPASSED_ROW = "... the same models with the module bypassed at inference"  # the README's wording
+BYPASSED_KEY = "test_bypassed"  # a result's Test metrics with the module bypassed
 
 
 def run_variant(name: str, seed: int, data: Path, runs: Path, epochs: int, real: Path | None = None, fold: int = 1,
@@ -44,10 +45,11 @@ def run_variant(name: str, seed: int, data: Path, runs: Path, epochs: int, real:
     train(cfg)
     result = {"variant": name, "seed": seed, "checkpoint": str(out / "best"),
               "train_seconds": json.loads((out / "best" / "config.json").read_text())["metrics"]["train_seconds"]}
-    for attention in ([True, False] if name == "two_stream_attention" else [True]):
-        _, metrics = evaluate(out / "best", data, "Test", None, inter_stream_attention=attention, workers=workers,
-                              progress=False, fold=fold, cache_dir=cache)
-        result["test" if attention else "test_attention_switched_off"] = {"war": metrics["war"], "uar": metrics["uar"]}
+    for mode in (cfg.model.modes if name == "two_stream_attention" else cfg.model.modes[:1]):
+        _, metrics = evaluate(out / "best", data, "Test", None, attention=mode, workers=workers, progress=False,
+                              fold=fold, cache_dir=cache)
+        result[BYPASSED_KEY if mode is AttentionMode.BYPASSED else "test"] = {"war": metrics["war"],
+                                                                             "uar": metrics["uar"]}
     if real is not None and name in MULTI_SEED:
         result["real"] = real_summary(realcheck.score(out / "best", real), real)
     atomic_write_bytes(out / "result.json", json.dumps(result, indent=2).encode())
@@ -114,7 +116,7 @@ def ablation_table(runs: Path, command: str, previous: dict | None = None) -> di
         if rows:
             entry = {"description": description, "runs": rows, "test": summarize(rows)}
             if name == "two_stream_attention":
-                entry["test_attention_switched_off"] = summarize(rows, "test_attention_switched_off")
+                entry[BYPASSED_KEY] = summarize(rows, BYPASSED_KEY)
             if all("real" in r for r in rows):
                 entry["real"] = summarize(rows, "real", metrics=("accuracy",))
                 if all("per_class" in r["real"] for r in rows):  # the mean over seeds of each class's accuracy
@@ -128,24 +130,24 @@ def ablation_table(runs: Path, command: str, previous: dict | None = None) -> di
 
 
 def table_rows(variants: dict) -> list[dict]:
-    """The model card's table: one line per variant, and after the attention model its runs switched off at
+    """The model card's table: one line per variant, and after the attention model its runs bypassed at
     inference (the same checkpoints evaluated with the module bypassed), where they were evaluated so."""
     lines = []
     for entry in variants.values():
         lines.append(row(entry))
-        if "test_attention_switched_off" in entry:
-            lines.append(row(entry, "test_attention_switched_off"))
+        if BYPASSED_KEY in entry:
+            lines.append(row(entry, BYPASSED_KEY))
     return lines
 
 
 def row(entry: dict, key: str = "test") -> dict:
-    """One line of the model card's table (``key``: "test", or "test_attention_switched_off" for the module switched
-    off at inference); no "± 0.000" for a single seed."""
+    """One line of the model card's table (``key``: "test", or BYPASSED_KEY for the module bypassed
+    at inference); no "± 0.000" for a single seed."""
     def spread(summary: dict, metric: str) -> str:
         mean = f"{summary[metric]:.3f}"
         return mean if len(summary["seeds"]) == 1 else f"{mean} ± {summary[metric + '_std']:.3f}"
 
-    description = SWITCHED_OFF_ROW if key == "test_attention_switched_off" else entry["description"]
+    description = BYPASSED_ROW if key == BYPASSED_KEY else entry["description"]
     line = {"model": description + (" (previous release, not retrained)" if entry.get("previous_release") else ""),
             "seeds": len(entry[key]["seeds"]), "Test WAR": spread(entry[key], "war"),
             "Test UAR": spread(entry[key], "uar")}

@@ -20,14 +20,16 @@ from model.network import PACKAGE_WEIGHTS, TwoStreamNet
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 
-LEGACY_MODEL_KEYS = {"frames": {"type": "integer"}, "size": {"type": "integer"}}  # ProcessConfig's now (from_dict)
+LEGACY_MODEL_KEYS = {"frames": {"type": "integer"}, "size": {"type": "integer"},  # ProcessConfig's now (from_dict)
+                     "inter_stream_attention": {"type": "boolean"}}  # ModelConfig.attention's name before
+
 CONFIG_SCHEMA = {
     "type": "object",
     "required": ["format", "model", "process", "classes"],
     "properties": {
         "format": {"const": "two-stream-fer/1"},
         "classes": {"type": "array", "items": {"type": "string"}, "minItems": 2},
-        "model": {"type": "object", "required": ["num_classes", "width", "streams", "inter_stream_attention"],
+        "model": {"type": "object", "required": ["num_classes", "width", "streams"],
                   "properties": {**schema(ModelConfig), **LEGACY_MODEL_KEYS}, "additionalProperties": False},
         "process": {"type": "object", "required": ["frames", "size", "flow"], "properties": schema(ProcessConfig),
                     "additionalProperties": False},

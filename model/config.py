@@ -7,9 +7,29 @@ choices, from which the commands make their flags (cli/common.py) and the checkp
 from __future__ import annotations
 
 from dataclasses import Field, asdict, dataclass, field, fields
+from enum import StrEnum
 
 CLASSES = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 SPLITS = ("Train", "Val", "Test")
+
+
+class AttentionMode(StrEnum):
+    """How the inter-stream attention module takes part in a forward pass: the switch's one name everywhere (flags,
+    tables, folders, the pages)."""
+
+    ON = "on"  # the module exists and is used
+    BYPASSED = "bypassed"  # the module exists and this pass skips it; its trained weights stay
+    ABSENT = "absent"  # the model was trained without it
+
+    @property
+    def label(self) -> str:
+        """How a page or a table row names the mode."""
+        return {"on": "attention on", "bypassed": "attention bypassed", "absent": "no attention module"}[self]
+
+    @property
+    def suffix(self) -> str:
+        """Of a folder of predictions made in this mode ("" for the model's own mode, ON or ABSENT)."""
+        return "_bypassed" if self is AttentionMode.BYPASSED else ""
 
 
 def setting(default, help: str, *, minimum: float | None = None, maximum: float | None = None,
@@ -108,9 +128,18 @@ class ModelConfig:
                                  "clip's mean flow magnitude (network units): a still face is read by the real-face "
                                  "network alone, since the motion stream has nothing to add (0: always corrected)",
                                  minimum=0)
-    inter_stream_attention: bool = setting(True, "whether the module exists at all (the no-attention recipe has none)")
+    attention: str = setting("on", "whether the inter-stream attention module exists (\"absent\": the "
+                             "no-attention recipe); a model that has it can still be run with it bypassed",
+                             choices=("on", "absent"))
     stream_heads: bool = setting(True, "a classifier per stream as an extra loss (\"both\" only; train sets it from "
                                        "stream_loss)")
+
+    @property
+    def modes(self) -> tuple[AttentionMode, ...]:
+        """The attention modes a model of this shape can run in; its own mode first."""
+        if self.streams != "both" or self.attention == "absent":
+            return (AttentionMode.ABSENT,)
+        return (AttentionMode.ON, AttentionMode.BYPASSED)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -120,6 +149,8 @@ class ModelConfig:
         # defaults for configs saved before these fields; keys no longer here (frames, size: now ProcessConfig's) drop
         values = {"stream_heads": False, "spatial_backbone": "cnn", "real_face_prior": False, "motion_gate": 0.0,
                   **values}
+        if "inter_stream_attention" in values:  # its name before AttentionMode
+            values["attention"] = "on" if values.pop("inter_stream_attention") else "absent"
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
 

@@ -21,14 +21,14 @@ from sklearn.metrics import (
 from model.atomic import atomic_write_bytes
 from model.checkpoint import load_checkpoint
 from model.clipset import ClipSet, load_clipset
-from model.config import CLASSES
+from model.config import CLASSES, AttentionMode
 from model.datasets import ClipRecord, CorpusError, open_corpus
 from model.parallel import gather_shares, is_writer, my_share, write_output
 
 
 @torch.inference_mode()
 def predict_clipset(model: torch.nn.Module, clips: ClipSet, device: torch.device | str = "cpu",
-                    inter_stream_attention: bool = True, batch_size: int = 32,
+                    attention: AttentionMode | None = None, batch_size: int = 32,
                     faces: torch.Tensor | None = None, real_face_only: bool = False) -> np.ndarray:
     """Class probabilities (N, classes) for every clip of the set (``faces``: see read_faces); with
     ``real_face_only``, the frozen real-face network's alone (what the video model starts from)."""
@@ -37,7 +37,7 @@ def predict_clipset(model: torch.nn.Module, clips: ClipSet, device: torch.device
         index = torch.arange(start, min(start + batch_size, len(clips)))
         rgb, flow, _ = clips.batch(index)
         read = None if faces is None else faces[index].float().to(device)
-        output = model.outputs(rgb.to(device), flow.to(device), inter_stream_attention=inter_stream_attention,
+        output = model.outputs(rgb.to(device), flow.to(device), attention=attention,
                                faces=read)
         probs.append((output.real_face if real_face_only else output.logits).softmax(1).cpu())
     return torch.cat(probs).numpy()
@@ -105,7 +105,7 @@ def format_confusion(confusion: list[list[int]]) -> str:
     return table.to_string()
 
 
-def evaluate(checkpoint: Path, data: Path, split: str, out: Path | None, inter_stream_attention: bool = True,
+def evaluate(checkpoint: Path, data: Path, split: str, out: Path | None, attention: AttentionMode | None = None,
              workers: int = 2, progress: bool = True, fold: int = 1, cache_dir: Path | None = None,
              real_face_only: bool = False) -> tuple[pd.DataFrame, dict | None]:
     """The prediction table of every clip of a split (written to ``out`` when given) and its metrics (None when the
@@ -120,7 +120,7 @@ def evaluate(checkpoint: Path, data: Path, split: str, out: Path | None, inter_s
     if share:  # empty when there are fewer clips than ranks
         clips = load_clipset(share, process, cache_dir=cache_dir, workers=workers, desc=split,
                              progress=progress and is_writer())
-        share_probs = list(predict_clipset(model, clips, inter_stream_attention=inter_stream_attention,
+        share_probs = list(predict_clipset(model, clips, attention=attention,
                                            real_face_only=real_face_only))
     probs = np.stack(gather_shares(share_probs))
     table = predictions_table(records, probs, data)

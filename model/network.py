@@ -13,7 +13,7 @@ of the fields before it: the displacement since the first frame, which holds an 
 rest of the clip instead of showing it only in the few fields of its onset. The inter-stream attention module lets
 every spatio-temporal token of one stream attend to all tokens of the other (queries from one stream, keys and values
 from the other, both directions, through a narrow bottleneck as in CAST), and adds the result back residually. It is
-switched per call (``inter_stream_attention=False`` bypasses it), never by changing module state, so one model object
+switched per call (``attention=AttentionMode.BYPASSED`` skips it), never by changing module state, so one model object
 can serve many sessions at once.
 
 Pooling averages over time only and keeps the S' x S' grid: the crops are aligned faces, so *where* something moves
@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from model import faceapi_backbone, fer_backbone
-from model.config import CLASSES, ModelConfig, ProcessConfig
+from model.config import CLASSES, AttentionMode, ModelConfig, ProcessConfig
 
 PACKAGE_WEIGHTS = "spatial.backbone."  # tensors loaded from a registry package at set-up time, never checkpointed
 SPATIAL_STAGES = 4  # a stream's stride-2 spatial stages: its token grid is S/16 on a side
@@ -313,7 +313,7 @@ class TwoStreamNet(nn.Module):
         self.displacement_scale = process.displacement_scale
         channels = self.spatial_grid.channels
         self.attention = None
-        if config.streams == "both" and config.inter_stream_attention:
+        if AttentionMode.ON in config.modes:
             self.attention = InterStreamAttention(channels, config.attention_dim, config.attention_heads,
                                                   self.spatial_grid.tokens, self.temporal_grid.tokens)
         per_stream = channels * self.spatial_grid.regions  # pooling over time keeps the face grid
@@ -344,15 +344,31 @@ class TwoStreamNet(nn.Module):
         motion = magnitude.mean(dim=(1, 2, 3))[:, None].square()
         return motion / (motion + gate * gate)
 
-    def forward(self, rgb: torch.Tensor, flow: torch.Tensor, inter_stream_attention: bool = True,
+    @property
+    def modes(self) -> tuple[AttentionMode, ...]:
+        """The attention modes this model runs in, its own first: on and bypassed, or absent."""
+        return self.config.modes
+
+    def mode(self, attention: AttentionMode | str | None = None) -> AttentionMode:
+        """The mode a pass asked for ``attention`` runs in: the model's own for None; one it cannot run in is a
+        ValueError (bypassing a module the model does not have is nothing to compare with)."""
+        if attention is None:
+            return self.modes[0]
+        mode = AttentionMode(attention)
+        if mode not in self.modes:
+            raise ValueError(f"this model runs with attention {' or '.join(self.modes)}, not {mode}")
+        return mode
+
+    def forward(self, rgb: torch.Tensor, flow: torch.Tensor, attention: AttentionMode | str | None = None,
                 faces: torch.Tensor | None = None) -> torch.Tensor:
         """Class logits (B, num_classes): the prediction, all that Captum's methods differentiate (see outputs)."""
-        return self.outputs(rgb, flow, inter_stream_attention, faces).logits
+        return self.outputs(rgb, flow, attention, faces).logits
 
-    def outputs(self, rgb: torch.Tensor, flow: torch.Tensor, inter_stream_attention: bool = True,
+    def outputs(self, rgb: torch.Tensor, flow: torch.Tensor, attention: AttentionMode | str | None = None,
                 faces: torch.Tensor | None = None) -> NetworkOutput:
-        """Everything one pass computes. ``faces`` is the real-face stream's ``read_faces(rgb)``, when the caller
-        already has it."""
+        """Everything one pass computes, in the attention mode asked for (None: the model's own). ``faces`` is the
+        real-face stream's ``read_faces(rgb)``, when the caller already has it."""
+        use_attention = self.mode(attention) is AttentionMode.ON
         evidence = []
         if self.reads_faces:
             s, real_face = self.spatial(rgb, faces)
@@ -360,10 +376,10 @@ class TwoStreamNet(nn.Module):
         else:
             s = self.spatial(rgb) if self.spatial is not None else None
         t = self.temporal(with_displacement(flow, self.displacement_scale)) if self.temporal is not None else None
-        attention = None
-        if inter_stream_attention and self.attention is not None:
+        weights = None
+        if use_attention:
             s, t, s_weights, t_weights = self.attention(s, t)
-            attention = AttentionWeights(s_weights, t_weights, self.spatial_grid, self.temporal_grid)
+            weights = AttentionWeights(s_weights, t_weights, self.spatial_grid, self.temporal_grid)
         pooled = [x.mean(dim=2).flatten(1) for x in (s, t) if x is not None]  # over time; the face grid stays
         features = self.fc(self.fusion(torch.cat(pooled + evidence, dim=1)))
         logits = self.classifier(features)
@@ -371,4 +387,4 @@ class TwoStreamNet(nn.Module):
             logits = evidence[0] + self.motion_weight(flow) * logits
         heads = self.stream_heads if self.stream_heads is not None else []
         return NetworkOutput(logits=logits, stream_logits=tuple(head(x) for head, x in zip(heads, pooled)),
-                             attention=attention, features=features, real_face=evidence[0] if evidence else None)
+                             attention=weights, features=features, real_face=evidence[0] if evidence else None)

@@ -62,11 +62,13 @@ class RealFaceReading:
 
 
 @torch.inference_mode()
-def read(model: TwoStreamNet, rgb: torch.Tensor) -> RealFaceReading | None:
-    """The reading of one clip's (3, T, S, S) network input; None for a model without a real-face network."""
+def read(model: TwoStreamNet, rgb: torch.Tensor, faces: torch.Tensor | None = None) -> RealFaceReading | None:
+    """The reading of one clip's (3, T, S, S) network input (``faces``: its ``read_faces``, when the caller has it);
+    None for a model without a real-face network."""
     if not model.reads_faces:
         return None
-    each = model.spatial.network_evidence(model.spatial.read_faces(rgb[None]))[:, 0]  # (networks, T, classes)
+    faces = model.spatial.read_faces(rgb[None]) if faces is None else faces
+    each = model.spatial.network_evidence(faces)[:, 0]  # (networks, T, classes)
     log_probs = each.mean(dim=0)
     return RealFaceReading(model.config.spatial_backbone, log_probs.exp().numpy(),
                            log_probs.mean(dim=0).softmax(dim=0).numpy(),

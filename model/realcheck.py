@@ -20,8 +20,7 @@ import pandas as pd
 from model import locations
 from model.atomic import atomic_write_bytes
 from model.config import CLASSES
-from model.predict import predict_file
-from model.processing import NoFaceError
+from model.predict import NoFace, Predictor
 from model.realfaces import RealFacesError
 from model.reliability import UNSURE, confidence_cutoff
 
@@ -33,13 +32,11 @@ def score(checkpoint: Path, data: Path | None = None) -> pd.DataFrame:
     index = data / "realfaces.json"
     if not index.is_file():
         raise RealFacesError(f"{data} is not a real-face set (no realfaces.json): run `make realfaces` first")
-    rows = []
+    rows, predictor = [], Predictor.load(checkpoint)
     for clip in json.loads(index.read_text())["clips"]:
-        found = True
-        try:
-            result = predict_file(data / clip["file"], checkpoint)
-        except NoFaceError:  # as the app does: the frame centre, and the reliability panel says so
-            result, found = predict_file(data / clip["file"], checkpoint, center_crop=True), False
+        # as the app offers: the frame centre where no face is found, and the reliability panel says so
+        prediction = predictor.predict_file(data / clip["file"], NoFace.CENTRE, modes=predictor.model.modes[:1])
+        found, result = not prediction.clip.stats["center_crop"], prediction.to_dict()
         real_face = result["real_face"] or {}
         rows.append({"clip": clip["id"], "person": clip["person"], "kind": clip["kind"], "label": clip["label"],
                      "face_found": found, "prediction": result["prediction"],

@@ -31,8 +31,10 @@ from safetensors.torch import save as save_bytes
 from model.atomic import atomic_write_bytes
 from model.checkpoint import load_checkpoint
 from model.clipset import ClipSet, load_clipset
+from model.config import AttentionMode
 from model.datasets import open_corpus
 from model.evaluate import read_faces
+from model.network import NetworkOutput
 
 CALIBRATION_FILE = "reliability.safetensors"
 UNFAMILIAR_QUANTILE = 0.99  # farther than this share of the calibration clips: unlike what the model was checked on
@@ -193,19 +195,16 @@ def assess(stats: dict, unfamiliarity: float | None, confidence: float | None = 
 
 
 @torch.inference_mode()
-def judge(model: torch.nn.Module, calibration: Calibration | None, rgb: torch.Tensor, flow: torch.Tensor, stats: dict,
-          inter_stream_attention: bool = True) -> tuple[np.ndarray, Reliability]:
-    """One clip's class probabilities and how far they can be trusted (``rgb``, ``flow``: model.processing.to_tensors;
-    ``stats``: the processed clip's)."""
-    output = model.outputs(rgb[None], flow[None], inter_stream_attention=inter_stream_attention)
+def judge(output: NetworkOutput, calibration: Calibration | None, stats: dict) -> Reliability:
+    """How far one clip's answer can be trusted, from its forward pass (a batch of one) and its processed clip's
+    ``stats`` (``calibration``: the checkpoint's, for a pass in the model's own mode)."""
     unfamiliar = None if calibration is None else float(calibration.unfamiliarity(output.features)[0])
-    probabilities = output.logits.softmax(1)[0].numpy()
     cutoff = MIN_CONFIDENCE if calibration is None else calibration.min_confidence
-    return probabilities, assess(stats, unfamiliar, float(probabilities.max()), cutoff)
+    return assess(stats, unfamiliar, float(output.logits.softmax(1).max()), cutoff)
 
 
 @torch.inference_mode()
-def clip_outputs(model: torch.nn.Module, clips: ClipSet, inter_stream_attention: bool = True,
+def clip_outputs(model: torch.nn.Module, clips: ClipSet, attention: AttentionMode | None = None,
                  batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     """The features the classifier reads, (N, C), and the class probabilities, (N, classes), of every clip of a set."""
     faces = read_faces(model, clips)
@@ -213,7 +212,7 @@ def clip_outputs(model: torch.nn.Module, clips: ClipSet, inter_stream_attention:
     for start in range(0, len(clips), batch_size):
         index = torch.arange(start, min(start + batch_size, len(clips)))
         rgb, flow, _ = clips.batch(index)
-        output = model.outputs(rgb, flow, inter_stream_attention=inter_stream_attention,
+        output = model.outputs(rgb, flow, attention=attention,
                                faces=None if faces is None else faces[index].float())
         features.append(output.features)
         probabilities.append(output.logits.softmax(1))

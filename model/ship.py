@@ -3,7 +3,7 @@
 Copies the best checkpoints of the two shipped recipes (with and without the inter-stream attention module) of one
 training seed (by default the seed whose attention model is best on Val; Test plays no part in the choice), records
 their Test metrics in their configs, writes their prediction tables for Train, Val and Test (and the attention model's
-with the module switched off), and copies a few corpus clips as samples. Everything the lab shows instantly comes
+with the module bypassed), and copies a few corpus clips as samples. Everything the lab shows instantly comes
 from here, and this command reproduces it.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from model import locations, reliability
 from model.atomic import atomic_write_bytes
 from model.checkpoint import CONFIG, WEIGHTS, read_config
-from model.config import SPLITS
+from model.config import SPLITS, ModelConfig
 from model.corpus import corpus_index
 from model.evaluate import evaluate
 
@@ -28,14 +28,14 @@ def ship_checkpoint(run: Path, name: str, data: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run / "best" / WEIGHTS, target / WEIGHTS)
     config = read_config(run / "best")
-    switches = [True, False] if config["model"]["inter_stream_attention"] else [True]
-    for attention in switches:
-        folder = locations.assets() / "predictions" / (name if attention else f"{name}_switched_off")
+    modes = ModelConfig.from_dict(config["model"]).modes
+    for mode in modes:
+        folder = locations.assets() / "predictions" / f"{name}{mode.suffix}"
         for split in SPLITS:
-            _, metrics = evaluate(run / "best", data, split, folder / f"{split}.csv", inter_stream_attention=attention)
-            if attention:
+            _, metrics = evaluate(run / "best", data, split, folder / f"{split}.csv", attention=mode)
+            if mode is modes[0]:
                 config["metrics"][split.lower()] = {"war": metrics["war"], "uar": metrics["uar"]}
-            print(f"{name} {'on ' if attention else 'off'} {split}: WAR {metrics['war']:.4f} UAR {metrics['uar']:.4f}")
+            print(f"{name} ({mode.label}) {split}: WAR {metrics['war']:.4f} UAR {metrics['uar']:.4f}")
     atomic_write_bytes(target / CONFIG, json.dumps(config, indent=2).encode())
     real = locations.realfaces() if (locations.realfaces() / "realfaces.json").is_file() else None
     calibration = reliability.calibrate(target, data, real)  # the reliability panel's unfamiliarity score

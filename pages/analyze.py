@@ -18,9 +18,10 @@ from lab import attention as attention_maps
 from lab.attribution import method_named, offered
 from lab.intervene import drawable_clip
 from lab.video_export import browser_playable
+from model.config import AttentionMode
 
 SAMPLE, UPLOAD, CORPUS = "Shipped sample", "Upload a video", "Corpus clip"
-PREDICTED = "predicted"  # the target option that follows the prediction of the variant shown
+PREDICTED = "predicted"  # the target option that follows the prediction of the attention mode shown
 KEPT = {"persist_state": "session", "bind": "query-params"}  # in the address bar, and kept across pages
 
 chosen = ui.selection()
@@ -28,8 +29,7 @@ loaded = ui.current_model(chosen)
 if loaded is None:
     st.stop()
 model, process, _ = loaded
-variants = analysis.attention_variants(model, process, ui.model_without_module(chosen),
-                                      ui.load_calibration(chosen.checkpoint))
+lineup = ui.lineup(chosen, model, process)
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,12 @@ def kept_file(source: str, name: str | None = None, data: bytes | None = None) -
 def bytes_picked(source: str, name: str, data: bytes) -> Picked:
     digest = ui.content_digest(data)
     return Picked((source, digest), name, digest,
-                  lambda crop: analysis.analyze_upload(data, name, variants, center_crop=crop), None)
+                  lambda crop: analysis.analyze_upload(data, name, lineup, center_crop=crop), None)
 
 
 def file_picked(clip_id: tuple, path: Path, name: str | None = None) -> Picked:
     return Picked(clip_id, name or path.name, ui.file_digest(path),
-                  lambda crop: analysis.analyze_file(path, variants, center_crop=crop, name=name), path)
+                  lambda crop: analysis.analyze_file(path, lineup, center_crop=crop, name=name), path)
 
 
 def pick_clip(where) -> Picked | None:
@@ -133,7 +133,7 @@ def key_of(picked: Picked) -> ui.ClipKey:
 def analyzed(picked: Picked, key: ui.ClipKey) -> analysis.ClipAnalysis | None:
     """The clip's analysis (shared by every session), or None after a one-line error."""
     try:
-        return ui.queued(lambda: ui.shared_analysis(key, tuple(v.label for v in variants), picked.run),
+        return ui.queued(lambda: ui.shared_analysis(key, lineup.columns, picked.run),
                          "Processing the clip: face track, crops, optical flow, prediction…")
     except ui.NoFaceError as error:
         st.error(str(error))
@@ -167,12 +167,13 @@ if result is None:
     st.stop()
 file_stem = Path(picked.name).stem  # download names such as happy_test_00012-face-crops.png
 
-has_module = model.attention is not None
+has_module = len(model.modes) > 1  # a module that can be bypassed
 summary, verdict, switch = st.columns([2, 5, 2], vertical_alignment="center")
 attention_on = switch.toggle("Inter-stream attention", value=True, key="attention", disabled=not has_module, **KEPT,
                              help="Off: the same trained model answers with its inter-stream attention module "
                                   "left out, so you see what the module changes.")
-column = variants[0].label if attention_on or not has_module else "attention off"
+mode = model.modes[0] if attention_on else AttentionMode.BYPASSED  # the attention mode shown
+column = mode.label
 probabilities = result.probabilities[column]
 predicted = str(probabilities.idxmax())
 reliable = result.reliability.reliable
@@ -202,8 +203,9 @@ if tab_prediction.open:
     with tab_prediction:
         bars, checks = st.columns([3, 2])
         bars.plotly_chart(figures.probability_bars(result.probabilities), key="probabilities")
-        bars.caption("Attention on / off: the same model with its module used or left out. Trained without the "
-                     "module: the same recipe trained with no module at all (checkpoint two_stream_no_attention).")
+        bars.caption("Attention on / bypassed: the same trained model with its module used or skipped. Trained "
+                     "without the module: the same recipe trained with no module at all (checkpoint "
+                     "two_stream_no_attention).")
         if truth is not None:
             checks.video(str(browser_playable(picked.path)), format="video/webm", loop=True, autoplay=True,
                          muted=True)
@@ -245,7 +247,7 @@ if tab_processing.open:
 
 
 def explanation_key(method: str, target: int, steps: int | None) -> ui.ExplanationKey:
-    return ui.ExplanationKey(clip_key, method, target, attention_on, steps if method_named(method).has_steps else None)
+    return ui.ExplanationKey(clip_key, method, target, mode, steps if method_named(method).has_steps else None)
 
 
 def explanation_of(method: str, target: int, steps: int | None) -> explain.Explanation:
@@ -253,7 +255,6 @@ def explanation_of(method: str, target: int, steps: int | None) -> explain.Expla
                      f"Computing {method} for both streams…")
 
 
-mode = "on" if attention_on else "off"  # the grading tables name the module bypassed "off"
 grades = ui.method_grades(chosen.checkpoint_name, mode)  # best first
 ranked = list(grades)
 methods = ranked + [m for m in offered() if m not in grades]  # the picker lists them by grade
@@ -267,7 +268,7 @@ if tab_saliency.open:
         method = controls.selectbox("Method", methods, index=methods.index(best_method), key="method", **KEPT)
         if ranked and method == best_method:
             controls.caption(f"Opens on {best_method}: the best graded of the methods for this checkpoint with the "
-                             f"module {'on' if attention_on or not has_module else 'switched off'} (ranked on the "
+                             f"{mode.label} (ranked on the "
                              "Explanation quality page's verdicts).")
         controls.caption("**How far it can be trusted here:** "
                          + grades.get(method, "not graded for this checkpoint (see the Explanation quality page)."))
@@ -358,7 +359,7 @@ if tab_whatif.open:
                 cached = st.session_state.get("whatif_counterfactual")
                 if cached is None or cached[0] != (picked.clip_id, edits):
                     cached = ((picked.clip_id, edits), ui.queued(
-                        lambda: whatif.counterfactual(drawable, edits, variants),
+                        lambda: whatif.counterfactual(drawable, edits, lineup),
                         "Drawing the edited clip and analysing it…"))
                     st.session_state["whatif_counterfactual"] = cached
                 edited = cached[1].analysis
@@ -375,12 +376,12 @@ if tab_whatif.open:
                 if st.toggle(f"Explain the edited clip ({method}, the Saliency tab's method)", key="whatif_explain"):
                     saliencies = cached[1].saliencies  # per (method, target, attention): a rerun does not recompute
                     target = ui.CLASSES.index(predicted)
-                    if (method, target, attention_on) not in saliencies:
-                        saliencies[method, target, attention_on] = ui.queued(
-                            lambda: explain.explain(model, edited, method, target, attention_on,
+                    if (method, target, mode) not in saliencies:
+                        saliencies[method, target, mode] = ui.queued(
+                            lambda: explain.explain(model, edited.prediction, method, target, mode,
                                                     method_named(method).steps),
                             f"Computing {method} on the edited clip…")
-                    saliency = saliencies[method, target, attention_on]
+                    saliency = saliencies[method, target, mode]
                     apex = saliency.most_relevant_frame()
                     st.image(explain.frame_panel(saliency, apex, legend=True), width="content",
                              caption=f"{method} on the edited clip for {predicted}, frame {apex} (its most "
@@ -388,7 +389,7 @@ if tab_whatif.open:
             else:
                 edited_column.info("Move a slider to draw the clip again with that action unit changed.")
             if st.button("Remove each action unit in turn", key="whatif_removals"):
-                effects = ui.queued(lambda: whatif.removal_effects(drawable, variants, predicted),
+                effects = ui.queued(lambda: whatif.removal_effects(drawable, lineup, predicted),
                                     "Drawing the clip once per action unit…")
                 st.session_state["whatif_removal_effects"] = (picked.clip_id, predicted, effects)
             removals = st.session_state.get("whatif_removal_effects")
@@ -401,8 +402,8 @@ if tab_attention.open:
         if weights is None:
             st.info("This model has no inter-stream attention module.")
             st.stop()
-        if not attention_on:
-            st.info("The module is switched off for the prediction above; these are its weights when it is on.")
+        if mode is AttentionMode.BYPASSED:
+            st.info("The module is bypassed for the prediction above; these are its weights when it is on.")
         direction = st.radio("Direction", list(attention_maps.DIRECTIONS), horizontal=True, key="direction", **KEPT,
                              format_func=lambda d: "appearance asks motion" if d == "spatial_to_temporal"
                              else "motion asks appearance")

@@ -22,9 +22,9 @@ tcav_file = sources.results_file("concepts", chosen.checkpoint_name)
 dependence_file = sources.results_file("interventions", chosen.checkpoint_name)
 missing = [f for f in (tcav_file, dependence_file) if not f.is_file()]
 if missing:
-    st.info(f"No precomputed results for {chosen.checkpoint_name}. Compute them with `python -m lab.intervene "
+    st.info(f"No precomputed results for {chosen.checkpoint_name}. Compute them with `python -m cli.intervene "
             f"--checkpoint CKPT --data data/corpus --split Test --count 70 --out effects.csv --summary "
-            f"{dependence_file}` and `python -m lab.concepts --checkpoint CKPT --data data/corpus --out {tcav_file}`.")
+            f"{dependence_file}` and `python -m cli.concepts --checkpoint CKPT --data data/corpus --out {tcav_file}`.")
     st.stop()
 
 comparison = concepts.compare_with_interventions(pd.read_csv(tcav_file), pd.read_csv(dependence_file))

@@ -1,10 +1,11 @@
-"""Confusion matrices of every split, attention on vs off, and the clips behind each cell."""
+"""Confusion matrices of every split, attention on vs bypassed, and the clips behind each cell."""
 from functools import partial
 
 import streamlit as st
 
 from app import ui
 from lab import conditions, confusion, figures
+from model.config import AttentionMode
 
 KEEP = "session"  # the page's choices survive opening a clip in Analyze and coming back
 EVALUATED = "cm_evaluated"  # (confusion.evaluation_key, tables) of the evaluation a click ran in this session
@@ -15,33 +16,35 @@ loaded = ui.current_model(chosen)
 corpus = ui.open_data(chosen) if loaded else None
 if loaded is None or corpus is None:
     st.stop()
-switches = (True, False) if loaded[0].attention is not None else (True,)  # attention off: only with the module
+modes = loaded[0].modes  # its own first; bypassed only for a model with the module
+own = modes[0]
 
 
-def load_tables() -> dict[bool, dict] | None:
-    """{attention on?: {split: table}}: shipped, cached or evaluated in this session at once, else evaluated after one
-    click (both switch positions together, so the comparison below needs no second click). What a click evaluated
+def load_tables() -> dict[AttentionMode, dict] | None:
+    """{attention mode: {split: table}}: shipped, cached or evaluated in this session at once, else evaluated after
+    one click (every mode together, so the comparison below needs no second click). What a click evaluated
     is kept in the session, so the button gives way to the results for good."""
     args = (chosen.checkpoint_name, chosen.checkpoint, corpus, chosen.embedded)
     kept = st.session_state.get(EVALUATED)
     if kept is not None and kept[0] == confusion.evaluation_key(chosen.checkpoint, corpus):
         return kept[1]
-    found = {on: confusion.prediction_tables(*args, on, compute=False) for on in switches}
-    missing = [on for on, tables in found.items() if tables is None]
+    found = {mode: confusion.prediction_tables(*args, mode, compute=False) for mode in modes}
+    missing = [mode for mode, tables in found.items() if tables is None]
     if not missing:
         return found
     ask = st.empty()
     with ask.container():
         st.info("No predictions of this checkpoint on this corpus yet: evaluate it once" +
-                (" (attention on and off)" if len(switches) == 2 else "") + ", the result is cached.")
+                (" (attention on and bypassed)" if len(modes) == 2 else "") + ", the result is cached.")
         clicked = st.button(f"Evaluate {chosen.checkpoint_name} on every split of this corpus", key="evaluate")
     if not clicked:
         return None
     ask.empty()  # the button has done its job: the results take its place
     with st.status("Evaluating…", expanded=True) as status:
-        for on in missing:
-            found[on] = confusion.prediction_tables(*args, on, on_split=lambda split, done, total, on=on: status.update(
-                label=f"Evaluating {split}, attention {'on' if on else 'off'} ({done + 1}/{total})…"))
+        for mode in missing:
+            found[mode] = confusion.prediction_tables(*args, mode, on_split=lambda split, done, total, mode=mode:
+                                                      status.update(label=f"Evaluating {split}, {mode.label} "
+                                                                          f"({done + 1}/{total})…"))
         status.update(label="Evaluated", state="complete", expanded=False)
     st.session_state[EVALUATED] = (confusion.evaluation_key(chosen.checkpoint, corpus), found)  # the latest only
     return found
@@ -57,10 +60,10 @@ def select_clicked_cell(split: str, cells: dict) -> None:
 tables = load_tables()
 if tables is None:
     st.stop()
-per_split = confusion.confusion_by_split(tables[True])
+per_split = confusion.confusion_by_split(tables[own])
 cells = confusion.cells(per_split)
 listed = confusion.listed_clips(corpus)
-covered = confusion.coverage(tables[True], listed)
+covered = confusion.coverage(tables[own], listed)
 normalized = st.radio("Show", ("row-normalized", "counts"), horizontal=True, key="cm_scale",
                       persist_state=KEEP) == "row-normalized"
 matrices = st.container()  # drawn here, filled below once the selected cell is known (it is outlined)
@@ -68,7 +71,7 @@ if note := confusion.coverage_note(covered, corpus.root):
     st.info(note)
 
 if st.toggle("Accuracy by condition (the embedded corpus's ground truth)", key="cm_conditions", persist_state=KEEP):
-    by_condition = ui.accuracy_by_condition(tables[True], str(corpus.root))
+    by_condition = ui.accuracy_by_condition(tables[own], str(corpus.root))
     if by_condition.empty:
         st.info("These clips carry no ground-truth conditions: only the embedded corpus records occluders and "
                 "expression intensities beside its clips.")
@@ -87,7 +90,7 @@ if cells:
                         key="cm_cell", persist_state=KEEP,
                         format_func=lambda c: f"{c[0]}: {c[1]} → {c[2]} ({cells[c]} of {per_split[c[0]].clips})")
     split, true_class, predicted_class = cell
-    clips = confusion.cell_table(tables[True][split], true_class, predicted_class, corpus.root, listed)
+    clips = confusion.cell_table(tables[own][split], true_class, predicted_class, corpus.root, listed)
     options = confusion.condition_options(clips)
     wanted = {}
     for column, (condition, values) in zip(st.columns(len(options)) if options else [], options.items()):
@@ -138,22 +141,23 @@ with matrices:
         with st.expander("Per class: precision, recall, F1 and support (clips)"):  # the full width: nothing cut off
             st.table(confusion.per_class_by_split(per_split).style.format(precision=2))
 
-if False in tables:
-    st.subheader("Attention on vs off")
+if AttentionMode.BYPASSED in tables:
+    st.subheader("Attention on vs bypassed")
     st.caption("The same model with its inter-stream attention module used, and bypassed at inference.")
-    off = confusion.confusion_by_split(tables[False])
+    off = confusion.confusion_by_split(tables[AttentionMode.BYPASSED])
     labelled = [s for s, r in per_split.items() if r.counts is not None and s in off and off[s].counts is not None]
     if labelled:
         compare = st.selectbox("Split", labelled, index=labelled.index("Test") if "Test" in labelled else 0,
                                key="cm_compare_split", persist_state=KEEP)
         on_result, off_result = per_split[compare], off[compare]
         panels = st.columns(3)
-        for panel, result, title in zip(panels, (on_result, off_result), ("attention on", "attention off")):
+        titles = (AttentionMode.ON.label, AttentionMode.BYPASSED.label)
+        for panel, result, title in zip(panels, (on_result, off_result), titles):
             panel.plotly_chart(figures.confusion_heatmap(result.rates, f"{title}: UAR {result.metrics['uar']:.1%}",
                                                          True), key=f"cm-compare-{title}")
         difference = confusion.rate_difference(on_result, off_result)
-        panels[2].plotly_chart(figures.difference_heatmap(difference, confusion.improvement(difference), "on − off"),
-                               key="cm-difference")
+        panels[2].plotly_chart(figures.difference_heatmap(difference, confusion.improvement(difference),
+                                                          "on − bypassed"), key="cm-difference")
         st.caption(f"WAR {on_result.metrics['war']:.1%} with the module vs {off_result.metrics['war']:.1%} without. "
                    "Each cell of the difference: how the share of that row's clips landing in the cell changes when "
                    "the module is used. Blue: better with the module (more clips right on the diagonal, fewer "

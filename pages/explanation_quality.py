@@ -5,6 +5,7 @@ import streamlit as st
 from app import ui
 from lab import figures, grade, sources
 from lab.attribution import fast, offered
+from model.config import AttentionMode
 
 st.title("Explanation quality")
 st.caption("Which saliency method to trust, and for what. Each method's maps are checked on corpus clips whose "
@@ -32,13 +33,15 @@ with st.expander("Grade on clips of the selected corpus", expanded=report is Non
         check_clips = right.number_input("Of which get the sanity and completeness checks", min_value=0,
                                          max_value=1000, value=2)
         methods = st.multiselect("Methods", offered(), default=list(fast()))
-        attention = st.multiselect("Inter-stream attention", ["on", "off"], default=["on", "off"])
+        modes = [AttentionMode.ON, AttentionMode.BYPASSED]
+        attention = st.multiselect("Inter-stream attention", modes, default=modes, format_func=lambda m: m.label,
+                                   help="A model trained without the module is graded as it is.")
         submitted = st.form_submit_button("Grade")
     if submitted and methods and attention:
         corpus = ui.open_data(chosen)
         if corpus is not None:
             split = "Test" if "Test" in corpus.splits else corpus.splits[-1]
-            settings = grade.GradeSettings(methods=tuple(methods), attention=tuple(a == "on" for a in attention),
+            settings = grade.GradeSettings(methods=tuple(methods), attention=tuple(attention),
                                            clips=int(clips), check_clips=int(check_clips))
             st.session_state["grading"] = (*sources.checkpoint_stamp(chosen.checkpoint), str(corpus.root), split,
                                            settings)
@@ -59,6 +62,7 @@ if report is None:
 table = report.table
 settings = grade.attention_settings(table)
 show = (st.radio("Inter-stream attention", settings, horizontal=True, key="quality_attention",
+                 format_func=lambda mode: AttentionMode(mode).label,
                  help="Grades of the model with its attention module on, or bypassed.")
         if len(settings) > 1 else settings[0])
 

@@ -36,8 +36,8 @@ if ablation is not None:
     st.caption(" ".join(filter(None, [
         "Test of the embedded corpus, each variant trained with several seeds where it says so: mean ± sample "
         "standard deviation over the seeds; a single seed shows its value alone. Real clips: accuracy on the small "
-        "real-face set. Switched off at inference: the attention models evaluated with the module bypassed, "
-        "not retrained.", model_card.switched_off_note(ablation_file)])))
+        "real-face set. Bypassed at inference: the attention models evaluated with the module skipped, "
+        "not retrained.", model_card.bypassed_note(ablation_file)])))
 else:
     st.caption("No ablation results yet (assets/results/ablation.json).")
 

@@ -19,6 +19,14 @@ TEST_SEED = 424242  # no shipped file uses this corpus seed
 # results in it, LAB_WEIGHTS, the real-face sources), so tests of the shipped assets find them; a test that wants
 # other assets points LAB_ASSETS elsewhere itself.
 WRITTEN_LOCATIONS = ("LAB_DATA", "LAB_CACHE", "LAB_RUNS", "REALFACES_DATA")
+SLOW = ("tests/e2e/", "tests/hardening/test_load.py", "tests/model/test_parallel.py")  # browser, load, torchrun
+
+
+def pytest_collection_modifyitems(items):
+    """Mark what ``make test-fast`` leaves out (``make test`` runs everything)."""
+    for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)

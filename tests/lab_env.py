@@ -15,7 +15,7 @@ import torch
 
 from model import ablation, locations
 from model.checkpoint import save_checkpoint
-from model.config import ModelConfig, ProcessConfig
+from model.config import AttentionMode, ModelConfig, ProcessConfig
 from model.network import TwoStreamNet
 from tests.model.test_ablation import run_result, write_runs
 
@@ -23,14 +23,25 @@ REPO = locations.REPO_ROOT
 TINY_PROCESS = ProcessConfig(frames=8, size=32)
 ABLATION_RUNS = [  # the run folders model.ablation leaves: one variant with one seed, one with two
     run_result("temporal", 0, war=0.5, uar=0.4),
-    run_result("two_stream_attention", 0, war=0.9, uar=0.8, switched_off=(0.7, 0.6)),
-    run_result("two_stream_attention", 1, war=0.8, uar=0.7, switched_off=(0.5, 0.6)),
+    run_result("two_stream_attention", 0, war=0.9, uar=0.8, bypassed=(0.7, 0.6)),
+    run_result("two_stream_attention", 1, war=0.8, uar=0.7, bypassed=(0.5, 0.6)),
 ]
 
 
-def tiny_model(attention: bool, seed: int = 0) -> TwoStreamNet:
+def tiny_model(attention: str = "on", seed: int = 0) -> TwoStreamNet:
+    """``attention``: ModelConfig.attention, "on" or "absent". Untrained, the module is the identity (its
+    up-projections start at zero) and the real-face evidence outweighs the streams, so neither would show on a page:
+    the up-projections get random weights, the classifier reads the fused features (no real-face prior) and is
+    scaled up, and bypassing the module changes the probabilities by several points."""
     torch.manual_seed(seed)
-    return TwoStreamNet(ModelConfig(width=4, attention_dim=8, inter_stream_attention=attention), TINY_PROCESS)
+    model = TwoStreamNet(ModelConfig(width=4, attention_dim=8, attention=attention, real_face_prior=False),
+                         TINY_PROCESS)
+    with torch.no_grad():
+        model.classifier.weight.mul_(10)
+        if model.attention is not None:
+            model.attention.spatial_up.weight.normal_(0, 3)
+            model.attention.temporal_up.weight.normal_(0, 3)
+    return model
 
 
 def build_lab_env(root: Path) -> dict[str, str]:
@@ -42,14 +53,14 @@ def build_lab_env(root: Path) -> dict[str, str]:
         subprocess.run([sys.executable, "-m", "cli.corpus", "--out", str(corpus), "--scale", "0.01"], cwd=REPO,
                        check=True, capture_output=True)
     checkpoints = assets / "checkpoints"
-    for name, attention in (("two_stream_attention", True), ("two_stream_no_attention", False)):
+    for name, attention in (("two_stream_attention", "on"), ("two_stream_no_attention", "absent")):
         save_checkpoint(checkpoints / name, tiny_model(attention), TINY_PROCESS,
                         metrics={"val": {"war": 0.3, "uar": 0.25}})
-    for folder, attention in (("two_stream_attention", True), ("two_stream_attention_switched_off", False)):
+    for mode in (AttentionMode.ON, AttentionMode.BYPASSED):
         for split in ("Train", "Val", "Test"):
-            table = assets / "predictions" / folder / f"{split}.csv"
+            table = assets / "predictions" / f"two_stream_attention{mode.suffix}" / f"{split}.csv"
             evaluate(checkpoints / "two_stream_attention", corpus, split, table,
-                     inter_stream_attention=attention, workers=1, progress=False)
+                     attention=mode, workers=1, progress=False)
     samples = assets / "samples"
     samples.mkdir(parents=True, exist_ok=True)
     clip = sorted((corpus / "Val" / "Happy").glob("*.avi"))[0]

@@ -1,6 +1,6 @@
 """Speed of the lab against its targets, which ``python -m cli.bench_lab`` prints (a benchmark to read, not a test).
 
-    upload -> prediction (3 s 640x480 clip, every attention variant)   <= 2 s
+    upload -> prediction (3 s 640x480 clip, the whole lineup)   <= 2 s
     Grad-CAM, both streams                                              <= 0.5 s
     Integrated Gradients, 32 steps, both streams                        <= 4 s
     page switch (AppTest, warm)                                         <= 1 s
@@ -25,10 +25,11 @@ from lab import analysis, sources, whatif
 from lab.attribution import attribute
 from lab.intervene import drawable_clip
 from model.bench import median_seconds, write_test_clip
-from model.checkpoint import load_checkpoint, save_checkpoint
+from model.checkpoint import save_checkpoint
 from model.config import CLASSES, ModelConfig, ProcessConfig
 from model.corpus import AUEdit
 from model.network import TwoStreamNet
+from model.predict import Predictor
 
 TARGETS = {"upload -> prediction": 2.0, "Grad-CAM both streams": 0.5, "IG-32 both streams": 4.0,
            "page switch": 1.0, "first render": 5.0, "what if: one AU": 2.0, "what if: every AU": 30.0}
@@ -44,26 +45,26 @@ def bench_core(folder: Path) -> dict[str, float]:
         shutil.copy(write_test_clip(folder / "bench.mp4"), folder / "assets" / "samples" / "bench.mp4")
         print("checkpoint: none shipped yet; a random-initialised network of the default size")
         choices = sources.checkpoint_choices()
-    model, process, _ = load_checkpoint(choices[sources.ATTENTION_CHECKPOINT])
+    predictor = Predictor.load(choices[sources.ATTENTION_CHECKPOINT])
+    model, process = predictor.model, predictor.process
     no_module = choices.get(sources.NO_MODULE_CHECKPOINT)
-    companion = load_checkpoint(no_module)[:2] if no_module else (TwoStreamNet(ModelConfig(
-        inter_stream_attention=False), process).eval(), process)
-    variants = analysis.attention_variants(model, process, companion)
+    lineup = analysis.Lineup(predictor, Predictor.load(no_module) if no_module else Predictor(TwoStreamNet(
+        ModelConfig(attention="absent"), process).eval(), process))
     data = write_test_clip(folder / "bench.mp4").read_bytes()
     uploads = folder / "uploads"
-    analyze = lambda: analysis.analyze_upload(data, "bench.mp4", variants, uploads)  # noqa: E731
+    analyze = lambda: analysis.analyze_upload(data, "bench.mp4", lineup, uploads)  # noqa: E731
     result = analyze()
-    target = CLASSES.index(result.prediction)
+    target, rgb, flow = CLASSES.index(result.label), result.prediction.rgb, result.prediction.flow
     figures = {
         "upload -> prediction": median_seconds(analyze),
-        "Grad-CAM both streams": median_seconds(lambda: attribute(model, result.rgb, result.flow, target, "Grad-CAM")),
-        "IG-32 both streams": median_seconds(lambda: attribute(model, result.rgb, result.flow, target,
-                                                               "Integrated Gradients", steps=32)),
+        "Grad-CAM both streams": median_seconds(lambda: attribute(model, rgb, flow, target, "Grad-CAM")),
+        "IG-32 both streams": median_seconds(lambda: attribute(model, rgb, flow, target, "Integrated Gradients",
+                                                               steps=32)),
     }
-    return figures | bench_what_if(variants)
+    return figures | bench_what_if(lineup)
 
 
-def bench_what_if(variants: list[analysis.Variant]) -> dict[str, float]:
+def bench_what_if(lineup: analysis.Lineup) -> dict[str, float]:
     """The What-if tab on the first shipped sample that the corpus generator can draw again (none: not timed)."""
     drawable = next(((path, clip) for path in sources.sample_clips() if (clip := drawable_clip(path))), None)
     if drawable is None:
@@ -71,9 +72,9 @@ def bench_what_if(variants: list[analysis.Variant]) -> dict[str, float]:
         return {}
     path, clip = drawable
     first_au = next(name for aus in whatif.present_aus(clip).values() for name, _ in aus)
-    prediction = analysis.analyze_file(path, variants).prediction
-    return {"what if: one AU": median_seconds(lambda: whatif.counterfactual(clip, (AUEdit(first_au),), variants)),
-            "what if: every AU": median_seconds(lambda: whatif.removal_effects(clip, variants, prediction), repeats=1)}
+    predicted = analysis.analyze_file(path, lineup).label
+    return {"what if: one AU": median_seconds(lambda: whatif.counterfactual(clip, (AUEdit(first_au),), lineup)),
+            "what if: every AU": median_seconds(lambda: whatif.removal_effects(clip, lineup, predicted), repeats=1)}
 
 
 def bench_pages() -> dict[str, float]:

@@ -30,10 +30,11 @@ import torch
 from app import ENTRY, ui
 from lab import analysis, explain, sources
 from lab.attribution import fast
-from model.checkpoint import load_checkpoint, read_config, save_checkpoint
-from model.config import CLASSES, ModelConfig, ProcessConfig
+from model.checkpoint import read_config, save_checkpoint
+from model.config import CLASSES, AttentionMode, ModelConfig, ProcessConfig
 from model.corpus import FPS, render_clip, write_corpus
 from model.network import TwoStreamNet
+from model.predict import Predictor
 from tools.browser_bench import CHROMIUM, CHROMIUM_ARGS
 from tools.serve import serving
 
@@ -45,12 +46,12 @@ TINY_MODEL = ModelConfig(width=4, attention_dim=8)
 class Request:
     clip: Path
     method: str
-    attention: bool
+    attention: AttentionMode
 
 
 @dataclass
 class Answer:
-    probabilities: np.ndarray  # (classes, variants)
+    probabilities: np.ndarray  # (classes, lineup columns)
     rgb: np.ndarray  # the spatial stream's attribution
     flow: np.ndarray  # the temporal stream's attribution
 
@@ -86,14 +87,15 @@ def write_clips(folder: Path, count: int, seconds: float | None = None,
 def requests_for(clips: list[Path], sessions: int) -> list[Request]:
     """One request per session: clips, methods and attention settings all vary."""
     methods = itertools.cycle(fast())
-    return [Request(clips[i % len(clips)], next(methods), i % 2 == 0) for i in range(sessions)]
+    modes = itertools.cycle((AttentionMode.ON, AttentionMode.BYPASSED))
+    return [Request(clips[i % len(clips)], next(methods), next(modes)) for i in range(sessions)]
 
 
-def answer(model: TwoStreamNet, variants: list[analysis.Variant], request: Request) -> Answer:
-    """What the Analyze page computes for one request: the variants' probabilities and the method's attribution."""
-    result = analysis.analyze_file(request.clip, variants)
-    shown = explain.explain(model, result, request.method, CLASSES.index(result.prediction), request.attention,
-                            steps=8)
+def answer(lineup: analysis.Lineup, request: Request) -> Answer:
+    """What the Analyze page computes for one request: the lineup's probabilities and the method's attribution."""
+    result = analysis.analyze_file(request.clip, lineup)
+    shown = explain.explain(lineup.predictor.model, result.prediction, request.method, CLASSES.index(result.label),
+                            request.attention, steps=8)
     return Answer(result.probabilities.to_numpy(), shown.attribution.rgb.numpy(), shown.attribution.flow.numpy())
 
 
@@ -106,13 +108,12 @@ def differences(alone: list[Answer], together: list[Answer]) -> list[str]:
 
 def core_load(checkpoint: Path, clips: list[Path], sessions: int) -> dict:
     """The lab core: every request alone, then all at once in threads on the one shared model."""
-    model, process, _ = load_checkpoint(checkpoint)
-    variants = analysis.attention_variants(model, process)
+    lineup = analysis.Lineup(Predictor.load(checkpoint))
     requests = requests_for(clips, sessions)
-    alone = [answer(model, variants, r) for r in requests]
+    alone = [answer(lineup, r) for r in requests]
     started = time.perf_counter()
     with ThreadPoolExecutor(sessions) as pool:
-        together = list(pool.map(lambda r: answer(model, variants, r), requests))
+        together = list(pool.map(lambda r: answer(lineup, r), requests))
     seconds = time.perf_counter() - started
     return {"sessions": sessions, "seconds": seconds, "per_minute": 60 * sessions / seconds,
             "mismatches": differences(alone, together)}
@@ -140,7 +141,7 @@ def apptest_load(clips: list[Path], sessions: int) -> dict:
             step(at.switch_page(ui.page("pages/analyze.py")))
             step(at, at.radio(key="source"), "Upload a video")
             step(at, at.file_uploader(key="upload"), (request.clip.name, request.clip.read_bytes(), "video/avi"))
-            if not request.attention:
+            if request.attention is AttentionMode.BYPASSED:
                 step(at, at.toggle(key="attention"), False)
             at.session_state["tab"] = "Saliency"  # only the open tab runs
             step(at)

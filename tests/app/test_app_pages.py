@@ -1,6 +1,8 @@
 """Every page of the Streamlit app, headless (AppTest), on the tiny lab: it renders, reacts, and never raises."""
+import json
 import tempfile
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -8,8 +10,10 @@ from streamlit.testing.v1 import AppTest
 from app import ENTRY, ui
 from lab import sources
 from lab.admission import Admission
-from model.ablation import SWITCHED_OFF_ROW, VARIANTS
-from model.predict import predict_file
+from model.ablation import BYPASSED_ROW, VARIANTS
+from model.config import CLASSES, AttentionMode
+from model.predict import Predictor
+from tests.app.test_gradio_app import curve_values
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -36,7 +40,7 @@ def test_overview_shows_architecture_model_card_and_ablation(lab_env):
         {"model": VARIANTS["temporal"][0], "seeds": "1 seed", "Test WAR": "0.500", "Test UAR": "0.400"},  # no "±"
         {"model": VARIANTS["two_stream_attention"][0], "seeds": "2 seeds", "Test WAR": "0.850 ± 0.071",
          "Test UAR": "0.750 ± 0.071"},
-        {"model": SWITCHED_OFF_ROW, "seeds": "2 seeds", "Test WAR": "0.600 ± 0.141", "Test UAR": "0.600 ± 0.000"},
+        {"model": BYPASSED_ROW, "seeds": "2 seeds", "Test WAR": "0.600 ± 0.141", "Test UAR": "0.600 ± 0.000"},
     ]
     assert not any("Does the inter-stream attention module help" in i.value for i in at.info), \
         "no takeaway: lab_env's table has no model trained without the module"
@@ -83,11 +87,16 @@ def test_analyze_upload_attention_switch_and_methods(lab_env, tmp_path, monkeypa
                                                        "Surprise")
     assert not list(tmp_path.iterdir()), "uploads are deleted after processing"
     notes = [box.value for box in [*at.info, *at.warning] if "in the face crops alone" in box.value]
-    library = predict_file(sample, sources.checkpoint_choices()["two_stream_attention"])
+    library = Predictor.load(sources.checkpoint_choices()["two_stream_attention"]).predict_file(sample).to_dict()
     assert notes == [library["real_face"]["note"]], "the real-face networks' own reading, as cli.predict says it"
     at.toggle(key="attention").set_value(False).run()
-    assert metric(at, "Prediction (attention off)")
+    modes = Predictor.load(sources.checkpoint_choices()["two_stream_attention"]).predict_file(sample).probabilities
+    assert metric(at, "Prediction (attention bypassed)") == CLASSES[int(modes[AttentionMode.BYPASSED].argmax())]
     charts = at.get("plotly_chart")
+    drawn = {trace["name"]: curve_values(trace["y"]) for trace in json.loads(charts[0].proto.spec)["data"]}
+    for mode in (AttentionMode.ON, AttentionMode.BYPASSED):  # the bars are the library's, mode by mode
+        np.testing.assert_allclose(drawn[mode.label], modes[mode], atol=1e-6)
+    assert np.abs(modes[AttentionMode.ON] - modes[AttentionMode.BYPASSED]).max() > 0.01, "the switch shows"
     assert len(charts) == 2, "only the open tab runs: the probabilities and the real-face networks' frames"
     at.session_state["tab"] = "Saliency"
     at.run()
@@ -123,7 +132,7 @@ def test_sidebar_choice_survives_a_page_switch(lab_env):
     at.selectbox(key="checkpoint").set_value("two_stream_no_attention").run()
     at.switch_page(ui.page("pages/analyze.py")).run()
     assert at.selectbox(key="checkpoint").value == "two_stream_no_attention"
-    assert metric(at, "Prediction (this model)")
+    assert metric(at, "Prediction (no attention module)") in CLASSES  # the one mode of a model without it
     assert not at.exception
 
 
@@ -168,7 +177,7 @@ def test_the_decision_page_compares_interventions_tcav_and_the_recipe(lab_env):
     assert any("No precomputed results" in i.value for i in at.info)  # and it says how to compute them
     tcav = pd.DataFrame({"layer": ["spatial", "temporal", "fusion"], "module": "m", "class": "Happy",
                          "concept": "AU12", "tcav_score": 0.9, "magnitude": 0.2, "p_value": 0.01, "significant": True})
-    dependence = pd.DataFrame({"label": "Happy", "attention": ["on", "off"], "target": "AU12", "drop": 0.8,
+    dependence = pd.DataFrame({"label": "Happy", "attention": ["on", "bypassed"], "target": "AU12", "drop": 0.8,
                                "changes": 0.9, "clips": 12})
     for kind, table in (("concepts", tcav), ("interventions", dependence)):
         path = sources.results_file(kind, "two_stream_attention")
@@ -189,7 +198,7 @@ def test_confusion_matrices_cells_link_to_analyze(lab_env):
     assert first_cell[1] != first_cell[2], "the largest error is offered first"
     links = [link.proto for link in at.get("page_link")]
     assert links and all("analyze" in link.page for link in links)
-    assert len(at.get("plotly_chart")) >= 6, "three splits, then attention on, off and their difference"
+    assert len(at.get("plotly_chart")) >= 6, "three splits, then attention on, bypassed and their difference"
     assert not at.exception
     at.toggle(key="cm_conditions").set_value(True).run()
     by_condition = next(frame.value for frame in at.dataframe if "condition" in frame.value.columns)

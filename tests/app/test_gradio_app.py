@@ -12,7 +12,7 @@ from app.gradio_app import build_demo
 from lab import sources
 from lab.explain import VIDEO_SIDE
 from model.config import CLASSES
-from model.predict import predict_file
+from model.predict import Predictor
 from tests.lab_env import TINY_PROCESS
 
 
@@ -42,7 +42,7 @@ def test_gradio_client_gets_the_library_prediction_its_reliability_and_saliency(
     finally:
         demo.close()
     label, reliability, real_face_note, real_face_plot, video, plot = answers["Grad-CAM"]
-    library = predict_file(sample, checkpoint)
+    library = Predictor.load(checkpoint).predict_file(sample).to_dict()
     assert real_face_note == library["real_face"]["note"]
     real_face_curves = {trace["name"]: curve_values(trace["y"]) for trace in json.loads(real_face_plot["plot"])["data"]}
     assert list(real_face_curves) == list(CLASSES)

@@ -1,5 +1,5 @@
 """The Confusion page's logic without a browser: clicked cells, a cell's clips with their conditions, what is on disk,
-and the signs of the attention on vs off difference."""
+and the signs of the attention on vs bypassed difference."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -133,7 +133,7 @@ def test_per_class_tables_of_the_labelled_splits_side_by_side_count_support_in_c
     assert per_class.loc["Happy", ("Val", "precision")] == pytest.approx(0.5)
 
 
-def test_one_click_evaluates_attention_on_and_off_and_the_button_goes(lab_env):
+def test_one_click_evaluates_attention_on_and_bypassed_and_the_button_goes(lab_env):
     at = open_page("pages/confusion.py")
     at.radio(key="data_source").set_value("A corpus folder").run()
     at.text_input(key="data_path").input(lab_env["LAB_DATA"]).run()  # a folder: no shipped tables apply
@@ -141,10 +141,10 @@ def test_one_click_evaluates_attention_on_and_off_and_the_button_goes(lab_env):
     at.button(key="evaluate").click().run(timeout=600)
     assert not at.exception
     assert not at.button, "the button has gone once it has run"
-    assert len(at.get("plotly_chart")) == 6, "three splits, then attention on, off and their difference"
+    assert len(at.get("plotly_chart")) == 6, "three splits, then attention on, bypassed and their difference"
     assert at.selectbox(key="cm_compare_split").value == "Test", "the comparison opens on the held-out split"
     cached = list((locations.lab_cache() / "evaluations").glob("*.csv"))
-    assert len(cached) >= 6, "three splits, attention on and off, cached on disk"
+    assert len(cached) >= 6, "three splits, attention on and bypassed, cached on disk"
     for table in cached:  # gone from the disk: the session keeps what the click computed
         table.unlink()
     at.radio(key="cm_scale").set_value("counts").run()

@@ -10,7 +10,7 @@ from cli.corpus import main as write_corpus
 from lab import grade, quality
 from lab.attribution import offered
 from model.checkpoint import save_checkpoint
-from model.config import ModelConfig, ProcessConfig
+from model.config import AttentionMode, ModelConfig, ProcessConfig
 from model.network import TwoStreamNet
 from tests.app.test_app_pages import open_page
 
@@ -114,7 +114,7 @@ def test_randomization_breaks_weight_dependent_methods_but_not_an_edge_detector(
     settings = grade.GradeSettings()
     final = {}
     for name in ("Saliency", "Grad-CAM"):
-        maps_of = grade.method_maps(name, rgb, flow, 2, True, settings)
+        maps_of = grade.method_maps(name, rgb, flow, 2, "on", settings)
         cascade = quality.randomization_correlations(model, maps_of, maps_of(model))
         assert [step for step, *_ in cascade][:4] == ["classifier", "fc", "fusion", "attention"]
         final[name] = cascade[-1][1:]
@@ -141,7 +141,7 @@ def test_integrated_gradients_becomes_complete_as_steps_grow():
     """The frozen real-face network is far from linear (max pools, a softmax per frame): 32 steps leave a gap that
     the grading reports, and the attributions add up to the score change once the path is finely sampled."""
     model, (rgb, flow) = tiny_model(), clip_inputs()
-    coarse, fine = (grade.completeness_error(model, rgb, flow, 2, True, steps=s, method="Integrated Gradients")
+    coarse, fine = (grade.completeness_error(model, rgb, flow, 2, "on", steps=s, method="Integrated Gradients")
                     for s in (32, 512))
     assert fine <= 0.05 and fine < coarse
 
@@ -149,7 +149,7 @@ def test_integrated_gradients_becomes_complete_as_steps_grow():
 def constructed_table(clips: int = 30, check_clips: int = 4) -> pd.DataFrame:
     """A grading table whose verdicts are known: Saliency beats random maps everywhere; Grad-CAM is at chance and
     its spatial maps survive the randomization; Occlusion is better on some measures only; Integrated Gradients has
-    only a completeness check, which it fails; attention "off" rows that would read differently."""
+    only a completeness check, which it fails; attention "bypassed" rows that would read differently."""
     rows = []
 
     def add(method, stream, metric, mean, random_mean, n=clips, attention="on", half=0.02):
@@ -167,13 +167,13 @@ def constructed_table(clips: int = 30, check_clips: int = 4) -> pd.DataFrame:
             add(grade.RANDOM, stream, metric, level, level)
             add("Saliency", stream, metric, good[metric], level)
             add("Grad-CAM", stream, metric, level, level)
-            add("Saliency", stream, metric, level, level, attention="off")
+            add("Saliency", stream, metric, level, level, attention="bypassed")
         for metric in ("mass_accuracy", "pointing_game_apex", "curve_spearman"):  # better on one, then on two of three
             better = metric == "mass_accuracy" or (stream == "temporal" and metric == "curve_spearman")
             add("Occlusion", stream, metric, good[metric] if better else chance[metric], chance[metric])
         add("Occlusion", stream, "causal_agreement", 0.2, 0.0)  # better than random, yet a weak rank correlation
         add("Saliency", stream, "randomization_spearman", 0.1, math.nan, n=check_clips)
-        add("Saliency", stream, "randomization_spearman", 0.9, math.nan, n=check_clips, attention="off")
+        add("Saliency", stream, "randomization_spearman", 0.9, math.nan, n=check_clips, attention="bypassed")
         add("Grad-CAM", stream, "randomization_spearman", 0.9 if stream == "spatial" else 0.1, math.nan,
             n=check_clips)
     add("Integrated Gradients", "both", "completeness_error", 0.2, math.nan, n=check_clips)
@@ -192,13 +192,13 @@ def test_the_grouped_verdicts_say_passes_weak_or_fails_per_method():
     assert verdicts.loc["Occlusion", "Causal agreement"] == "weak"
     assert verdicts.loc["Occlusion", "Sanity check"] == "not measured"
     assert verdicts.loc["Integrated Gradients", "Completeness"] == "fails (off by 20.0%, 4 clips)"
-    off = grade.method_verdicts(constructed_table(), "off").set_index("Method")
+    off = grade.method_verdicts(constructed_table(), "bypassed").set_index("Method")
     assert off.loc["Saliency", "Sanity check"] == "fails (4 clips)" and off.loc["Saliency", "Faithfulness"] == "fails"
     lines = grade.verdicts(constructed_table())
     assert lines[0].startswith("Saliency (attention on): localization passes; faithfulness passes; sanity check passes")
     assert any(line.startswith("Grad-CAM (attention on): localization fails; faithfulness fails; sanity check spatial")
                for line in lines)
-    assert any(line.startswith("Saliency (attention off)") for line in lines)
+    assert any(line.startswith("Saliency (attention bypassed)") for line in lines)
 
 
 def test_few_clips_carry_a_small_sample_warning():
@@ -248,7 +248,7 @@ def test_method_grades_read_the_shipped_table_of_the_checkpoint(tmp_path, monkey
     assert "Faithfulness: fails (30 clips)" in grades["Grad-CAM"]
     assert "Localization: spatial weak, temporal passes (30 clips)" in grades["Occlusion"]
     assert grades["Integrated Gradients"].count("not measured") == 4
-    bypassed = grade.method_grades("two_stream_attention", "off")
+    bypassed = grade.method_grades("two_stream_attention", "bypassed")
     assert list(bypassed) == ["Saliency"] and bypassed["Saliency"].startswith("Fails the randomization check on both")
     assert grade.method_grades("two_stream_attention") == grades  # deterministic
     assert grade.method_grades("two_stream_no_attention") == {}
@@ -260,11 +260,12 @@ def test_method_grades_read_the_shipped_table_of_the_checkpoint(tmp_path, monkey
 
 def test_both_shipped_checkpoints_have_graded_every_offered_method(monkeypatch):
     monkeypatch.delenv("LAB_ASSETS", raising=False)  # the shipped assets, whatever a lab fixture pointed at before
-    for name in ("two_stream_attention", "two_stream_no_attention"):
+    for name, modes in (("two_stream_attention", ["on", "bypassed"]), ("two_stream_no_attention", ["absent"])):
         table = grade.load_table(grade.results_path(name))
-        on = table[table.attention == "on"]
-        assert set(offered()) <= set(on.method), name
-        assert {"causal_agreement", "randomization_spearman", "deletion_spatial_auc"} <= set(on.metric), name
+        assert grade.attention_settings(table) == modes, name
+        own = table[table.attention == modes[0]]
+        assert set(offered()) <= set(own.method), name
+        assert {"causal_agreement", "randomization_spearman", "deletion_spatial_auc"} <= set(own.metric), name
         assert set(grade.method_grades(name)) == set(offered())
 
 
@@ -277,7 +278,7 @@ def cli_report(tmp_path_factory):
     save_checkpoint(root / "tiny", TwoStreamNet(ModelConfig(width=4), ProcessConfig()).eval(), ProcessConfig())
     out = root / "report.csv"
     assert grade_command.main(["--checkpoint", str(root / "tiny"), "--data", str(root / "corpus"), "--clips", "2",
-                       "--check-clips", "1", "--methods", *CLI_METHODS, "--attention-modes", "on", "--ig-steps", "8",
+                       "--check-clips", "1", "--methods", *CLI_METHODS, "--attention", "on", "--ig-steps", "8",
                        "--workers", "2", "--out", str(out)]) == 0
     return root, out
 
@@ -292,7 +293,8 @@ def test_the_cli_and_the_page_function_give_the_same_numbers(cli_report):
     assert {"deletion_temporal", "randomization"} <= set(written.curves.curve)
     assert grade.verdicts(written.table)
 
-    settings = grade.GradeSettings(methods=CLI_METHODS, attention=(True,), clips=2, check_clips=1, ig_steps=8)
+    settings = grade.GradeSettings(methods=CLI_METHODS, attention=(AttentionMode.ON,), clips=2, check_clips=1,
+                                   ig_steps=8)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the CLI's workers run one thread each: the same float summation order
     try:

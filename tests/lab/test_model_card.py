@@ -15,7 +15,7 @@ def test_diagram_draws_only_the_parts_the_checkpoint_has():
     full = architecture_dot(ModelConfig())
     assert "Inter-stream attention" in full and "Per-stream classifiers" in full
     assert "4×4 face grid" in full  # shapes follow the config: 64x64 crops end as a 4x4 grid
-    bare = architecture_dot(ModelConfig(inter_stream_attention=False, stream_heads=False))
+    bare = architecture_dot(ModelConfig(attention="absent", stream_heads=False))
     assert "Inter-stream attention" not in bare and "Per-stream classifiers" not in bare
     assert "spatial -> fusion" in bare
     assert "Per-stream classifiers" not in architecture_dot(ModelConfig(streams="temporal"))
@@ -40,7 +40,7 @@ def variants(with_=(0.9668, 0.0039), without=(0.9714, 0.0094), off=(0.9326, 0.01
     attention = {"description": ablation.VARIANTS["two_stream_attention"][0], "runs": [{}] * seeds[0],
                  "test": summary(with_, seeds[0])}
     if off is not None:
-        attention["test_attention_switched_off"] = summary(off, seeds[0])
+        attention[ablation.BYPASSED_KEY] = summary(off, seeds[0])
     return {"two_stream_no_attention": {"description": ablation.VARIANTS["two_stream_no_attention"][0],
                                         "runs": [{}] * seeds[1], "test": summary(without, seeds[1])},
             "two_stream_attention": attention}
@@ -55,14 +55,14 @@ def takeaway(tmp_path, **kwargs) -> str:
 def test_the_takeaway_says_the_module_does_not_help_when_the_difference_is_within_the_spread(tmp_path):
     assert takeaway(tmp_path) == (
         "With the module: 0.967 ± 0.004 Test WAR over 3 seeds; without it 0.971 ± 0.009, 0.5 points higher, within "
-        "the seeds' spread: on this corpus the module does not help; switched off at inference it costs 3.4 points "
+        "the seeds' spread: on this corpus the module does not help; bypassed at inference it costs 3.4 points "
         "(0.933 ± 0.013): the models trained with it lean on it.")
     assert "does not measurably help" in takeaway(tmp_path, with_=(0.975, 0.004))  # ahead, but within the spread
 
 
 def test_the_takeaway_follows_the_numbers_beyond_the_spread(tmp_path):
     gain = takeaway(tmp_path, with_=(0.99, 0.001), without=(0.95, 0.002), off=None)
-    assert "the module adds 4.0 points, more than the seeds' spread" in gain and "switched off" not in gain
+    assert "the module adds 4.0 points, more than the seeds' spread" in gain and "bypassed" not in gain
     loss = takeaway(tmp_path, with_=(0.90, 0.001), without=(0.95, 0.002), off=(0.91, 0.001))
     assert "the module costs 5.0 points" in loss and "do no worse (0.910 ± 0.001)" in loss
 
@@ -80,14 +80,14 @@ def test_no_takeaway_without_both_two_stream_variants(tmp_path):
     assert model_card.ablation_takeaway(tmp_path / "missing.json") is None
 
 
-def test_the_table_has_the_switched_off_row_from_the_stored_runs_and_no_spread_for_one_seed(tmp_path):
+def test_the_table_has_the_bypassed_row_from_the_stored_runs_and_no_spread_for_one_seed(tmp_path):
     runs = write_runs(tmp_path / "runs", [
         run_result("temporal", 0, 0.5, 0.4),
-        run_result("two_stream_attention", 0, 0.9, 0.8, switched_off=(0.7, 0.6)),
-        run_result("two_stream_attention", 1, 0.8, 0.7, switched_off=(0.5, 0.6)),
+        run_result("two_stream_attention", 0, 0.9, 0.8, bypassed=(0.7, 0.6)),
+        run_result("two_stream_attention", 1, 0.8, 0.7, bypassed=(0.5, 0.6)),
     ])
     table = ablation.ablation_table(runs, "python -m model.ablation")
-    table["rows"] = table["rows"][:2]  # as a file written before the switched-off row existed
+    table["rows"] = table["rows"][:2]  # as a file written before the bypassed row existed
     path = tmp_path / "ablation.json"
     path.write_text(json.dumps(table))
     shown = model_card.ablation_table(path)
@@ -95,17 +95,17 @@ def test_the_table_has_the_switched_off_row_from_the_stored_runs_and_no_spread_f
         {"model": ablation.VARIANTS["temporal"][0], "seeds": "1 seed", "Test WAR": "0.500", "Test UAR": "0.400"},
         {"model": ablation.VARIANTS["two_stream_attention"][0], "seeds": "2 seeds", "Test WAR": "0.850 ± 0.071",
          "Test UAR": "0.750 ± 0.071"},
-        {"model": ablation.SWITCHED_OFF_ROW, "seeds": "2 seeds", "Test WAR": "0.600 ± 0.141",
+        {"model": ablation.BYPASSED_ROW, "seeds": "2 seeds", "Test WAR": "0.600 ± 0.141",
          "Test UAR": "0.600 ± 0.000"},
     ]
-    assert model_card.switched_off_note(path) is None
+    assert model_card.bypassed_note(path) is None
 
 
-def test_runs_never_evaluated_switched_off_say_so_instead_of_a_row(tmp_path):
+def test_runs_never_evaluated_bypassed_say_so_instead_of_a_row(tmp_path):
     path = tmp_path / "ablation.json"
     path.write_text(json.dumps({"variants": variants(off=None)}))
-    assert ablation.SWITCHED_OFF_ROW not in model_card.ablation_table(path)["model"].tolist()
-    assert "not evaluated" in model_card.switched_off_note(path)
+    assert ablation.BYPASSED_ROW not in model_card.ablation_table(path)["model"].tolist()
+    assert "not evaluated" in model_card.bypassed_note(path)
 
 
 @pytest.mark.parametrize("content", ["not json", "[]", "{}"])

@@ -7,16 +7,15 @@ import pytest
 
 from lab import analysis, whatif
 from lab.intervene import corpus_clip, rendered_video
-from model.checkpoint import load_checkpoint
 from model.corpus import AUEdit
 from model.face_render import AU_NAMES
+from model.predict import Predictor
 
 
 @pytest.fixture(scope="module")
 def setting(tiny_corpus, tiny_checkpoint):
-    model, process, _ = load_checkpoint(tiny_checkpoint)
     path = sorted((tiny_corpus / "Test" / "Happy").glob("*.avi"))[0]
-    return corpus_clip(path), analysis.attention_variants(model, process)
+    return corpus_clip(path), analysis.Lineup(Predictor.load(tiny_checkpoint))
 
 
 def test_sliders_left_at_100_percent_make_no_edit():
@@ -36,14 +35,15 @@ def test_present_aus_are_grouped_by_region_with_their_peaks(setting):
 
 
 def test_the_edited_clip_is_analysed_like_any_clip(setting):
-    clip, variants = setting
-    unchanged = whatif.counterfactual(clip, (), variants)
-    drawn = analysis.analyze_decoded(lambda _: rendered_video(clip.render()), variants, False, "drawn")
+    clip, lineup = setting
+    unchanged = whatif.counterfactual(clip, (), lineup)
+    drawn = analysis.analyze_decoded(lambda _: rendered_video(clip.render()), lineup, False, "drawn")
     np.testing.assert_array_equal(unchanged.analysis.clip.rgb, drawn.clip.rgb)
     np.testing.assert_allclose(unchanged.analysis.probabilities, drawn.probabilities)
-    assert list(unchanged.analysis.probabilities.columns) == [v.label for v in variants]
+    assert list(unchanged.analysis.probabilities.columns) == list(lineup.columns) == ["attention on",
+                                                                                      "attention bypassed"]
 
-    smile_removed = whatif.counterfactual(clip, (AUEdit("AU12"),), variants)
+    smile_removed = whatif.counterfactual(clip, (AUEdit("AU12"),), lineup)
     crops = smile_removed.analysis.clip.rgb.astype(int) - drawn.clip.rgb
     size = crops.shape[1]
     lower, upper = np.abs(crops[:, size // 2:]).mean(), np.abs(crops[:, :size // 3]).mean()
@@ -52,10 +52,10 @@ def test_the_edited_clip_is_analysed_like_any_clip(setting):
     assert smile_removed.video[:4] == b"\x1a\x45\xdf\xa3"  # a WebM (Matroska) file the browser can play
 
 
-def test_the_removal_chart_covers_every_present_au_with_the_module_on_and_off(setting):
-    clip, variants = setting
-    effects = whatif.removal_effects(clip, variants, "Happy")
+def test_the_removal_chart_covers_every_present_au_with_the_module_on_and_bypassed(setting):
+    clip, lineup = setting
+    effects = whatif.removal_effects(clip, lineup, "Happy")
     present = [whatif.au_label(name) for aus in whatif.present_aus(clip).values() for name, _ in aus]
     assert sorted(effects["AU"].unique()) == sorted(present)
-    assert set(effects["attention"]) == {"on", "off"}
+    assert set(effects["attention"]) == {"on", "bypassed"}
     assert effects["effect"].between(-1, 1).all()

@@ -8,13 +8,13 @@ import pytest
 from model import ablation
 
 
-def run_result(variant: str, seed: int, war: float, uar: float, switched_off: tuple[float, float] | None = None,
+def run_result(variant: str, seed: int, war: float, uar: float, bypassed: tuple[float, float] | None = None,
                real: tuple[int, int] | None = None) -> dict:
     """A run's ``result.json`` as model.ablation.run_variant writes it (``real``: correct clips, clips)."""
     result = {"variant": variant, "seed": seed, "checkpoint": f"runs/ablation/{variant}_seed{seed}/best",
               "train_seconds": 1.0, "test": {"war": war, "uar": uar}}
-    if switched_off is not None:
-        result["test_attention_switched_off"] = {"war": switched_off[0], "uar": switched_off[1]}
+    if bypassed is not None:
+        result[ablation.BYPASSED_KEY] = {"war": bypassed[0], "uar": bypassed[1]}
     if real is not None:
         result["real"] = {"accuracy": round(real[0] / real[1], 4), "clips": real[1], "correct": real[0]}
     return result
@@ -47,8 +47,8 @@ def test_a_single_seed_has_no_spread():
 def test_the_table_groups_runs_by_variant_and_keeps_the_rows_it_did_not_rerun(tmp_path):
     runs = write_runs(tmp_path, [
         run_result("temporal", 0, 0.5, 0.4),
-        run_result("two_stream_attention", 0, 0.9, 0.8, switched_off=(0.7, 0.6), real=(8, 10)),
-        run_result("two_stream_attention", 1, 0.8, 0.7, switched_off=(0.5, 0.6), real=(6, 10)),
+        run_result("two_stream_attention", 0, 0.9, 0.8, bypassed=(0.7, 0.6), real=(8, 10)),
+        run_result("two_stream_attention", 1, 0.8, 0.7, bypassed=(0.5, 0.6), real=(6, 10)),
     ])
     previous = {"variants": {"frame": {"description": "an older frame model", "runs": [{}],
                                        "test": {"seeds": [0], "war": 0.3, "war_std": 0.0, "uar": 0.2, "uar_std": 0.0}}}}
@@ -56,8 +56,8 @@ def test_the_table_groups_runs_by_variant_and_keeps_the_rows_it_did_not_rerun(tm
     assert list(table["variants"]) == ["frame", "temporal", "two_stream_attention"]  # VARIANTS order, none invented
     assert table["variants"]["frame"]["previous_release"] is True
     attention = table["variants"]["two_stream_attention"]
-    assert attention["test_attention_switched_off"]["war"] == pytest.approx(0.6)
-    assert attention["test_attention_switched_off"]["war_std"] == pytest.approx(statistics.stdev([0.7, 0.5]), abs=1e-4)
+    assert attention[ablation.BYPASSED_KEY]["war"] == pytest.approx(0.6)
+    assert attention[ablation.BYPASSED_KEY]["war_std"] == pytest.approx(statistics.stdev([0.7, 0.5]), abs=1e-4)
     assert attention["real"]["accuracy"] == pytest.approx(0.7)
     assert "real" not in table["variants"]["temporal"]  # only where every run was scored on the real clips
     assert table["rows"] == [
@@ -66,5 +66,5 @@ def test_the_table_groups_runs_by_variant_and_keeps_the_rows_it_did_not_rerun(tm
         {"model": ablation.VARIANTS["temporal"][0], "seeds": 1, "Test WAR": "0.500", "Test UAR": "0.400"},
         {"model": ablation.VARIANTS["two_stream_attention"][0], "seeds": 2, "Test WAR": "0.850 ± 0.071",
          "Test UAR": "0.750 ± 0.071", "real clips, accuracy": "0.700 ± 0.141"},
-        {"model": ablation.SWITCHED_OFF_ROW, "seeds": 2, "Test WAR": "0.600 ± 0.141", "Test UAR": "0.600 ± 0.000"},
-    ]  # the attention model switched off at inference: its own row, after the model's
+        {"model": ablation.BYPASSED_ROW, "seeds": 2, "Test WAR": "0.600 ± 0.141", "Test UAR": "0.600 ± 0.000"},
+    ]  # the attention model bypassed at inference: its own row, after the model's

@@ -1,6 +1,7 @@
+import pytest
 import torch
 
-from model.config import ModelConfig, ProcessConfig
+from model.config import AttentionMode, ModelConfig, ProcessConfig
 from model.network import TwoStreamNet, stream_grid, with_displacement
 
 SMALL = dict(width=4, attention_dim=8)
@@ -75,18 +76,28 @@ def test_attention_switch_is_per_call_and_changes_nothing_in_the_model():
         model.attention.temporal_up.weight.normal_()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     on = model(rgb, flow)
-    off = model(rgb, flow, inter_stream_attention=False)
-    assert model.outputs(rgb, flow, inter_stream_attention=False).attention is None
+    off = model(rgb, flow, attention=AttentionMode.BYPASSED)
+    assert model.outputs(rgb, flow, attention="bypassed").attention is None
+    assert model.modes == (AttentionMode.ON, AttentionMode.BYPASSED)
+    assert torch.equal(model(rgb, flow, attention="on"), on)  # None means the model's own mode, on
     assert not torch.allclose(on, off)
     assert torch.equal(model(rgb, flow), on)  # switching off left no trace
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
-def test_model_without_module_ignores_the_switch():
+def test_a_model_without_the_module_runs_as_it_is_and_refuses_a_mode_it_cannot_run_in():
     rgb, flow = clip()
-    model = TwoStreamNet(ModelConfig(inter_stream_attention=False, **SMALL), PROCESS).eval()
-    assert model.attention is None
-    assert torch.equal(model(rgb, flow), model(rgb, flow, inter_stream_attention=False))
+    model = TwoStreamNet(ModelConfig(attention="absent", **SMALL), PROCESS).eval()
+    assert model.attention is None and model.modes == (AttentionMode.ABSENT,)
+    assert torch.equal(model(rgb, flow), model(rgb, flow, attention=AttentionMode.ABSENT))
+    for impossible in ("on", "bypassed"):
+        with pytest.raises(ValueError, match="absent"):
+            model(rgb, flow, attention=impossible)
+
+
+def test_configs_saved_with_the_old_switch_name_load_in_its_mode():
+    assert ModelConfig.from_dict({"inter_stream_attention": True}).attention == "on"
+    assert ModelConfig.from_dict({"inter_stream_attention": False}).modes == (AttentionMode.ABSENT,)
 
 
 def test_frame_baseline_ignores_frame_order():

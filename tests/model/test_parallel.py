@@ -72,7 +72,7 @@ def test_preprocessing_over_two_ranks_fills_the_cache_like_one_process(tiny_corp
 def test_grading_over_two_ranks_gives_the_one_process_report(tiny_corpus, tiny_checkpoint, tmp_path):
     command = ["-m", "cli.grade", "--checkpoint", str(tiny_checkpoint), "--data", str(tiny_corpus), "--split", "Test",
                "--clips", "2", "--check-clips", "0", "--causal-clips", "0", "--methods", "Saliency",
-               "--attention-modes", "on", "--deletion-steps", "2", "--workers", "1", "--cache", str(tmp_path / "cache"),
+               "--attention", "on", "--deletion-steps", "2", "--workers", "1", "--cache", str(tmp_path / "cache"),
                "--out"]
     run([sys.executable, *command, str(tmp_path / "alone.csv")])
     run([*command, str(tmp_path / "shared.csv")], ranks=2)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from cli import predict
+from model.predict import Predictor
 from model.processing import process_frames
 from model.reliability import CALIBRATION_FILE, Calibration, assess, fit
 from tests.conftest import TINY_PROCESS
@@ -109,7 +110,7 @@ def test_predict_table_warns_in_words(tmp_path, tiny_checkpoint, capsys):
     write_video(path, face_frames(count=30)[0])
     assert predict.main([str(path), "--checkpoint", str(tiny_checkpoint)]) == 0
     out = capsys.readouterr().out
-    result = predict.predict_file(path, tiny_checkpoint)
+    result = Predictor.load(tiny_checkpoint).predict_file(path).to_dict()
     assert result["reliability"]["unfamiliarity"] is None  # the tiny checkpoint has no calibration
     assert ("cannot be trusted" in out) == (not result["reliable"])
     assert out.strip().endswith(result["real_face"]["note"]), "the real-face networks' own reading, last"

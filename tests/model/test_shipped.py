@@ -8,16 +8,16 @@ import pytest
 
 from model.checkpoint import load_checkpoint
 from model.clipset import load_clipset
-from model.config import CLASSES
+from model.config import CLASSES, AttentionMode
 from model.datasets import ClipRecord
 from model.evaluate import predict_clipset
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SAMPLES = sorted((ASSETS / "samples").glob("*.avi"))
-VARIANTS = {  # prediction table: (checkpoint, inter-stream attention at inference)
-    "two_stream_attention": ("two_stream_attention", True),
-    "two_stream_attention_switched_off": ("two_stream_attention", False),
-    "two_stream_no_attention": ("two_stream_no_attention", True),
+VARIANTS = {  # prediction table: (checkpoint, attention mode at inference)
+    "two_stream_attention": ("two_stream_attention", AttentionMode.ON),
+    "two_stream_attention_bypassed": ("two_stream_attention", AttentionMode.BYPASSED),
+    "two_stream_no_attention": ("two_stream_no_attention", AttentionMode.ABSENT),
 }
 
 
@@ -27,7 +27,7 @@ def test_shipped_checkpoints_reproduce_their_prediction_tables(table, tmp_path):
     model, process, _ = load_checkpoint(ASSETS / "checkpoints" / checkpoint)
     clips = load_clipset([ClipRecord(path, None, "Test") for path in SAMPLES], process, cache_dir=tmp_path,
                          workers=1, progress=False)  # the path model.evaluate takes, so the same float16 inputs
-    probs = predict_clipset(model, clips, inter_stream_attention=attention)
+    probs = predict_clipset(model, clips, attention=attention)
     shipped = pd.read_csv(ASSETS / "predictions" / table / "Test.csv").set_index("clip")
     rows = shipped.loc[[f"Test/{p.stem.split('_')[0].capitalize()}/test_{p.stem.split('_')[2]}.avi" for p in SAMPLES]]
     assert len(SAMPLES) == 7
