@@ -285,11 +285,15 @@ def shipped_grade_report(path: str, stamp: float) -> grade.GradeReport:
     return grade.load_report(Path(path))
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def computed_grade_report(checkpoint: str, stamp: float, data: str, split: str, settings: grade.GradeSettings,
-                          _progress) -> grade.GradeReport:
-    """lab.grade.grade_corpus, once per checkpoint version, corpus, split and settings."""
-    return grade.grade_corpus(Path(checkpoint), Path(data), split, settings, _progress)
+def session_grade_report(request: tuple, progress) -> grade.GradeReport:
+    """This session's own grading run (lab.grade.grade_corpus) of ``request``: (checkpoint, its stamp, corpus, split,
+    settings). Computed once and kept in this session only, apart from the shipped grades; a rerun shows it again."""
+    kept = st.session_state.get("grade_run")
+    if kept is None or kept[0] != request:
+        checkpoint, _, data, split, settings = request
+        kept = (request, grade.grade_corpus(Path(checkpoint), Path(data), split, settings, progress))
+        st.session_state["grade_run"] = kept
+    return kept[1]
 
 
 def architecture(loaded: tuple[TwoStreamNet, ProcessConfig, dict] | None) -> tuple[ModelConfig, ProcessConfig]:

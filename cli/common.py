@@ -18,6 +18,7 @@ from model.landmarks import LandmarkModelError
 # What the library raises for bad input: its own errors (CorpusError, CheckpointError, ClipError, ... are
 # ValueErrors), a missing or unreadable file, a missing landmark model. Anything else is a bug and keeps its traceback.
 USER_ERRORS = (ValueError, OSError, LandmarkModelError)
+PROCESS_FLAGS = ("frames", "size", "flow", "flow_oversample", "margin", "align")  # the commands that process clips
 
 
 def parser(module: str, description: str) -> argparse.ArgumentParser:

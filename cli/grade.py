@@ -11,38 +11,29 @@ import sys
 from pathlib import Path
 
 from cli import common
-from lab.attribution import offered
+from lab.attribution import fast, offered
 from lab.grade import GradeSettings, curves_path, grade_corpus, save_report, verdicts
 from model import locations
 from model.parallel import is_writer
 
+GRADE_FLAGS = ("clips", "check_clips", "causal_clips", "ig_steps", "deletion_steps", "seed")
+
 
 def build() -> argparse.ArgumentParser:
-    defaults = GradeSettings()
     p = common.parser(__spec__.name, __doc__)
     p.add_argument("--checkpoint", type=Path, required=True)
     common.add_corpus_options(p, data_required=False, data_default=locations.corpus())
     p.add_argument("--split", default="Test")
-    p.add_argument("--methods", nargs="+", default=list(defaults.methods), choices=offered(), metavar="METHOD",
+    p.add_argument("--methods", nargs="+", default=list(fast()), choices=offered(), metavar="METHOD",
                    help=f"from: {', '.join(offered())} (default: the fast ones)")
     common.add_attention(p, several=True)
-    p.add_argument("--clips", type=int, default=defaults.clips)
-    p.add_argument("--check-clips", type=int, default=defaults.check_clips,
-                   help="clips that also get the randomization and completeness checks")
-    p.add_argument("--causal-clips", type=int, default=defaults.causal_clips,
-                   help="embedded-corpus clips that also get the region interventions (causal agreement)")
-    p.add_argument("--ig-steps", type=int, default=defaults.ig_steps)
-    p.add_argument("--deletion-steps", type=int, default=defaults.deletion_steps)
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    common.add_settings(p, GradeSettings, GRADE_FLAGS)
     p.add_argument("--out", type=Path, required=True, help="table CSV; the curves go beside it (*_curves.csv)")
     return p
 
 
 def run(args: argparse.Namespace) -> None:
-    settings = GradeSettings(methods=tuple(args.methods),
-                             attention=tuple(args.attention),
-                             clips=args.clips, check_clips=args.check_clips, causal_clips=args.causal_clips,
-                             ig_steps=args.ig_steps, deletion_steps=args.deletion_steps, seed=args.seed)
+    settings = common.settings_from(args, GradeSettings, methods=tuple(args.methods), attention=tuple(args.attention))
     with common.progress_bar("grading", "clip") as progress:
         report = grade_corpus(args.checkpoint, args.data, args.split, settings, progress,
                               args.cache or locations.processing_cache(), args.workers, args.fold)

@@ -17,13 +17,11 @@ from model.datasets import open_corpus
 from model.parallel import is_writer
 from model.preprocess import preprocess_corpus, summary
 
-PROCESS_FLAGS = ("frames", "size", "flow", "flow_oversample", "margin", "align", "center_crop")
-
 
 def build() -> argparse.ArgumentParser:
     p = common.parser(__spec__.name, __doc__)
     common.add_corpus_options(p)
-    common.add_settings(p, ProcessConfig, PROCESS_FLAGS)
+    common.add_settings(p, ProcessConfig, (*common.PROCESS_FLAGS, "center_crop"))
     return p
 
 

@@ -20,7 +20,6 @@ TRAIN_FLAGS = ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing", 
                "prior_penalty")
 MODEL_FLAGS = ("streams", "attention", "spatial_backbone", "real_face_prior", "motion_gate", "width", "attention_dim",
                "attention_heads", "dropout")
-PROCESS_FLAGS = ("frames", "size", "flow", "flow_oversample", "margin", "align")
 
 
 def build() -> argparse.ArgumentParser:
@@ -29,7 +28,7 @@ def build() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="run folder (rerun the same command to resume)")
     common.add_settings(p, TrainConfig, TRAIN_FLAGS)
     common.add_settings(p, ModelConfig, MODEL_FLAGS)
-    common.add_settings(p, ProcessConfig, PROCESS_FLAGS)
+    common.add_settings(p, ProcessConfig, common.PROCESS_FLAGS)
     return p
 
 

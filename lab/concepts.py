@@ -51,10 +51,11 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from lab.dataset import read_sidecar
+from lab.whatif import au_label
 from model import locations
 from model.checkpoint import load_checkpoint
 from model.clipset import load_clipset
-from model.config import CLASSES
+from model.config import CLASSES, check, setting
 from model.corpus import PROTOTYPES
 from model.datasets import ClipRecord, CorpusError, open_corpus
 from model.network import TwoStreamNet
@@ -73,14 +74,19 @@ class ConceptSettings:
     """How many clips TCAV sees; with the defaults the shipped checkpoint takes 6.3 minutes on a busy 2-core CPU with
     a cold processing cache (nearly half of it processing 520 clips), 3.5 with a warm one."""
 
-    clips_per_concept: int = 20  # examples of each AU concept and of each random concept
-    random_concepts: int = 12  # each is a CAV's other side for every concept, and a score of the t-test
-    explained_clips: int = 20  # per class
-    min_clips: int = 5  # an AU active in fewer Train clips than this is left out
-    active_threshold: float = 0.4  # apex intensity of a clearly active AU (expression AUs peak from about 0.2 to 1)
-    alpha: float = 0.05
-    batch_size: int = 16
-    seed: int = 0
+    clips_per_concept: int = setting(20, "examples of each AU concept and of each random concept", minimum=2)
+    random_concepts: int = setting(12, "sets of random Train clips: the CAVs' other sides and the t-test's chance "
+                                   "level", minimum=3)
+    explained_clips: int = setting(20, "clips explained per class", minimum=1)
+    min_clips: int = setting(5, "leave out AUs clearly active in fewer Train clips than this", minimum=2)
+    active_threshold: float = setting(0.4, "apex intensity of a clearly active AU (expression AUs peak from about 0.2 "
+                                      "to 1)", minimum=0, maximum=1)
+    alpha: float = setting(0.05, "significance level of the t-test", above=0, maximum=1)
+    batch_size: int = setting(16, "clips per forward pass", minimum=1)
+    seed: int = setting(0, "of the random concepts and the CAVs")
+
+    def __post_init__(self) -> None:
+        check(self)
 
 
 @dataclass
@@ -299,9 +305,12 @@ def summary(table: pd.DataFrame) -> list[str]:
 DEPENDS = 0.05  # removing an AU lowers the true class's probability by this much on average: the class depends on it
 
 
-def compare_with_interventions(tcav: pd.DataFrame, dependence: pd.DataFrame, attention: str = "on") -> pd.DataFrame:
+def compare_with_interventions(tcav: pd.DataFrame, dependence: pd.DataFrame, attention: str | None = None
+                               ) -> pd.DataFrame:
     """Per class and AU: the corpus's prototype, what the interventions measured (lab.intervene.class_dependence:
-    ``drop``, ``changes``), and TCAV's verdict at each layer ("rises", "falls" or "" when not significant)."""
+    ``drop``, ``changes``) in ``attention`` mode (default: the model's own, "on" where it has the module), and TCAV's
+    verdict at each layer ("rises", "falls" or "" when not significant)."""
+    attention = attention or max(dependence["attention"].unique())  # on > bypassed > absent
     measured = dependence[dependence["attention"] == attention].rename(columns={"label": "class", "target": "concept"})
     verdicts = tcav.assign(verdict=np.where(~tcav["significant"], "", np.where(tcav["magnitude"] > 0, "rises",
                                                                                 "falls")))
@@ -311,6 +320,39 @@ def compare_with_interventions(tcav: pd.DataFrame, dependence: pd.DataFrame, att
     table["prototype"] = [prototype_role(c, au) for c, au in zip(table["class"], table["concept"])]
     table["depends"] = table["drop"] >= DEPENDS
     return table.sort_values(["class", "drop"], ascending=[True, False], ignore_index=True)
+
+
+LAYER_NAMES = {"spatial": "the spatial stream", "temporal": "the temporal stream",
+               "fusion": "the fusion layer (after the attention module)"}
+
+
+def class_sentence(comparison: pd.DataFrame, name: str, layer: str = "fusion", most: int = 3) -> str:
+    """What class ``name`` depends on, in plain words: the AUs whose removal costs it the most (up to ``most`` of
+    those over DEPENDS), whether the corpus's recipe draws them, and whether TCAV at ``layer`` finds them."""
+    rows = comparison[(comparison["class"] == name) & comparison["depends"]].head(most)
+    if rows.empty and not PROTOTYPES[name].core:
+        return (f"**{name}**: its recipe draws no action unit (a face at rest), and removing any action unit the "
+                f"clips show costs it less than {DEPENDS:.0%}.")
+    if rows.empty:
+        return (f"**{name}**: removing no single action unit costs it {DEPENDS:.0%} or more of its probability; "
+                "the model reads it from several together, or from what the action units do not name.")
+    needed = [f"{au_label(r.concept)} ({r.drop:.0%} lost when removed)" for r in rows.itertuples()]
+    outside = [r.concept for r in rows.itertuples() if not r.prototype]
+    sentence = f"**{name}** depends most on {_listed(needed)}"
+    sentence += (f"; {_listed(outside)} {'is' if len(outside) == 1 else 'are'} not in its recipe: the model uses "
+                 "what the corpus draws with it." if outside else
+                 f", {'in' if len(needed) == 1 else 'all in'} its recipe.")
+    if layer in rows:
+        found = [r.concept for r in rows.itertuples() if getattr(r, layer) == "rises"]
+        missed = [r.concept for r in rows.itertuples() if getattr(r, layer) != "rises"]
+        sentence += f" TCAV at {LAYER_NAMES.get(layer, layer)} " + (
+            f"finds {_listed(found)}" if found else "does not find it" if len(rows) == 1 else "finds none of them") + (
+            f" and misses {_listed(missed)}." if found and missed else ".")
+    return sentence
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def agreement(comparison: pd.DataFrame, layer: str) -> dict[str, float]:

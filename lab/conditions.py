@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from lab.confusion import labelled_rows, split_order
 from lab.dataset import read_sidecar
+from model.evaluate import labelled_rows, split_order
 
 SUBTLE, STRONG = 0.45, 0.7  # peak AU intensity bounds; the corpus draws apex intensities from 0.35 to 1.0
 NO_EXPRESSION = 0.01  # Neutral clips' expression AUs stay at zero (blinks and speech are nuisances, not AUs here)

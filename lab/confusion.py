@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lab import dataset, sources
+from lab import conditions, dataset, sources
 from model import locations
 from model.atomic import atomic_write_bytes
 from model.config import CLASSES, SPLITS, AttentionMode
-from model.evaluate import classification_metrics
+from model.evaluate import classification_metrics, labelled_rows, split_order
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,6 @@ class SplitConfusion:
         return np.divide(self.counts, totals, out=np.zeros(self.counts.shape), where=totals > 0)
 
 
-def labelled_rows(table: pd.DataFrame) -> pd.DataFrame:
-    return table[table["label"].isin(CLASSES)]
-
-
 def confusion_of(split: str, table: pd.DataFrame) -> SplitConfusion:
     labelled = labelled_rows(table)
     if labelled.empty:
@@ -51,11 +47,6 @@ def confusion_of(split: str, table: pd.DataFrame) -> SplitConfusion:
     metrics = classification_metrics(labelled["label"].map(CLASSES.index).to_numpy(),
                                       labelled["prediction"].map(CLASSES.index).to_numpy())
     return SplitConfusion(split, len(table), np.array(metrics["confusion"]), metrics)
-
-
-def split_order(tables: dict[str, pd.DataFrame]) -> list[str]:
-    """The splits of ``tables`` in Train, Val, Test order (others, such as DFEW's or class folders' "All", last)."""
-    return sorted(tables, key=lambda s: SPLITS.index(s) if s in SPLITS else len(SPLITS))
 
 
 def confusion_by_split(tables: dict[str, pd.DataFrame]) -> dict[str, SplitConfusion]:
@@ -137,8 +128,6 @@ def coverage_note(covered: dict[str, tuple[int, int]], root: Path) -> str | None
 
 def _sidecar_conditions(clip: Path) -> dict[str, str]:
     """lab.conditions.clip_conditions of a clip from its sidecar ({} when it has none)."""
-    from lab import conditions  # imported here: lab.conditions imports this module
-
     meta = dataset.read_sidecar(clip)
     return conditions.clip_conditions(meta) if meta is not None else {}
 

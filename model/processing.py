@@ -31,7 +31,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 4  # bump when the processing changes, so old cache entries are rebuilt
-FLOW_METHODS = ("farneback", "dis")
 # Settings that act after the cache (to_tensors, the network): a cached clip is the same whatever their values.
 INPUT_SCALING = ("rgb_mean", "rgb_std", "flow_scale", "flow_clip", "displacement_scale")
 
@@ -129,8 +128,6 @@ def process_decoded(video: Video, config: ProcessConfig, name: str) -> Processed
 def process_frames(frames: np.ndarray, fps: float, config: ProcessConfig, *, times: np.ndarray | None = None,
                    original_size: tuple[int, int] | None = None) -> ProcessedClip:
     """Process in-memory RGB frames (N, H, W, 3); boxes are reported in original_size pixels (default: the frames')."""
-    if config.flow not in FLOW_METHODS:
-        raise ValueError(f"unknown optical flow method {config.flow!r}: use one of {', '.join(FLOW_METHODS)}")
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0 or frames.dtype != np.uint8:
         raise ClipError(f"expected frames as a non-empty uint8 array (N, H, W, 3), got {frames.dtype} {frames.shape}")

@@ -19,14 +19,14 @@ st.caption("Which saliency method to trust, and for what. Each method's maps are
 chosen = ui.selection()
 ui.require_checkpoint(chosen)
 
-report = None
+reports = {}  # where the grades come from -> report: the shipped table, and this session's own run apart from it
 shipped = grade.results_path(chosen.checkpoint_name)
 if shipped.is_file():
-    report = ui.shipped_grade_report(str(shipped), shipped.stat().st_mtime)
+    reports["shipped"] = ui.shipped_grade_report(str(shipped), shipped.stat().st_mtime)
     st.success(f"Precomputed results for **{chosen.checkpoint_name}** (`{shipped.name}`): "
-               f"{grade.report_summary(report.table)}.")
+               f"{grade.report_summary(reports['shipped'].table)}.")
 
-with st.expander("Grade on clips of the selected corpus", expanded=report is None):
+with st.expander("Grade on clips of the selected corpus", expanded=not reports):
     with st.form("grade"):
         left, right = st.columns(2)
         clips = left.number_input("Clips", min_value=1, max_value=1000, value=10)
@@ -45,21 +45,29 @@ with st.expander("Grade on clips of the selected corpus", expanded=report is Non
                                            clips=int(clips), check_clips=int(check_clips))
             st.session_state["grading"] = (*sources.checkpoint_stamp(chosen.checkpoint), str(corpus.root), split,
                                            settings)
-    if "grading" in st.session_state:
+    request = st.session_state.get("grading")
+    if request is not None and request[0] == str(chosen.checkpoint):  # a run of another checkpoint is not shown
         bar = st.progress(0.0, text="Grading…")
-        report = ui.computed_grade_report(
-            *st.session_state["grading"],
-            _progress=lambda done, total, text: bar.progress(done / max(total, 1), text=text))
+        reports["session"] = ui.session_grade_report(
+            request, lambda done, total, text: bar.progress(done / max(total, 1), text=text))
         bar.empty()
-        st.info(f"Graded {len(report.clips)} clips of `{st.session_state['grading'][2]}`."
-                + (f" Skipped: {'; '.join(report.skipped)}" if report.skipped else ""))
+        st.info(f"Graded {len(reports['session'].clips)} clips of `{st.session_state['grading'][2]}`."
+                + (f" Skipped: {'; '.join(reports['session'].skipped)}" if reports["session"].skipped else ""))
 
-if report is None:
+if not reports:
     st.info("No precomputed results for this checkpoint: grade it on a few clips above "
             "(or run `python -m cli.grade`).")
     st.stop()
 
+SOURCES = {"shipped": "the shipped grades", "session": "this session's run"}
+source = (st.radio("Show", list(reports), index=len(reports) - 1, horizontal=True, key="quality_source",
+                   format_func=lambda s: f"{SOURCES[s].capitalize()} ({grade.report_summary(reports[s].table)})",
+                   help="Your run is kept apart from the shipped grades: the Analyze page always ranks methods by "
+                        "the shipped ones.")
+          if len(reports) > 1 else next(iter(reports)))
+report = reports[source]
 table = report.table
+st.caption(f"Showing {SOURCES[source]}.")
 settings = grade.attention_settings(table)
 show = (st.radio("Inter-stream attention", settings, horizontal=True, key="quality_attention",
                  format_func=lambda mode: AttentionMode(mode).label,

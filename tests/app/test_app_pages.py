@@ -188,6 +188,7 @@ def test_the_decision_page_compares_interventions_tcav_and_the_recipe(lab_env):
     assert shown["action unit"].tolist() == ["AU12 lip corner puller"] and shown["in the recipe"].tolist() == ["core"]
     assert shown["TCAV, fusion"].tolist() == ["rises"]
     assert metric(at, "TCAV after the attention module") == "100% found"
+    assert any(m.value.startswith("- **Happy** depends most on AU12 lip corner puller (80% lost") for m in at.markdown)
 
 
 def test_confusion_matrices_cells_link_to_analyze(lab_env):

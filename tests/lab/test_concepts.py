@@ -12,6 +12,7 @@ from lab.concepts import (
     COLUMNS,
     ConceptSettings,
     agreement,
+    class_sentence,
     compare_with_interventions,
     network_layers,
     prototype_role,
@@ -136,3 +137,18 @@ def test_tcav_is_compared_with_what_the_interventions_measured():
     assert table.loc["AU4", "fusion"] == "falls" and pd.isna(table.loc["AU4", "drop"])  # not in the clips
     assert pd.isna(table.loc["AU45", "fusion"])  # no TCAV concept: blinks are never clearly active at an apex
     assert agreement(table.reset_index(), "fusion") == {"pairs": 2, "found": 1.0, "confirmed": 0.5}
+
+
+def test_each_class_gets_a_sentence_from_the_interventions_and_tcav():
+    tcav = pd.DataFrame({"layer": "fusion", "class": "Happy", "concept": ["AU12", "AU6", "AU1"],
+                         "magnitude": [0.3, 0.1, 0.2], "significant": [True, False, True]})
+    dependence = pd.DataFrame({"label": ["Happy"] * 3 + ["Neutral", "Sad"], "attention": "absent",
+                               "target": ["AU12", "AU6", "AU1", "AU12", "AU15"], "drop": [0.9, 0.3, 0.01, 0.0, 0.02],
+                               "changes": 0.5, "clips": 10})
+    table = compare_with_interventions(tcav, dependence)  # a model without the module: its one mode, "absent"
+    assert class_sentence(table, "Happy") == (
+        "**Happy** depends most on AU12 lip corner puller (90% lost when removed) and AU6 cheek raiser (30% lost when "
+        "removed), all in its recipe. TCAV at the fusion layer (after the attention module) finds AU12 and misses "
+        "AU6.")  # AU1 costs 1%: under DEPENDS, so not named
+    assert class_sentence(table, "Neutral").startswith("**Neutral**: its recipe draws no action unit")
+    assert class_sentence(table, "Sad").startswith("**Sad**: removing no single action unit costs it 5% or more")

@@ -342,3 +342,26 @@ def test_the_page_shows_the_table_of_the_checkpoint_the_sidebar_picked(cli_repor
     assert "two_stream_no_attention" in page.success[0].value
     page.selectbox(key="checkpoint").select("two_stream_attention").run()  # no table shipped for it here
     assert not page.success and any("No precomputed results" in i.value for i in page.info)
+
+
+def test_a_session_grading_run_is_shown_apart_from_the_shipped_grades(cli_report, monkeypatch):
+    root, out = cli_report
+    assets = root / "assets_session"
+    save_checkpoint(assets / "checkpoints" / "two_stream_attention", TwoStreamNet(ModelConfig(width=4),
+                                                                                    ProcessConfig()).eval(),
+                    ProcessConfig())
+    monkeypatch.setenv("LAB_ASSETS", str(assets))
+    grade.save_report(grade.load_report(out), grade.results_path("two_stream_attention"))
+    monkeypatch.setenv("LAB_RUNS", str(root / "runs"))
+    monkeypatch.setenv("LAB_DATA", str(root / "corpus"))
+    page = open_page("pages/explanation_quality.py")
+    assert "quality_source" not in [r.key for r in page.radio]  # only the shipped grades: nothing to pick
+    next(n for n in page.number_input if n.label == "Clips").set_value(1)
+    next(n for n in page.number_input if n.label.startswith("Of which")).set_value(0)
+    next(m for m in page.multiselect if m.label == "Methods").set_value(["Saliency"])
+    next(b for b in page.button if b.label == "Grade").click().run(timeout=240)
+    assert not page.exception
+    source = page.radio(key="quality_source")
+    assert source.value == "session" and page.table[0].value.index.tolist() == ["Saliency"]
+    source.set_value("shipped").run()
+    assert set(page.table[0].value.index) == set(CLI_METHODS)  # the shipped table, untouched by the run

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.config import ProcessConfig
+from model.config import ProcessConfig, SettingError
 from model.processing import (
     SCHEMA_VERSION,
     NoFaceError,
@@ -91,8 +91,8 @@ def test_flow_on_oversampled_crops_is_in_crop_pixels_and_closer_to_the_truth(flo
 def test_dis_flow_and_unknown_method(moving_face):
     clip = process_frames(moving_face[0], 25.0, ProcessConfig(frames=4, size=48, flow="dis"))
     assert clip.flow.shape == (3, 48, 48, 2) and clip.stats["flow_method"] == "dis"
-    with pytest.raises(ValueError, match="farneback"):
-        process_frames(moving_face[0], 25.0, ProcessConfig(flow="lucas"))
+    with pytest.raises(SettingError, match="flow is 'lucas': use one of farneback, dis"):
+        ProcessConfig(flow="lucas")  # refused where the settings are made, before any clip is read
 
 
 def test_no_face_raises_and_center_crop_works():
