@@ -19,9 +19,10 @@ from typing import TypeVar
 import pandas as pd
 import streamlit as st
 
-from lab import conditions, dataset, explain, grade, sources
+from lab import conditions, dataset, explain, sources
 from lab.admission import ADMISSION, AdmissionRefused, clips
 from lab.analysis import ClipAnalysis, Lineup
+from lab.grading import runner, stored, verdicts
 from model import locations
 from model.checkpoint import CheckpointError, load_checkpoint
 from model.config import CLASSES as CLASSES
@@ -139,8 +140,8 @@ def shared_overlay_video(key: ExplanationKey, style: explain.MapStyle, _explanat
 @st.cache_data(max_entries=8, show_spinner=False)
 def method_grades(checkpoint_name: str | None, attention: str) -> dict[str, str]:
     """Each method's grade in one line, best first, from the checkpoint's shipped grading table
-    (lab.grade.method_grades)."""
-    return grade.method_grades(checkpoint_name, attention)
+    (lab.verdicts.method_grades)."""
+    return verdicts.method_grades(checkpoint_name, attention)
 
 
 @st.cache_resource
@@ -239,7 +240,7 @@ def lineup(chosen: Selection, model: TwoStreamNet, process: ProcessConfig) -> Li
     """The selected checkpoint's predictor and, to compare, the shipped model trained without the attention module
     (when it is there and not the one selected)."""
     predictor = Predictor(model, process, load_calibration(chosen.checkpoint))
-    folder = sources.checkpoint_choices().get(sources.NO_MODULE_CHECKPOINT)
+    folder = sources.checkpoint_choices().get(locations.NO_MODULE_CHECKPOINT)
     if folder is None or folder == chosen.checkpoint:
         return Lineup(predictor)
     try:
@@ -280,18 +281,18 @@ def accuracy_by_condition(tables: dict[str, pd.DataFrame], root: str) -> pd.Data
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def shipped_grade_report(path: str, stamp: float) -> grade.GradeReport:
-    """A precomputed lab.grade report, read once per file version."""
-    return grade.load_report(Path(path))
+def shipped_grade_report(path: str, stamp: float) -> runner.GradeReport:
+    """A precomputed grading report (lab.grading.stored), read once per file version."""
+    return stored.load_report(Path(path))
 
 
-def session_grade_report(request: tuple, progress) -> grade.GradeReport:
-    """This session's own grading run (lab.grade.grade_corpus) of ``request``: (checkpoint, its stamp, corpus, split,
+def session_grade_report(request: tuple, progress) -> runner.GradeReport:
+    """This session's own grading run (lab.runner.grade_corpus) of ``request``: (checkpoint, its stamp, corpus, split,
     settings). Computed once and kept in this session only, apart from the shipped grades; a rerun shows it again."""
     kept = st.session_state.get("grade_run")
     if kept is None or kept[0] != request:
         checkpoint, _, data, split, settings = request
-        kept = (request, grade.grade_corpus(Path(checkpoint), Path(data), split, settings, progress))
+        kept = (request, runner.grade_corpus(Path(checkpoint), Path(data), split, settings, progress))
         st.session_state["grade_run"] = kept
     return kept[1]
 

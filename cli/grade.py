@@ -1,5 +1,5 @@
 """Grade attribution methods on corpus clips: localization against the true AU regions, faithfulness, sanity checks
-and causal agreement, each against uniform random maps on the same clips (lab/grade.py says how each is measured).
+and causal agreement, each against uniform random maps on the same clips (lab/grading/runner.py says how each is measured).
 
     python -m cli.grade --checkpoint assets/checkpoints/two_stream_attention --split Test --clips 100 \
         --out assets/results/grading/two_stream_attention.csv [--data data/corpus] [--methods Saliency Grad-CAM ...]
@@ -12,7 +12,9 @@ from pathlib import Path
 
 from cli import common
 from lab.attribution import fast, offered
-from lab.grade import GradeSettings, curves_path, grade_corpus, save_report, verdicts
+from lab.grading.runner import GradeSettings, grade_corpus
+from lab.grading.stored import curves_path, save_report
+from lab.grading.verdicts import verdicts
 from model import locations
 from model.parallel import is_writer
 

@@ -8,12 +8,12 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from lab import grade
+from lab.grading import runner
 from lab.whatif import au_label
 from model.config import CLASSES, AttentionMode
 
 STREAM_COLOURS = {"spatial": "#1f77b4", "temporal": "#ff7f0e"}
-QUALITY_CURVE_TITLES = {  # lab.grade's curve kinds, in the order the explanation quality page offers them
+QUALITY_CURVE_TITLES = {  # lab.grading.runner's curve kinds, in the order the explanation quality page offers them
     "deletion_spatial": "Deletion: most relevant pixels of every frame first (lower = more faithful)",
     "insertion_spatial": "Insertion: most relevant pixels of every frame first (higher = more faithful)",
     "deletion_temporal": "Deletion: most relevant frames first (lower = more faithful)",
@@ -162,12 +162,12 @@ def effect_bars(effects: pd.DataFrame, target: str) -> go.Figure:
 
 
 def quality_curves(curves: pd.DataFrame, kind: str) -> go.Figure:
-    """One lab.grade curve kind: each method's mean with its 95% confidence band, random maps dotted."""
+    """One grading curve kind (lab.grading.runner): each method's mean with its 95% confidence band, random maps dotted."""
     figure = go.Figure()
     for (method, rows), colour in zip(curves.groupby("method", sort=False), cycle(qualitative.Plotly)):
         rows = rows.sort_values("x")
         figure.add_scatter(x=rows.x_label, y=rows["mean"], name=method, mode="lines+markers", line_color=colour,
-                           line_dash="dot" if method == grade.RANDOM else None)
+                           line_dash="dot" if method == runner.RANDOM else None)
         figure.add_scatter(x=[*rows.x_label, *rows.x_label[::-1]], y=[*rows.ci_high, *rows.ci_low[::-1]],
                            fill="toself", opacity=0.15, line_width=0, showlegend=False, hoverinfo="skip",
                            fillcolor=colour, name=f"{method} 95% CI")

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from model import ablation
+from model import ablation, locations
 from model.checkpoint import CheckpointError, read_config
 from model.config import AttentionMode, ModelConfig, ProcessConfig
 from model.network import stream_grid
 
-ATTENTION, NO_ATTENTION = "two_stream_attention", "two_stream_no_attention"  # model.ablation's variants
+ATTENTION, NO_ATTENTION = locations.SHIPPED  # model.ablation's variants of those names
 
 
 def architecture_dot(config: ModelConfig, process: ProcessConfig = ProcessConfig()) -> str:

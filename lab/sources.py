@@ -16,9 +16,6 @@ from model import locations
 from model.checkpoint import CONFIG, WEIGHTS
 from model.video import VIDEO_EXTENSIONS
 
-ATTENTION_CHECKPOINT = "two_stream_attention"
-NO_MODULE_CHECKPOINT = "two_stream_no_attention"  # the same recipe trained without the inter-stream attention
-
 
 def allowed_data_roots() -> list[Path] | None:
     """The folders a typed corpus path must lie in (LAB_DATA_ROOTS, separated like PATH); None: anywhere.
@@ -55,8 +52,8 @@ def checkpoint_choices() -> dict[str, Path]:
 
 
 def default_checkpoint_name(choices: dict[str, Path]) -> str | None:
-    if ATTENTION_CHECKPOINT in choices:
-        return ATTENTION_CHECKPOINT
+    if locations.ATTENTION_CHECKPOINT in choices:
+        return locations.ATTENTION_CHECKPOINT
     return next(iter(choices), None)
 
 

@@ -33,9 +33,14 @@ def shipped_checkpoints() -> Path:
     return assets() / "checkpoints"
 
 
+# The shipped checkpoints, named as model.ablation's variants that cli.ship ships: the inter-stream attention model,
+# and the same recipe trained without the module (what the lab compares it with).
+ATTENTION_CHECKPOINT, NO_MODULE_CHECKPOINT = SHIPPED = ("two_stream_attention", "two_stream_no_attention")
+
+
 def default_checkpoint() -> Path:
     """The checkpoint commands and the app use when none is named: the shipped inter-stream-attention model."""
-    return shipped_checkpoints() / "two_stream_attention"
+    return shipped_checkpoints() / ATTENTION_CHECKPOINT
 
 
 def results() -> Path:

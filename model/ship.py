@@ -19,7 +19,6 @@ from model.config import SPLITS, ModelConfig
 from model.corpus import corpus_index
 from model.evaluate import evaluate
 
-SHIPPED = {"two_stream_attention": "two_stream_attention", "two_stream_no_attention": "two_stream_no_attention"}
 SAMPLES_PER_CLASS = 1  # Test clips, one per class: small enough for assets/, enough for a demo
 
 
@@ -70,7 +69,7 @@ def ship(runs: Path, data: Path, seed: int | None = None) -> int:
     """Ship both recipes of one training seed (default: the best on Val) and the samples; returns the seed."""
     seed = best_seed_on_val(runs) if seed is None else seed
     print(f"shipping the runs of training seed {seed}")
-    for variant, name in SHIPPED.items():
-        ship_checkpoint(runs / f"{variant}_seed{seed}", name, data)
+    for name in locations.SHIPPED:  # each is the ablation variant of that name
+        ship_checkpoint(runs / f"{name}_seed{seed}", name, data)
     ship_samples(data, json.loads((data / "corpus.json").read_text())["seed"])
     return seed

@@ -353,7 +353,8 @@ if tab_whatif.open:
                                                   help=f"As drawn, its peak intensity is {peak:.2f} of 1.") / 100
             edits = whatif.strength_edits(strengths)
             original_column, edited_column = st.columns(2)
-            original_column.video(str(browser_playable(picked.path)), format="video/webm", loop=True)
+            together = {"loop": True, "autoplay": True, "muted": True}  # both start on the same run and loop
+            original_column.video(str(browser_playable(picked.path)), format="video/webm", **together)
             original_column.caption(f"Original: {predicted} ({probabilities.max():.0%})")
             if edits:
                 cached = st.session_state.get("whatif_counterfactual")
@@ -364,7 +365,7 @@ if tab_whatif.open:
                     st.session_state["whatif_counterfactual"] = cached
                 edited = cached[1].analysis
                 edited_probabilities = edited.probabilities[column]
-                edited_column.video(cached[1].video, format="video/webm", loop=True)
+                edited_column.video(cached[1].video, format="video/webm", **together)
                 edited_column.caption(f"Edited: {edited_probabilities.idxmax()} ({edited_probabilities.max():.0%})")
                 change = edited_probabilities[predicted] - probabilities[predicted]
                 edited_column.metric(f"Probability of {predicted} after the edit",
@@ -372,6 +373,11 @@ if tab_whatif.open:
                                      delta_color="normal")
                 st.plotly_chart(figures.probability_bars(
                     pd.DataFrame({"original": probabilities, "edited": edited_probabilities})), key="whatif_bars")
+                if st.toggle("Show what the edit changed", key="whatif_difference"):
+                    st.image(whatif.difference_strip(drawable, cached[1]), width="stretch",
+                             caption="Original (top), edited (middle), and edited minus original (bottom): red where "
+                                     "the edited face is brighter, blue where it is darker, white where nothing "
+                                     "changed.")
                 method = st.session_state.get("method") or best_method
                 if st.toggle(f"Explain the edited clip ({method}, the Saliency tab's method)", key="whatif_explain"):
                     saliencies = cached[1].saliencies  # per (method, target, attention): a rerun does not recompute

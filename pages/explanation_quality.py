@@ -1,10 +1,11 @@
 """Explanation quality: does each attribution method point at the facial action that really happened, is it faithful
-to the model, and does it pass the sanity checks? Layout only: every number comes from lab.grade."""
+to the model, and does it pass the sanity checks? Layout only: every number comes from lab.grading."""
 import streamlit as st
 
 from app import ui
-from lab import figures, grade, sources
+from lab import figures, sources
 from lab.attribution import fast, offered
+from lab.grading import runner, stored, verdicts
 from model.config import AttentionMode
 
 st.title("Explanation quality")
@@ -20,11 +21,11 @@ chosen = ui.selection()
 ui.require_checkpoint(chosen)
 
 reports = {}  # where the grades come from -> report: the shipped table, and this session's own run apart from it
-shipped = grade.results_path(chosen.checkpoint_name)
+shipped = stored.results_path(chosen.checkpoint_name)
 if shipped.is_file():
     reports["shipped"] = ui.shipped_grade_report(str(shipped), shipped.stat().st_mtime)
     st.success(f"Precomputed results for **{chosen.checkpoint_name}** (`{shipped.name}`): "
-               f"{grade.report_summary(reports['shipped'].table)}.")
+               f"{verdicts.report_summary(reports['shipped'].table)}.")
 
 with st.expander("Grade on clips of the selected corpus", expanded=not reports):
     with st.form("grade"):
@@ -41,7 +42,7 @@ with st.expander("Grade on clips of the selected corpus", expanded=not reports):
         corpus = ui.open_data(chosen)
         if corpus is not None:
             split = "Test" if "Test" in corpus.splits else corpus.splits[-1]
-            settings = grade.GradeSettings(methods=tuple(methods), attention=tuple(attention),
+            settings = runner.GradeSettings(methods=tuple(methods), attention=tuple(attention),
                                            clips=int(clips), check_clips=int(check_clips))
             st.session_state["grading"] = (*sources.checkpoint_stamp(chosen.checkpoint), str(corpus.root), split,
                                            settings)
@@ -61,14 +62,14 @@ if not reports:
 
 SOURCES = {"shipped": "the shipped grades", "session": "this session's run"}
 source = (st.radio("Show", list(reports), index=len(reports) - 1, horizontal=True, key="quality_source",
-                   format_func=lambda s: f"{SOURCES[s].capitalize()} ({grade.report_summary(reports[s].table)})",
+                   format_func=lambda s: f"{SOURCES[s].capitalize()} ({verdicts.report_summary(reports[s].table)})",
                    help="Your run is kept apart from the shipped grades: the Analyze page always ranks methods by "
                         "the shipped ones.")
           if len(reports) > 1 else next(iter(reports)))
 report = reports[source]
 table = report.table
 st.caption(f"Showing {SOURCES[source]}.")
-settings = grade.attention_settings(table)
+settings = verdicts.attention_settings(table)
 show = (st.radio("Inter-stream attention", settings, horizontal=True, key="quality_attention",
                  format_func=lambda mode: AttentionMode(mode).label,
                  help="Grades of the model with its attention module on, or bypassed.")
@@ -77,11 +78,11 @@ show = (st.radio("Inter-stream attention", settings, horizontal=True, key="quali
 st.subheader("Verdicts")
 st.caption("Best graded first: a failed sanity check puts a method last, then passes count 2 and weak 1 on every "
            "criterion of both streams. The Analyze page opens on the first and lists the methods in this order.")
-st.table(grade.method_verdicts(table, show).set_index("Method"))  # wraps: whole at 1280 px
-for warning in grade.small_sample_warnings(table, show):
+st.table(verdicts.method_verdicts(table, show).set_index("Method"))  # wraps: whole at 1280 px
+for warning in verdicts.small_sample_warnings(table, show):
     st.warning(warning)
 with st.expander("What the verdicts mean"):
-    st.markdown("\n".join(f"- {line}" for line in grade.VERDICT_LEGEND))
+    st.markdown("\n".join(f"- {line}" for line in verdicts.VERDICT_LEGEND))
 
 st.subheader("Measurements")
 st.caption("Each method's mean over the clips, per stream; the last rows are uniform random maps on the same clips, "
@@ -90,13 +91,13 @@ st.caption("Each method's mean over the clips, per stream; the last rows are uni
 graded = [m for m in offered() if m in set(table.method)]
 pick_methods, pick_stream = st.columns([3, 1])
 method_choice = pick_methods.multiselect("Methods", graded, default=graded, key="quality_methods")
-stream = pick_stream.radio("Stream", grade.STREAMS, format_func=grade.STREAM_NAMES.get, key="quality_stream",
+stream = pick_stream.radio("Stream", runner.STREAMS, format_func=verdicts.STREAM_NAMES.get, key="quality_stream",
                            help="The stream whose measurements and curves are shown.")
-measurements = grade.measurement_table(table, show, method_choice)
-by_method = measurements[measurements.Stream == grade.STREAM_NAMES[stream]].set_index("Method")
+measurements = verdicts.measurement_table(table, show, method_choice)
+by_method = measurements[measurements.Stream == verdicts.STREAM_NAMES[stream]].set_index("Method")
 st.table(by_method.drop(columns="Stream").T.style.format("{:.2f}", na_rep="–"))  # a column per method: fits
 
-causal = grade.metric_detail(table, "causal_agreement", show)
+causal = verdicts.metric_detail(table, "causal_agreement", show)
 if not causal.empty:
     st.subheader("Agreement with the real causes")
     st.caption("Each facial region's action units were removed in turn and the clip drawn again by the corpus "
@@ -111,5 +112,5 @@ st.subheader("Curves")
 kinds = [k for k in figures.QUALITY_CURVE_TITLES if k in set(report.curves.curve)]
 kind = st.selectbox("Curve", kinds, format_func=figures.QUALITY_CURVE_NAMES.get, key="quality_curve",
                     help="Of the stream picked above the measurements.")
-st.plotly_chart(figures.quality_curves(grade.curves_of(report.curves, kind, stream, show, method_choice), kind),
+st.plotly_chart(figures.quality_curves(verdicts.curves_of(report.curves, kind, stream, show, method_choice), kind),
                 key="quality_curve_chart")

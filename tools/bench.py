@@ -24,6 +24,7 @@ from app import ENTRY, ui
 from lab import analysis, sources, whatif
 from lab.attribution import attribute
 from lab.intervene import drawable_clip
+from model import locations
 from model.bench import median_seconds, write_test_clip
 from model.checkpoint import save_checkpoint
 from model.config import CLASSES, ModelConfig, ProcessConfig
@@ -37,17 +38,17 @@ TARGETS = {"upload -> prediction": 2.0, "Grad-CAM both streams": 0.5, "IG-32 bot
 
 def bench_core(folder: Path) -> dict[str, float]:
     choices = sources.checkpoint_choices()
-    if sources.ATTENTION_CHECKPOINT not in choices:  # stand-in assets, also for the page timings below
+    if locations.ATTENTION_CHECKPOINT not in choices:  # stand-in assets, also for the page timings below
         os.environ["LAB_ASSETS"] = str(folder / "assets")
-        save_checkpoint(folder / "assets" / "checkpoints" / sources.ATTENTION_CHECKPOINT,
+        save_checkpoint(folder / "assets" / "checkpoints" / locations.ATTENTION_CHECKPOINT,
                         TwoStreamNet(ModelConfig(), ProcessConfig()), ProcessConfig())
         (folder / "assets" / "samples").mkdir(parents=True)
         shutil.copy(write_test_clip(folder / "bench.mp4"), folder / "assets" / "samples" / "bench.mp4")
         print("checkpoint: none shipped yet; a random-initialised network of the default size")
         choices = sources.checkpoint_choices()
-    predictor = Predictor.load(choices[sources.ATTENTION_CHECKPOINT])
+    predictor = Predictor.load(choices[locations.ATTENTION_CHECKPOINT])
     model, process = predictor.model, predictor.process
-    no_module = choices.get(sources.NO_MODULE_CHECKPOINT)
+    no_module = choices.get(locations.NO_MODULE_CHECKPOINT)
     lineup = analysis.Lineup(predictor, Predictor.load(no_module) if no_module else Predictor(TwoStreamNet(
         ModelConfig(attention="absent"), process).eval(), process))
     data = write_test_clip(folder / "bench.mp4").read_bytes()

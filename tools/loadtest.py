@@ -28,8 +28,9 @@ import numpy as np
 import torch
 
 from app import ENTRY, ui
-from lab import analysis, explain, sources
+from lab import analysis, explain
 from lab.attribution import fast
+from model import locations
 from model.checkpoint import read_config, save_checkpoint
 from model.config import CLASSES, AttentionMode, ModelConfig, ProcessConfig
 from model.corpus import FPS, render_clip, write_corpus
@@ -265,7 +266,7 @@ def latency_row(tabs: list[TabOutcome], server_mb: float) -> dict:
 
 def stand_in_lab(folder: Path, clips: list[Path], checkpoint: Path | None) -> dict[str, str]:
     """LAB_* locations for the app: the given (or a tiny random) checkpoint and the clips as samples."""
-    target = folder / "assets" / "checkpoints" / sources.ATTENTION_CHECKPOINT
+    target = folder / "assets" / "checkpoints" / locations.ATTENTION_CHECKPOINT
     if checkpoint is None:
         torch.manual_seed(0)
         save_checkpoint(target, TwoStreamNet(TINY_MODEL, TINY_PROCESS).eval(), TINY_PROCESS)
@@ -292,7 +293,7 @@ def load_figures(sessions: int = 8, uploads: int = 0, upload_seconds: float = 20
         clips = write_clips(folder / "clips", min(sessions, 6))
         env = stand_in_lab(folder, clips, checkpoint)
         os.environ.update(env)
-        served = Path(env["LAB_ASSETS"]) / "checkpoints" / sources.ATTENTION_CHECKPOINT
+        served = Path(env["LAB_ASSETS"]) / "checkpoints" / locations.ATTENTION_CHECKPOINT
         rows = {"core (threads)": core_load(served, clips, sessions),
                 "Analyze page (AppTest threads)": apptest_load(clips, sessions)}
         if uploads or links:

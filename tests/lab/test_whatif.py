@@ -51,6 +51,12 @@ def test_the_edited_clip_is_analysed_like_any_clip(setting):
     assert lower > 0.5 and lower > upper
     assert smile_removed.video[:4] == b"\x1a\x45\xdf\xa3"  # a WebM (Matroska) file the browser can play
 
+    strip = whatif.difference_strip(clip, smile_removed, count=4, side=100)
+    assert strip.shape == (3 * 100 + 4, 4 * 100 + 6, 3)  # original, edited, difference; 2-pixel gaps
+    changed = (strip[2 * 102:] != 255).any(axis=2)  # white where the edit changed nothing
+    assert 0.01 < changed.mean() < 0.5, "the tiles frame what changed, with room around it"
+    assert not (whatif.difference_strip(clip, unchanged, count=4, side=100)[2 * 102:] != 255).any()
+
 
 def test_the_removal_chart_covers_every_present_au_with_the_module_on_and_bypassed(setting):
     clip, lineup = setting

@@ -6,7 +6,7 @@ import pytest
 
 from cli import concepts, grade, train
 from lab.concepts import ConceptSettings
-from lab.grade import GradeSettings
+from lab.grading.runner import GradeSettings
 from model.config import ModelConfig, ProcessConfig, SettingError, TrainConfig
 
 SETTINGS = [ProcessConfig, ModelConfig, TrainConfig, GradeSettings, ConceptSettings]

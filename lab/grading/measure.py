@@ -1,4 +1,4 @@
-"""Explanation-quality metrics on relevance maps, vectorized with torch; lab/grade.py runs them over a corpus.
+"""Explanation-quality metrics on relevance maps, vectorized with torch; lab/grading/runner.py runs them over a corpus.
 
 A map is the (F, S, S) per-pixel relevance of one stream (F frames or flow fields), as ``Attribution.rgb_map()`` gives.
 
@@ -20,7 +20,7 @@ from scipy.stats import pearsonr, spearmanr
 
 from model.network import TwoStreamNet
 
-# model -> one method's (rgb map (T,S,S), flow map (T-1,S,S)) of one clip, the method and clip fixed (lab.grade)
+# model -> one method's (rgb map (T,S,S), flow map (T-1,S,S)) of one clip, the method and clip fixed (lab.grading.runner)
 MapsOfModel = Callable[[TwoStreamNet], tuple[torch.Tensor, torch.Tensor]]
 # (rgb batch (B,3,T,S,S), flow batch (B,2,T-1,S,S)) -> target-class probability (B,)
 Predictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
