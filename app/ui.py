@@ -19,7 +19,7 @@ from typing import TypeVar
 import pandas as pd
 import streamlit as st
 
-from lab import conditions, dataset, explain, sources
+from lab import conditions, dataset, explain, glossary, sources
 from lab.admission import ADMISSION, AdmissionRefused, clips
 from lab.analysis import ClipAnalysis, Lineup
 from lab.grading import runner, stored, verdicts
@@ -214,6 +214,8 @@ def _draw_sidebar() -> Selection:
                                help="An AFEW (Train/ Val/ with class folders), DFEW (EmoLabel_DataSplit/) or "
                                     "class-folder corpus.")
         root = Path(typed.strip()).expanduser().resolve() if typed.strip() else None
+    with bar.expander("Glossary"):  # every page's terms of art in plain words
+        st.markdown(glossary.markdown())
     return Selection(name, choices.get(name), root, embedded)
 
 

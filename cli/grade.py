@@ -1,5 +1,6 @@
 """Grade attribution methods on corpus clips: localization against the true AU regions, faithfulness, sanity checks
-and causal agreement, each against uniform random maps on the same clips (lab/grading/runner.py says how each is measured).
+and causal agreement, each against uniform random maps on the same clips (lab/grading/runner.py says how each is
+measured).
 
     python -m cli.grade --checkpoint assets/checkpoints/two_stream_attention --split Test --clips 100 \
         --out assets/results/grading/two_stream_attention.csv [--data data/corpus] [--methods Saliency Grad-CAM ...]

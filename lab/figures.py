@@ -162,7 +162,8 @@ def effect_bars(effects: pd.DataFrame, target: str) -> go.Figure:
 
 
 def quality_curves(curves: pd.DataFrame, kind: str) -> go.Figure:
-    """One grading curve kind (lab.grading.runner): each method's mean with its 95% confidence band, random maps dotted."""
+    """One grading curve kind (lab.grading.runner): each method's mean with its 95% confidence band, random maps
+    dotted."""
     figure = go.Figure()
     for (method, rows), colour in zip(curves.groupby("method", sort=False), cycle(qualitative.Plotly)):
         rows = rows.sort_values("x")

@@ -20,7 +20,8 @@ from scipy.stats import pearsonr, spearmanr
 
 from model.network import TwoStreamNet
 
-# model -> one method's (rgb map (T,S,S), flow map (T-1,S,S)) of one clip, the method and clip fixed (lab.grading.runner)
+# model -> one method's (rgb map (T,S,S), flow map (T-1,S,S)) of one clip, the method and clip fixed
+# (lab.grading.runner)
 MapsOfModel = Callable[[TwoStreamNet], tuple[torch.Tensor, torch.Tensor]]
 # (rgb batch (B,3,T,S,S), flow batch (B,2,T-1,S,S)) -> target-class probability (B,)
 Predictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

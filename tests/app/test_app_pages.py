@@ -33,6 +33,10 @@ def metric(at: AppTest, label_start: str) -> str:
 
 def test_overview_shows_architecture_model_card_and_ablation(lab_env):
     at = open_page("pages/overview.py")
+    glossary = next(e for e in at.sidebar.expander if e.label == "Glossary")  # on every page: the frame draws it
+    for term in ("AU (action unit)", "WAR", "UAR", "Optical flow (Farneback)", "Deletion and insertion (RISE)", "TCAV",
+                 "Randomization check"):  # the terms of art the pages use
+        assert f"**{term}**" in glossary.markdown[0].value
     assert at.get("graphviz_chart")
     assert "two_stream_attention" in at.dataframe[0].value["checkpoint"].tolist()
     shown = at.table[0].value.reset_index()  # from model.ablation's table of lab_env's ABLATION_RUNS
