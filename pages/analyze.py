@@ -157,6 +157,7 @@ def new_clip_resets(key: str, clip_id: tuple) -> None:
 
 
 st.title("Analyze a clip")
+st.caption("One clip through the model: its answer and how far to trust it, then what each stream looked at.")
 picked = pick_clip(st.container())
 if picked is None:
     st.info("Pick a sample, upload a video, record one or open a corpus clip.")

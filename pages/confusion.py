@@ -11,6 +11,8 @@ KEEP = "session"  # the page's choices survive opening a clip in Analyze and com
 EVALUATED = "cm_evaluated"  # (confusion.evaluation_key, tables) of the evaluation a click ran in this session
 
 st.title("Confusion matrices")
+st.caption("Where the model goes wrong, split by split: each row is a true expression, each column an answer. Look "
+           "first at the largest cell off the diagonal, then click it to see its clips.")
 chosen = ui.selection()
 loaded = ui.current_model(chosen)
 corpus = ui.open_data(chosen) if loaded else None

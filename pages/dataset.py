@@ -6,6 +6,8 @@ from lab import dataset, figures
 from lab.video_export import browser_playable
 
 st.title("Dataset explorer")
+st.caption("The clips the model learns and is tested on: how many of each expression in each split, and any clip to "
+           "watch with what it shows. Look first at the class counts: a rare class is harder to learn.")
 corpus = ui.open_data(ui.selection())
 if corpus is None:
     st.stop()

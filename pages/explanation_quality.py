@@ -78,7 +78,9 @@ show = (st.radio("Inter-stream attention", settings, horizontal=True, key="quali
 st.subheader("Verdicts")
 st.caption("Best graded first: a failed sanity check puts a method last, then passes count 2 and weak 1 on every "
            "criterion of both streams. The Analyze page opens on the first and lists the methods in this order.")
-st.table(verdicts.method_verdicts(table, show).set_index("Method"))  # wraps: whole at 1280 px
+by_method = verdicts.method_verdicts(table, show)
+st.markdown("\n".join(f"- {verdicts.method_sentence(row)}" for row in by_method.to_dict("records")))
+st.table(by_method.set_index("Method"))  # wraps: whole at 1280 px
 for warning in verdicts.small_sample_warnings(table, show):
     st.warning(warning)
 with st.expander("What the verdicts mean"):

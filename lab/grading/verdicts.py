@@ -171,6 +171,37 @@ def method_verdicts(table: pd.DataFrame, attention: str = "on") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Method", *VERDICT_COLUMNS, *([COMPLETENESS] if not complete.empty else [])])
 
 
+USES = {  # what passing each criterion makes a method good for
+    "Faithfulness": "what the decision rests on", "Localization": "where the facial action is",
+    "Causal agreement": "which facial regions the answer depends on"}
+
+
+def method_sentence(row: dict) -> str:
+    """One plain sentence from a row of method_verdicts: what the method's maps can be trusted to show."""
+    name, sanity = row["Method"], row[SANITY]
+    if sanity.startswith("fails"):
+        return (f"**{name}**: do not read its maps as the model's reasons: they barely change when the model's "
+                "weights are randomized.")
+    kinds = {"passes": [], "weak": [], "fails": []}
+    for criterion, use in USES.items():
+        verdict = row[criterion]
+        kind = next((k for k in kinds if verdict.startswith(k)), "weak" if "passes" in verdict else None)
+        if kind is not None:  # a mix of streams reads as weak; "not measured" and "too few clips" say nothing
+            kinds[kind].append(use)
+    roughly = "only roughly for" if kinds["passes"] else "trust it only roughly for"
+    parts = [f"{words} {_listed(kinds[kind])}" for kind, words in (
+        ("passes", "trust it for"), ("weak", roughly), ("fails", "not for")) if kinds[kind]]
+    if "fails" in sanity:  # one stream's maps fail the randomization check
+        parts.append(f"its {sanity.split(' fails')[0]} maps fail the randomization check, so read those as edges")
+    if row.get(COMPLETENESS, "").startswith("fails"):
+        parts.append("its relevance does not add up to the change of the class score (more integration steps help)")
+    return f"**{name}**: " + ("; ".join(parts) if parts else "not graded on these clips") + "."
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def small_sample_warnings(table: pd.DataFrame, attention: str = "on") -> list[str]:
     """One warning per kind of grade measured on fewer than SMALL_SAMPLE_CLIPS clips (the fewest of any method)."""
     grades = stream_grades(table, attention)

@@ -37,7 +37,8 @@ def test_overview_shows_architecture_model_card_and_ablation(lab_env):
     for term in ("AU (action unit)", "WAR", "UAR", "Optical flow (Farneback)", "Deletion and insertion (RISE)", "TCAV",
                  "Randomization check"):  # the terms of art the pages use
         assert f"**{term}**" in glossary.markdown[0].value
-    assert at.get("graphviz_chart")
+    dot = at.get("graphviz_chart")[0].proto.spec  # the checkpoint's own architecture, module included
+    assert "Inter-stream attention" in dot and "Per-stream classifiers" in dot
     assert "two_stream_attention" in at.dataframe[0].value["checkpoint"].tolist()
     shown = at.table[0].value.reset_index()  # from model.ablation's table of lab_env's ABLATION_RUNS
     assert shown.to_dict("records") == [
@@ -128,7 +129,7 @@ def test_analyze_bad_upload_is_one_line_error_and_app_stays_usable(lab_env):
     assert not at.exception
     assert len(at.error) == 1 and "\n" not in at.error[0].value
     at.radio(key="source").set_value("Shipped sample").run()
-    assert not at.exception and metric(at, "Prediction")
+    assert not at.exception and metric(at, "Prediction (attention on)") in CLASSES
 
 
 def test_sidebar_choice_survives_a_page_switch(lab_env):
@@ -172,8 +173,13 @@ def test_what_if_draws_the_sample_again_with_an_action_unit_removed(lab_env):
     assert not at.exception
     assert any(c.value.startswith("Edited:") for c in at.caption)
     assert next(m for m in at.metric if m.label.endswith("after the edit")).delta.endswith(" points")
+    videos = at.get("video")
+    assert len(videos) == 2 and all(v.proto.autoplay and v.proto.loop for v in videos), "both play together"
+    at.toggle(key="whatif_difference").set_value(True).run()
+    assert any(i.proto.imgs[0].caption.startswith("Original (top), edited (middle)") for i in at.get("image"))
+    charts = len(at.get("plotly_chart"))
     at.button(key="whatif_removals").click().run()
-    assert not at.exception and at.get("plotly_chart")
+    assert not at.exception and len(at.get("plotly_chart")) == charts + 1  # the effect of each AU removed
 
 
 def test_the_decision_page_compares_interventions_tcav_and_the_recipe(lab_env):
@@ -214,7 +220,7 @@ def test_confusion_matrices_cells_link_to_analyze(lab_env):
 
 def test_dataset_explorer_plays_clips_and_shows_action_units(lab_env):
     at = open_page("pages/dataset.py")
-    assert at.get("video")
+    assert len(at.get("video")) == 1 and at.get("video")[0].proto.url  # the picked clip, converted for the browser
     assert any("onset" in m.value for m in at.markdown)
     at.selectbox(key="browse_split").set_value("Test").run()
     assert not at.exception

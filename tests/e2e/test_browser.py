@@ -65,7 +65,8 @@ def test_every_page_in_a_real_browser(page, app_url, lab_assets):
     page.locator('input[type="file"]').set_input_files(str(sample))
     page.get_by_text("Prediction (attention on)").wait_for(timeout=SLOW)
     settle(page, "analyze-prediction")
-    page.get_by_text("Inter-stream attention", exact=True).first.click()
+    main = page.locator('[data-testid="stMainBlockContainer"]')  # not the sidebar's glossary entry of that name
+    main.get_by_text("Inter-stream attention", exact=True).first.click()
     page.get_by_text("Prediction (attention bypassed)").wait_for(timeout=SLOW)
     settle(page, "analyze-attention-bypassed")
     page.get_by_role("tab", name="Saliency").first.click()

@@ -192,6 +192,17 @@ def test_the_grouped_verdicts_say_passes_weak_or_fails_per_method():
     assert by_method.loc["Occlusion", "Causal agreement"] == "weak"
     assert by_method.loc["Occlusion", "Sanity check"] == "not measured"
     assert by_method.loc["Integrated Gradients", "Completeness"] == "fails (off by 20.0%, 4 clips)"
+    rows = verdicts.method_verdicts(constructed_table()).to_dict("records")
+    assert [verdicts.method_sentence(row) for row in rows] == [
+        "**Saliency**: trust it for what the decision rests on, where the facial action is and which facial regions "
+        "the answer depends on.",
+        "**Occlusion**: trust it only roughly for where the facial action is and which facial regions the answer "
+        "depends on.",  # localization passes on one stream only; faithfulness not measured
+        "**Integrated Gradients**: its relevance does not add up to the change of the class score (more integration "
+        "steps help).",
+        "**Grad-CAM**: not for what the decision rests on, where the facial action is and which facial regions the "
+        "answer depends on; its spatial maps fail the randomization check, so read those as edges.",
+    ]
     off = verdicts.method_verdicts(constructed_table(), "bypassed").set_index("Method")
     assert off.loc["Saliency", "Sanity check"] == "fails (4 clips)" and off.loc["Saliency", "Faithfulness"] == "fails"
     lines = verdicts.verdicts(constructed_table())
