@@ -1,4 +1,5 @@
-"""Analyze a clip: processing steps, prediction with the attention switch, saliency of both streams, attention.
+"""Analyze a clip: the frame of the page (pick a clip, its shared analysis, the headline and the attention switch)
+and its tabs, each a function of one AnalyzeState in app/analyze_tabs.py.
 
 Only the open tab runs (the tabs are bound to the address bar, so each has ``.open``), and every analysis and
 explanation comes from app.ui's caches shared by all sessions: a rerun, a second visitor or a class on one link
@@ -9,20 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
+from app import analyze_tabs as tabs
 from app import ui, webcam
-from lab import analysis, dataset, explain, figures, sources, trust, visuals, whatif
-from lab import attention as attention_maps
-from lab.attribution import method_named, offered
-from lab.intervene import drawable_clip
-from lab.video_export import browser_playable
+from lab import analysis, dataset, sources, trust
 from model.config import AttentionMode
 
 SAMPLE, UPLOAD, CORPUS = "Shipped sample", "Upload a video", "Corpus clip"
-PREDICTED = "predicted"  # the target option that follows the prediction of the attention mode shown
-KEPT = {"persist_state": "session", "bind": "query-params"}  # in the address bar, and kept across pages
+KEPT = tabs.KEPT
 
 chosen = ui.selection()
 loaded = ui.current_model(chosen)
@@ -145,17 +141,6 @@ def analyzed(picked: Picked, key: ui.ClipKey) -> analysis.ClipAnalysis | None:
     return None
 
 
-def new_clip_resets(key: str, clip_id: tuple) -> None:
-    """A widget whose default depends on the clip starts from that default on each new clip (a shared link's value
-    wins on the session's first clip); after that it is the reader's."""
-    marker = f"{key}_clip"
-    first = marker not in st.session_state
-    if st.session_state.get(marker) != clip_id:
-        st.session_state[marker] = clip_id
-        if not first:
-            st.session_state.pop(key, None)
-
-
 st.title("Analyze a clip")
 st.caption("One clip through the model: its answer and how far to trust it, then what each stream looked at.")
 picked = pick_clip(st.container())
@@ -166,7 +151,6 @@ clip_key = key_of(picked)
 result = analyzed(picked, clip_key)
 if result is None:
     st.stop()
-file_stem = Path(picked.name).stem  # download names such as happy_test_00012-face-crops.png
 
 has_module = len(model.modes) > 1  # a module that can be bypassed
 summary, verdict, switch = st.columns([2, 5, 2], vertical_alignment="center")
@@ -174,14 +158,14 @@ attention_on = switch.toggle("Inter-stream attention", value=True, key="attentio
                              help="Off: the same trained model answers with its inter-stream attention module "
                                   "left out, so you see what the module changes.")
 mode = model.modes[0] if attention_on else AttentionMode.BYPASSED  # the attention mode shown
-column = mode.label
-probabilities = result.probabilities[column]
-predicted = str(probabilities.idxmax())
+truth = dataset.read_sidecar(picked.path) if picked.path is not None else None
+state = tabs.AnalyzeState(model, lineup, picked.clip_id, clip_key, picked.name, picked.path, result, truth, mode,
+                          ui.method_grades(chosen.checkpoint_name, mode))
+probabilities, predicted = state.probabilities, state.predicted
 reliable = result.reliability.reliable
-summary.metric(f"Prediction ({column})", predicted,
+summary.metric(f"Prediction ({state.column})", predicted,
                f"{probabilities.max():.0%} confidence" if reliable else "unreliable", delta_color="off",
                delta_arrow="off")
-truth = dataset.read_sidecar(picked.path) if picked.path is not None else None
 headline = trust.headline(result.reliability, predicted, probabilities.max())
 wrong = truth is not None and truth["label"] != predicted
 if truth is not None:  # corpus clips and samples know their expression
@@ -195,237 +179,8 @@ for note in notes:
     verdict.caption(note)
 
 # Keyed and bound to the address bar: a rerun keeps the open tab, a shared link opens it, and only it runs.
-TABS = ["Prediction", "Processing steps", "Saliency", "What if", "Inter-stream attention"]
-ui.link_note("tab", TABS, verdict)
-tab_prediction, tab_processing, tab_saliency, tab_whatif, tab_attention = st.tabs(
-    TABS, key="tab", bind="query-params")
-
-if tab_prediction.open:
-    with tab_prediction:
-        bars, checks = st.columns([3, 2])
-        bars.plotly_chart(figures.probability_bars(result.probabilities), key="probabilities")
-        bars.caption("Attention on / bypassed: the same trained model with its module used or skipped. Trained "
-                     "without the module: the same recipe trained with no module at all (checkpoint "
-                     "two_stream_no_attention).")
-        if truth is not None:
-            checks.video(str(browser_playable(picked.path)), format="video/webm", loop=True, autoplay=True,
-                         muted=True)
-            checks.caption("The original clip")
-        checks.markdown("**Reliability checks**")
-        checks.table(trust.panel(result.reliability).set_index("check"))
-        bars.download_button("Probabilities (CSV)", result.probabilities.to_csv(index_label="class"),
-                             file_name=f"{file_stem}-probabilities.csv", mime="text/csv")
-        if result.real_face is not None:
-            bars.markdown("**What the real-face network alone reads, frame by frame**")
-            (bars.info if result.real_face.agrees(predicted) else bars.warning)(result.real_face.note(predicted))
-            bars.plotly_chart(figures.real_face_curves(result.real_face.per_frame), key="real_face")
-            bars.caption("This is the spatial stream's own evidence: the video model starts from it, and the motion "
-                         "stream, the inter-stream attention and the fusion add a correction.")
-
-if tab_processing.open:
-    with tab_processing:
-        stats = result.clip.stats
-        st.markdown(f"**{stats['num_frames']} frames** at {stats['fps']:.1f} fps, {stats['width']}×{stats['height']}; "
-                    f"face found by the detector on {stats.get('detection_rate', 0):.0%} of its runs, tracked on "
-                    f"{stats.get('track_coverage', 0):.0%} of the frames; optical flow: {stats['flow_method']}.",
-                    help="Optical flow is the apparent motion of every pixel between two frames, what the temporal "
-                         "stream reads. Farneback is OpenCV's classic dense method (a polynomial fitted around each "
-                         "pixel); TV-L1 is slower and sharper.")
-        track = visuals.montage(visuals.number_tiles(result.track_frames), columns=4)
-        st.image(track, caption="Face track on the sampled frames (numbered as on the other tabs): green = detected, "
-                                "yellow = tracked, red = the square the crop was cut from", width="content")
-        crops = visuals.montage(visuals.number_tiles(visuals.upscale(result.clip.rgb, 96)), columns=8)
-        st.image(crops, caption=f"The {len(result.clip.rgb)} face crops the spatial stream sees", width="content")
-        flow_left, flow_right = st.columns([6, 1])
-        flows = visuals.montage(visuals.number_tiles(visuals.upscale(visuals.flow_to_rgb(result.clip.flow), 96),
-                                                     first=1), columns=8)
-        flow_left.image(flows, caption="The motion into each frame from the one before (the temporal stream's input; "
-                                       "frame 0 has none)", width="content")
-        flow_right.image(visuals.colour_wheel(), caption="colour = direction, brightness = speed")
-        for label, image in (("Face track", track), ("Face crops", crops), ("Flow fields", flows)):
-            st.download_button(f"{label} (PNG)", visuals.png_bytes(image), mime="image/png", key=f"png-{label}",
-                               file_name=f"{file_stem}-{label.lower().replace(' ', '-')}.png")
-
-
-def explanation_key(method: str, target: int, steps: int | None) -> ui.ExplanationKey:
-    return ui.ExplanationKey(clip_key, method, target, mode, steps if method_named(method).has_steps else None)
-
-
-def explanation_of(method: str, target: int, steps: int | None) -> explain.Explanation:
-    return ui.queued(lambda: ui.shared_explanation(explanation_key(method, target, steps), model, result),
-                     f"Computing {method} for both streams…")
-
-
-grades = ui.method_grades(chosen.checkpoint_name, mode)  # best first
-ranked = list(grades)
-methods = ranked + [m for m in offered() if m not in grades]  # the picker lists them by grade
-best_method = methods[0]  # what the tabs open on: never one the lab says not to trust
-
-if tab_saliency.open:
-    with tab_saliency:
-        pictures, controls = st.columns([3, 2])
-        ui.link_note("method", methods, controls)
-        ui.link_note("target", [PREDICTED, *ui.CLASSES], controls)
-        method = controls.selectbox("Method", methods, index=methods.index(best_method), key="method", **KEPT)
-        if ranked and method == best_method:
-            controls.caption(f"Opens on {best_method}: the best graded of the methods for this checkpoint with the "
-                             f"{mode.label} (ranked on the "
-                             "Explanation quality page's verdicts).")
-        controls.caption("**How far it can be trusted here:** "
-                         + grades.get(method, "not graded for this checkpoint (see the Explanation quality page)."))
-        target_name = controls.selectbox(
-            "Target class", [PREDICTED, *ui.CLASSES], key="target", **KEPT,
-            format_func=lambda c: f"Predicted: {predicted}" if c == PREDICTED else c,
-            help="Whose evidence to show. 'Predicted' follows the prediction of the attention setting shown.")
-        target_name = predicted if target_name == PREDICTED else target_name
-        compared = controls.multiselect("Side by side with", [m for m in methods if m != method], key="compare",
-                                        **KEPT, help="Other methods on the same frame, below the first.")
-        style_sign, style_opacity = controls.columns(2)
-        signed = style_sign.toggle("Show the sign", key="signed", **KEPT,
-                                   help="Red: pushes towards the target class; blue: pushes away from it.")
-        opacity = style_opacity.slider("Map opacity", 0, 100, 55, 5, format="%d%%", key="opacity", **KEPT)
-        steps = method_named(method).steps
-        if method_named(method).has_steps:
-            steps = controls.select_slider("Integration steps", [8, 16, 32, 64], value=steps, key="steps", **KEPT)
-        style = explain.MapStyle(signed, opacity / 100)
-        target = ui.CLASSES.index(target_name)
-        with pictures:
-            shown = explanation_of(method, target, steps)
-        new_clip_resets("frame", picked.clip_id)
-        ui.link_note("frame", range(shown.frames), controls)
-        frame = controls.slider("Frame", 0, shown.frames - 1, shown.most_relevant_frame(), key="frame", **KEPT,
-                                help="Starts on the frame where the maps hold the most relevance.")
-        seconds_into = shown.importance.time_s[frame]
-
-        def show(where, name: str, explanation: explain.Explanation) -> None:
-            where.image(explain.frame_panel(explanation, frame, style, legend=True), width="content",
-                        caption=f"{name} for {target_name}, frame {frame} ({seconds_into:.2f} s): the face crop "
-                                "(left) and the motion into this frame (right)")
-
-        show(pictures, method, shown)
-        if signed and not shown.has_sign:
-            pictures.caption(f"{method} gives magnitudes only: it says where, not which way.")
-        if compared:
-            for slot, name in zip(st.columns(len(compared)), compared):
-                show(slot, name, explanation_of(name, target, steps))
-                slot.caption(grades.get(name, "Not graded for this checkpoint."))
-        spatial_share, temporal_share = shown.shares
-        share_left, share_right, share_time, curve = st.columns([1, 1, 1, 4])
-        share_left.metric("Spatial", f"{spatial_share:.0%}", help="The face crops' share of all the relevance")
-        share_right.metric("Temporal", f"{temporal_share:.0%}", help="The motion's share of all the relevance")
-        share_time.metric("Computed in", f"{shown.seconds:.2f} s")
-        curve.plotly_chart(figures.importance_curves(shown.importance, frame), key="importance")
-        stem = f"{file_stem}-{method.lower().replace(' ', '-')}-{target_name.lower()}"
-        duration = result.clip.stats.get("duration", 1.0)
-
-        def video() -> bytes:
-            return ui.shared_overlay_video(explanation_key(method, target, steps), style, shown, duration)
-
-        if st.toggle("Play the maps as a video", key="as_video"):
-            st.video(video(), format="video/webm", loop=True, autoplay=True, muted=True,
-                     width=2 * explain.VIDEO_SIDE + 4)
-        downloads = st.columns(3)
-        downloads[0].download_button("Overlay video (WebM)", video, file_name=f"{stem}.webm", mime="video/webm")
-        downloads[1].download_button("All frames (PNG)", lambda: explain.overview_png(shown, style),
-                                     file_name=f"{stem}.png", mime="image/png")
-        downloads[2].download_button("Importance per frame (CSV)", shown.importance.to_csv(index=False),
-                                     file_name=f"{stem}.csv", mime="text/csv")
-
-if tab_whatif.open:
-    with tab_whatif:
-        drawable = drawable_clip(picked.path)
-        if drawable is None:
-            st.info("What if works on clips of the embedded corpus and on the shipped samples: the corpus generator "
-                    "can draw them again with an action unit changed, the same person, motion, light and noise.")
-        else:
-            st.caption("Change the action units this clip shows; it is drawn again and analysed like any clip. 100% "
-                       "is the clip as drawn, 0% removes the action unit.")
-            present = st.session_state.setdefault("whatif_present", {})
-            if drawable not in present:
-                present.clear()
-                present[drawable] = whatif.present_aus(drawable)
-            strengths = {}
-            for region, aus in present[drawable].items():
-                slots = st.columns([1, *[3] * len(aus)], vertical_alignment="center")
-                slots[0].markdown(f"**{region}**")
-                for slot, (name, peak) in zip(slots[1:], aus):
-                    strengths[name] = slot.slider(whatif.au_label(name), 0, int(whatif.MAX_STRENGTH * 100), 100, 25,
-                                                  format="%d%%", key=f"whatif-{drawable.name}-{name}",
-                                                  help=f"As drawn, its peak intensity is {peak:.2f} of 1.") / 100
-            edits = whatif.strength_edits(strengths)
-            original_column, edited_column = st.columns(2)
-            together = {"loop": True, "autoplay": True, "muted": True}  # both start on the same run and loop
-            original_column.video(str(browser_playable(picked.path)), format="video/webm", **together)
-            original_column.caption(f"Original: {predicted} ({probabilities.max():.0%})")
-            if edits:
-                cached = st.session_state.get("whatif_counterfactual")
-                if cached is None or cached[0] != (picked.clip_id, edits):
-                    cached = ((picked.clip_id, edits), ui.queued(
-                        lambda: whatif.counterfactual(drawable, edits, lineup),
-                        "Drawing the edited clip and analysing it…"))
-                    st.session_state["whatif_counterfactual"] = cached
-                edited = cached[1].analysis
-                edited_probabilities = edited.probabilities[column]
-                edited_column.video(cached[1].video, format="video/webm", **together)
-                edited_column.caption(f"Edited: {edited_probabilities.idxmax()} ({edited_probabilities.max():.0%})")
-                change = edited_probabilities[predicted] - probabilities[predicted]
-                edited_column.metric(f"Probability of {predicted} after the edit",
-                                     f"{edited_probabilities[predicted]:.1%}", f"{change * 100:+.1f} points",
-                                     delta_color="normal")
-                st.plotly_chart(figures.probability_bars(
-                    pd.DataFrame({"original": probabilities, "edited": edited_probabilities})), key="whatif_bars")
-                if st.toggle("Show what the edit changed", key="whatif_difference"):
-                    st.image(whatif.difference_strip(drawable, cached[1]), width="stretch",
-                             caption="Original (top), edited (middle), and edited minus original (bottom): red where "
-                                     "the edited face is brighter, blue where it is darker, white where nothing "
-                                     "changed.")
-                method = st.session_state.get("method") or best_method
-                if st.toggle(f"Explain the edited clip ({method}, the Saliency tab's method)", key="whatif_explain"):
-                    saliencies = cached[1].saliencies  # per (method, target, attention): a rerun does not recompute
-                    target = ui.CLASSES.index(predicted)
-                    if (method, target, mode) not in saliencies:
-                        saliencies[method, target, mode] = ui.queued(
-                            lambda: explain.explain(model, edited.prediction, method, target, mode,
-                                                    method_named(method).steps),
-                            f"Computing {method} on the edited clip…")
-                    saliency = saliencies[method, target, mode]
-                    apex = saliency.most_relevant_frame()
-                    st.image(explain.frame_panel(saliency, apex, legend=True), width="content",
-                             caption=f"{method} on the edited clip for {predicted}, frame {apex} (its most "
-                                     "relevant): face crop and motion into the frame")
-            else:
-                edited_column.info("Move a slider to draw the clip again with that action unit changed.")
-            if st.button("Remove each action unit in turn", key="whatif_removals"):
-                effects = ui.queued(lambda: whatif.removal_effects(drawable, lineup, predicted),
-                                    "Drawing the clip once per action unit…")
-                st.session_state["whatif_removal_effects"] = (picked.clip_id, predicted, effects)
-            removals = st.session_state.get("whatif_removal_effects")
-            if removals is not None and removals[:2] == (picked.clip_id, predicted):
-                st.plotly_chart(figures.effect_bars(removals[2], predicted), key="whatif_effects")
-
-if tab_attention.open:
-    with tab_attention:
-        weights = result.attention
-        if weights is None:
-            st.info("This model has no inter-stream attention module.")
-            st.stop()
-        if mode is AttentionMode.BYPASSED:
-            st.info("The module is bypassed for the prediction above; these are its weights when it is on.")
-        direction = st.radio("Direction", list(attention_maps.DIRECTIONS), horizontal=True, key="direction", **KEPT,
-                             format_func=lambda d: "appearance asks motion" if d == "spatial_to_temporal"
-                             else "motion asks appearance")
-        view = attention_maps.direction_view(weights, direction)
-        st.plotly_chart(figures.attention_heatmap(view.matrix, view.query_labels, view.key_labels, view.query,
-                                                  view.key), key="attention_time")
-        st.caption(f"Each row: how the {view.query} stream, at those frames, spreads its attention over the "
-                   f"{view.key} stream's frames (over the whole face). Frames are numbered as on the Saliency tab.")
-        pick_time, pick_region = st.columns(2)
-        query_time = pick_time.select_slider("Frames that ask", range(len(view.query_labels)),
-                                             format_func=lambda t: view.query_labels[t], key="query_time")
-        region = pick_region.selectbox("Part of the face that asks", view.regions, key="query_region",
-                                       format_func=attention_maps.region_name)
-        montage = attention_maps.query_montage(weights, direction, result.clip, query_time, region, tile=96)
-        st.image(montage, caption=f"Where those frames look in the {view.key} stream, one picture per step of the "
-                                  "module", width="content")
-        st.download_button("Time × time attention (CSV)", view.table().to_csv(),
-                           file_name=f"{file_stem}-{direction}.csv", mime="text/csv")
+ui.link_note("tab", list(tabs.TABS), verdict)
+for tab, draw in zip(st.tabs(list(tabs.TABS), key="tab", bind="query-params"), tabs.TABS.values()):
+    if tab.open:
+        with tab:
+            draw(state)

@@ -1,12 +1,12 @@
 """The guided demo's steps: they lead through pages and tabs that exist, each says what to look at, and the box
 knows which step a page shows and which comes next."""
-import ast
 import re
 from types import SimpleNamespace
 
 import pytest
 
 from app import ENTRY, tour
+from app.analyze_tabs import TABS
 from tests.lab_env import REPO
 
 
@@ -16,15 +16,8 @@ def app_pages() -> list[str]:
 
 
 def analyze_tabs() -> list[str]:
-    """The labels of the Analyze page's tabs bound to the address bar as ``tab`` (its ``TABS``)."""
-    tree = ast.parse((REPO / "pages" / "analyze.py").read_text())
-    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "tabs"
-             and any(k.arg == "key" and getattr(k.value, "value", None) == "tab" for k in node.keywords)]
-    assert len(calls) == 1 and getattr(calls[0].args[0], "id", None) == "TABS"
-    labels = [node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
-              and [getattr(t, "id", None) for t in node.targets] == ["TABS"]]
-    assert len(labels) == 1
-    return ast.literal_eval(labels[0])
+    """The labels of the Analyze page's tabs, bound to the address bar as ``tab``."""
+    return list(TABS)
 
 
 def test_the_steps_lead_through_pages_and_tabs_that_exist():
