@@ -82,6 +82,7 @@ def check_checkpoint(folder):
     return True
 
 
+@pytest.mark.slow  # a minute of grading, killing or regenerating: make test runs it
 def test_killed_writers_leave_old_or_no_files_never_half_ones(tmp_path):
     rng = np.random.default_rng(0)
     env = {**os.environ, "PYTHONPATH": str(REPO)}

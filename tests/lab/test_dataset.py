@@ -35,6 +35,7 @@ def dead_pid() -> int:
     return int(child.stdout)
 
 
+@pytest.mark.slow  # a minute of grading, killing or regenerating: make test runs it
 def test_an_interrupted_generation_resumes_with_the_clips_it_had_and_leaves_no_partial_folder(tmp_path):
     reference = dataset.generate_embedded_corpus(tmp_path / "reference" / "corpus", scale=SCALE, workers=1)
     assert len(list(reference.rglob("*.avi"))) == CLIPS and not partials(reference.parent)

@@ -137,6 +137,7 @@ def test_causal_agreement_ranks_regions_by_relevance_against_their_effect():
     assert math.isnan(runner.causal_agreement(maps, boxes, torch.zeros(3)))
 
 
+@pytest.mark.slow  # a minute of grading, killing or regenerating: make test runs it
 def test_integrated_gradients_becomes_complete_as_steps_grow():
     """The frozen real-face network is far from linear (max pools, a softmax per frame): 32 steps leave a gap that
     the grading reports, and the attributions add up to the score change once the path is finely sampled."""
@@ -311,6 +312,7 @@ def cli_report(tmp_path_factory):
     return root, out
 
 
+@pytest.mark.slow  # a minute of grading, killing or regenerating: make test runs it
 def test_the_cli_and_the_page_function_give_the_same_numbers(cli_report):
     root, out = cli_report
     written = stored.load_report(out)
@@ -333,6 +335,7 @@ def test_the_cli_and_the_page_function_give_the_same_numbers(cli_report):
         pd.testing.assert_frame_equal(cli, page.reset_index(drop=True), check_dtype=False, rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.slow  # a minute of grading, killing or regenerating: make test runs it
 def test_the_page_shows_a_shipped_report(cli_report, monkeypatch):
     root, out = cli_report
     assets = root / "assets"
@@ -353,6 +356,7 @@ def test_the_page_shows_a_shipped_report(cli_report, monkeypatch):
     assert "two_stream_attention" in page.success[0].value
 
 
+@pytest.mark.slow  # a minute of grading, killing or regenerating: make test runs it
 def test_the_page_shows_the_table_of_the_checkpoint_the_sidebar_picked(cli_report, monkeypatch):
     root, out = cli_report
     assets = root / "assets_both"
@@ -372,6 +376,7 @@ def test_the_page_shows_the_table_of_the_checkpoint_the_sidebar_picked(cli_repor
     assert not page.success and any("No precomputed results" in i.value for i in page.info)
 
 
+@pytest.mark.slow  # a minute of grading, killing or regenerating: make test runs it
 def test_a_session_grading_run_is_shown_apart_from_the_shipped_grades(cli_report, monkeypatch):
     root, out = cli_report
     assets = root / "assets_session"

@@ -80,6 +80,7 @@ def train_command(data, out, epochs):
             "--batch-size", "2", "--workers", "1", "--width", "4", "--frames", "8", "--size", "32", "--seed", "5"]
 
 
+@pytest.mark.slow  # a minute of grading, killing or regenerating: make test runs it
 @pytest.mark.timeout(600)
 def test_training_killed_mid_run_resumes_to_the_same_result(tiny_corpus, tmp_path):
     subprocess.run(train_command(tiny_corpus, tmp_path / "straight", 6), check=True, capture_output=True, timeout=300)
