@@ -51,6 +51,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from lab.dataset import read_sidecar
+from lab.trust import listed
 from lab.whatif import au_label
 from model import locations
 from model.checkpoint import load_checkpoint
@@ -338,21 +339,17 @@ def class_sentence(comparison: pd.DataFrame, name: str, layer: str = "fusion", m
                 "the model reads it from several together, or from what the action units do not name.")
     needed = [f"{au_label(r.concept)} ({r.drop:.0%} lost when removed)" for r in rows.itertuples()]
     outside = [r.concept for r in rows.itertuples() if not r.prototype]
-    sentence = f"**{name}** depends most on {_listed(needed)}"
-    sentence += (f"; {_listed(outside)} {'is' if len(outside) == 1 else 'are'} not in its recipe: the model uses "
+    sentence = f"**{name}** depends most on {listed(needed)}"
+    sentence += (f"; {listed(outside)} {'is' if len(outside) == 1 else 'are'} not in its recipe: the model uses "
                  "what the corpus draws with it." if outside else
                  f", {'in' if len(needed) == 1 else 'all in'} its recipe.")
     if layer in rows:
         found = [r.concept for r in rows.itertuples() if getattr(r, layer) == "rises"]
         missed = [r.concept for r in rows.itertuples() if getattr(r, layer) != "rises"]
         sentence += f" TCAV at {LAYER_NAMES.get(layer, layer)} " + (
-            f"finds {_listed(found)}" if found else "does not find it" if len(rows) == 1 else "finds none of them") + (
-            f" and misses {_listed(missed)}." if found and missed else ".")
+            f"finds {listed(found)}" if found else "does not find it" if len(rows) == 1 else "finds none of them") + (
+            f" and misses {listed(missed)}." if found and missed else ".")
     return sentence
-
-
-def _listed(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def agreement(comparison: pd.DataFrame, layer: str) -> dict[str, float]:

@@ -54,3 +54,8 @@ def markdown(reliability: Reliability, prediction: str, confidence: float) -> st
     lines = ["| check | measured | trusted when | verdict |", "|---|---|---|---|"]
     lines += [f"| {check} | {measured} | {trusted} | {verdict} |" for check, measured, trusted, verdict in rows.values]
     return f"**{headline(reliability, prediction, confidence)}**\n\n" + "\n".join(lines)
+
+
+def listed(items: list[str]) -> str:
+    """Words joined as a sentence lists them: "a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

@@ -8,6 +8,7 @@ import pandas as pd
 from lab.attribution import offered
 from lab.grading.runner import COMPLETENESS_MAX_ERROR, RANDOM, SANITY_MAX_SPEARMAN, STREAMS
 from lab.grading.stored import load_table, results_path
+from lab.trust import listed
 
 SMALL_SAMPLE_CLIPS = 20  # a grade measured on fewer clips is flagged as a hint rather than a measurement
 CAUSAL_MIN_AGREEMENT = 0.3  # better than random but below this rank correlation: a weak agreement
@@ -189,17 +190,13 @@ def method_sentence(row: dict) -> str:
         if kind is not None:  # a mix of streams reads as weak; "not measured" and "too few clips" say nothing
             kinds[kind].append(use)
     roughly = "only roughly for" if kinds["passes"] else "trust it only roughly for"
-    parts = [f"{words} {_listed(kinds[kind])}" for kind, words in (
+    parts = [f"{words} {listed(kinds[kind])}" for kind, words in (
         ("passes", "trust it for"), ("weak", roughly), ("fails", "not for")) if kinds[kind]]
     if "fails" in sanity:  # one stream's maps fail the randomization check
         parts.append(f"its {sanity.split(' fails')[0]} maps fail the randomization check, so read those as edges")
     if row.get(COMPLETENESS, "").startswith("fails"):
         parts.append("its relevance does not add up to the change of the class score (more integration steps help)")
     return f"**{name}**: " + ("; ".join(parts) if parts else "not graded on these clips") + "."
-
-
-def _listed(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def small_sample_warnings(table: pd.DataFrame, attention: str = "on") -> list[str]:
