@@ -1,7 +1,7 @@
 """Fit and calibrate a checkpoint's unfamiliarity score (the reliability panel's), once.
 
 Writes the training classes' feature statistics and the reference distances of Val (and of the real-face set, when
-given) beside the checkpoint.
+given) beside the checkpoint; with the real-face set, also the confidence cut-off chosen on it through the upload path.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from cli import common
+from model.realcheck import calibrate_confidence
 from model.reliability import CALIBRATION_FILE, UNFAMILIAR_QUANTILE, calibrate
 
 
@@ -29,6 +30,11 @@ def run(args: argparse.Namespace) -> None:
     cut = float(np.quantile(calibration.reference.numpy(), UNFAMILIAR_QUANTILE))
     print(f"wrote {args.checkpoint / CALIBRATION_FILE}: calibrated on {calibration.sources}; clips farther than "
           f"{cut:.1f} from the training clips are called unfamiliar")
+    if args.real is not None:
+        cutoff, table = calibrate_confidence(args.checkpoint, args.real)
+        kept = table[table.reliable]
+        print(f"answers under {cutoff:.0%} confidence are called unreliable: on the real-face set {len(kept)} of "
+              f"{len(table)} are reliable, {int(kept.correct.sum())} of them right")
 
 
 main = common.command(build, run)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from model.atomic import atomic_write_bytes
 from model.config import CLASSES
 from model.predict import NoFace, Predictor
 from model.realfaces import RealFacesError
-from model.reliability import UNSURE, confidence_cutoff
+from model.reliability import CALIBRATION_FILE, UNSURE, Calibration, confidence_cutoff
 
 
 def score(checkpoint: Path, data: Path | None = None) -> pd.DataFrame:
@@ -40,7 +41,7 @@ def score(checkpoint: Path, data: Path | None = None) -> pd.DataFrame:
         real_face = result["real_face"] or {}
         rows.append({"clip": clip["id"], "person": clip["person"], "kind": clip["kind"], "label": clip["label"],
                      "face_found": found, "prediction": result["prediction"],
-                     "confidence": round(result["probabilities"][result["prediction"]], 3),
+                     "confidence": result["probabilities"][result["prediction"]],
                      "correct": found and result["prediction"] == clip["label"], "reliable": result["reliable"],
                      "other_doubts": sum(not r.startswith(UNSURE) for r in result["reliability"]["reasons"]),
                      "unfamiliarity": result["reliability"]["unfamiliarity"],
@@ -81,13 +82,33 @@ def per_person(table: pd.DataFrame) -> pd.DataFrame:
     return _accuracies(list(table.groupby("person")))
 
 
+def reliable_cutoff(table: pd.DataFrame) -> float:
+    """The panel's confidence cut-off: the lowest at which the answers that pass every other check are right 85% of
+    the time (choosing it on all answers would let the other checks shift what "reliable" means)."""
+    clean = table[table.other_doubts == 0]
+    return confidence_cutoff(clean.confidence.to_numpy(), clean.correct.to_numpy())
+
+
+def calibrate_confidence(checkpoint: Path, data: Path | None = None) -> tuple[float, pd.DataFrame]:
+    """Choose the checkpoint's confidence cut-off on the real-face set, scored through the upload path as users meet
+    it, and write it into the checkpoint's calibration (cli.calibrate writes that first); returns the cut-off and the
+    table, its ``reliable`` column judged by the new cut-off."""
+    calibration = Calibration.read(checkpoint)
+    if calibration is None:
+        raise FileNotFoundError(f"{checkpoint} has no {CALIBRATION_FILE}: run python -m cli.calibrate first")
+    table = score(checkpoint, data)
+    cutoff = reliable_cutoff(table)
+    atomic_write_bytes(Path(checkpoint) / CALIBRATION_FILE, replace(calibration, min_confidence=cutoff).to_bytes())
+    return cutoff, table.assign(reliable=(table.other_doubts == 0) & (table.confidence >= cutoff))
+
+
 def held_out_reliable(table: pd.DataFrame) -> pd.Series:
     """Whether the panel would call each clip reliable had its confidence cut-off been calibrated without the clip's
     person (leave one person out): the shipped cut-off is chosen on this same set, so its own figures flatter it."""
     reliable = pd.Series(False, index=table.index)
     for person in table.person.unique():
         others = table[table.person != person]
-        cutoff = confidence_cutoff(others.confidence.to_numpy(), others.correct.to_numpy())
+        cutoff = reliable_cutoff(others)
         own = table.person == person
         reliable[own] = (table.other_doubts[own] == 0) & (table.confidence[own] >= cutoff)
     return reliable
@@ -110,5 +131,5 @@ def reliable_answers(table: pd.DataFrame, column: str = "reliable") -> pd.DataFr
 
 def write_table(table: pd.DataFrame, out: Path) -> None:
     buffer = io.StringIO()
-    table.to_csv(buffer, index=False)
+    table.to_csv(buffer, index=False, float_format="%.6g")
     atomic_write_bytes(out, buffer.getvalue().encode())

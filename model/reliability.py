@@ -13,14 +13,15 @@ lab reads the evidence around the prediction instead of its confidence:
   (model/realfaces.py). A clip farther than 99% of them is called unfamiliar.
 
 ``python -m cli.calibrate --checkpoint CKPT --data data/corpus --real data/realfaces`` fits and calibrates once and
-writes ``CKPT/reliability.safetensors``; ``assess`` then judges one clip. The same command calibrates the
-confidence cut-off on the real-face set: the lowest at which the answers at least that confident are right 85% of
-the time there (``confidence_cutoff``), so "reliable" means what it says on real people, not only on the corpus.
+writes ``CKPT/reliability.safetensors``; ``assess`` then judges one clip. The same command then calibrates the
+confidence cut-off on the real-face set, through the upload path (model.realcheck.calibrate_confidence): the lowest at
+which the answers that pass every other check are right 85% of the time there (``confidence_cutoff``), so "reliable"
+means what it says on real people, not only on the corpus.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -220,21 +221,18 @@ def clip_outputs(model: torch.nn.Module, clips: ClipSet, attention: AttentionMod
 
 
 def calibrate(checkpoint: Path, data: Path, real: Path | None, workers: int = 2) -> Calibration:
-    """Fit on the corpus's Train split, calibrate on its Val split and on the real-face set; write it beside the
-    checkpoint's weights (atomically)."""
+    """Fit on the corpus's Train split, calibrate the distances on its Val split and on the real-face set; write it
+    beside the checkpoint's weights (atomically), with the default confidence cut-off (see calibrate_confidence)."""
     model, process, _ = load_checkpoint(checkpoint)
     corpus = open_corpus(data)
     train = load_clipset(corpus.clips("Train"), process, workers=workers, desc="Train")
     reference = {"corpus Val": clip_outputs(model, load_clipset(corpus.clips("Val"), process, workers=workers,
                                                                 desc="Val"))[0]}
-    cutoff = MIN_CONFIDENCE
     if real is not None:
         real_corpus = open_corpus(real)
         real_clips = load_clipset([r for split in real_corpus.splits for r in real_corpus.clips(split)], process,
                                   workers=workers, desc="real faces")
-        reference["real-face set"], probabilities = clip_outputs(model, real_clips)
-        confidence, predicted = probabilities.max(dim=1)
-        cutoff = confidence_cutoff(confidence.numpy(), (predicted == real_clips.labels).numpy())
-    calibration = replace(fit(clip_outputs(model, train)[0], train.labels, reference), min_confidence=cutoff)
+        reference["real-face set"] = clip_outputs(model, real_clips)[0]
+    calibration = fit(clip_outputs(model, train)[0], train.labels, reference)
     atomic_write_bytes(Path(checkpoint) / CALIBRATION_FILE, calibration.to_bytes())
     return calibration

@@ -12,7 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
-from model import locations, reliability
+from model import locations, realcheck, reliability
 from model.atomic import atomic_write_bytes
 from model.checkpoint import CONFIG, WEIGHTS, read_config
 from model.config import SPLITS, ModelConfig
@@ -39,6 +39,9 @@ def ship_checkpoint(run: Path, name: str, data: Path) -> None:
     real = locations.realfaces() if (locations.realfaces() / "realfaces.json").is_file() else None
     calibration = reliability.calibrate(target, data, real)  # the reliability panel's unfamiliarity score
     print(f"{name}: reliability calibrated on {calibration.sources}")
+    if real is not None:
+        cutoff, _ = realcheck.calibrate_confidence(target, real)
+        print(f"{name}: answers under {cutoff:.0%} confidence are called unreliable")
 
 
 def best_seed_on_val(runs: Path) -> int:
