@@ -44,6 +44,7 @@ TERMS = {
 }
 
 
-def markdown() -> str:
-    """The glossary as a Markdown list, terms in bold."""
-    return "\n".join(f"- **{term}**: {meaning}" for term, meaning in TERMS.items())
+def markdown(terms: tuple[str, ...] | None = None) -> str:
+    """The glossary (or only ``terms``, which must be in it) as a Markdown list, terms in bold: the sidebar's list,
+    and the help text beside a page's words that use them."""
+    return "\n".join(f"- **{term}**: {TERMS[term]}" for term in (TERMS if terms is None else terms))

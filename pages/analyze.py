@@ -14,7 +14,7 @@ import streamlit as st
 
 from app import analyze_tabs as tabs
 from app import ui, webcam
-from lab import analysis, dataset, sources, trust
+from lab import analysis, dataset, glossary, sources, trust
 from model.config import AttentionMode
 
 SAMPLE, UPLOAD, CORPUS = "Shipped sample", "Upload a video", "Corpus clip"
@@ -142,7 +142,9 @@ def analyzed(picked: Picked, key: ui.ClipKey) -> analysis.ClipAnalysis | None:
 
 
 st.title("Analyze a clip")
-st.caption("One clip through the model: its answer and how far to trust it, then what each stream looked at.")
+st.caption("One clip through the model: its answer and how far to trust it, then what each stream looked at.",
+           help=glossary.markdown(("Spatial and temporal streams", "Real-face network", "Inter-stream attention",
+                                   "Reliability panel", "Saliency map")))
 picked = pick_clip(st.container())
 if picked is None:
     st.info("Pick a sample, upload a video, record one or open a corpus clip.")
@@ -153,7 +155,7 @@ if result is None:
     st.stop()
 
 has_module = len(model.modes) > 1  # a module that can be bypassed
-summary, verdict, switch = st.columns([2, 5, 2], vertical_alignment="center")
+summary, verdict, switch = st.columns([2, 5, 3], vertical_alignment="center")  # the switch's label whole at 1280 px
 attention_on = switch.toggle("Inter-stream attention", value=True, key="attention", disabled=not has_module, **KEPT,
                              help="Off: the same trained model answers with its inter-stream attention module "
                                   "left out, so you see what the module changes.")

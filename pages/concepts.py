@@ -4,17 +4,17 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from lab import concepts, sources, whatif
+from lab import concepts, glossary, sources, whatif
 
 LAYERS = {"spatial": "spatial stream", "temporal": "temporal stream", "fusion": "after the attention module"}
 
 st.title("What the decision depends on")
-st.caption("Three answers to the same question. **The corpus's recipe**: the action units (AUs) the generator draws "
-           "for each class (EMFACS prototypes: core AUs always, optional ones sometimes). **Interventions**: each AU "
-           "a Test clip shows is removed and the clip drawn again, same person, motion and light; how far the true "
-           "class's probability falls is what the model really uses. **TCAV** (Captum): whether the class's evidence "
-           "rises along the direction that separates clips showing the AU from random clips, at a layer of each "
-           "stream and after the attention module (t-test against random concepts, 5% level).")
+st.caption("Which facial movements (action units, AUs) each expression's answer really rests on. Read the sentences "
+           "first. They come from **interventions**: one movement is removed from a test clip and the clip drawn "
+           "again, same person, motion and light, and the fall of the answer is what the model uses. Below, a "
+           "second method, **TCAV**, which only looks for a correlation inside the network, is checked against them, "
+           "and the table lists every movement beside the corpus's own recipe for the class.",
+           help=glossary.markdown(("AU (action unit)", "Intervention", "TCAV", "EMFACS prototype")))
 chosen = ui.selection()
 ui.require_checkpoint(chosen)
 
@@ -62,7 +62,8 @@ st.dataframe(shown, hide_index=True, column_config={  # short headers, the long 
     "clips": st.column_config.NumberColumn(width="small", help="Test clips that show the AU, over which the loss is "
                                                                "averaged"),
     "in the recipe": st.column_config.TextColumn(width="small"),
-    **{f"TCAV, {layer}": st.column_config.TextColumn(width="small", help=f"TCAV at the {LAYERS[layer]}")
+    **{f"TCAV, {layer}": st.column_config.TextColumn(width="small", help=f"TCAV at the {LAYERS[layer]}; "
+                                      "'no': its score does not differ from random concepts' (t-test, 5% level)")
        for layer in layers}})
 st.caption("An AU the class depends on but TCAV misses, or one TCAV finds that removing changes nothing: the two "
            "methods disagree there, and the intervention is the measurement. AUs that never form a TCAV concept "

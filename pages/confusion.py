@@ -4,7 +4,7 @@ from functools import partial
 import streamlit as st
 
 from app import ui
-from lab import conditions, confusion, figures
+from lab import conditions, confusion, figures, glossary
 from model.config import AttentionMode
 
 KEEP = "session"  # the page's choices survive opening a clip in Analyze and coming back
@@ -12,7 +12,8 @@ EVALUATED = "cm_evaluated"  # (confusion.evaluation_key, tables) of the evaluati
 
 st.title("Confusion matrices")
 st.caption("Where the model goes wrong, split by split: each row is a true expression, each column an answer. Look "
-           "first at the largest cell off the diagonal, then click it to see its clips.")
+           "first at the largest cell off the diagonal, then click it to see its clips.",
+           help=glossary.markdown(("WAR", "UAR", "Inter-stream attention")))
 chosen = ui.selection()
 loaded = ui.current_model(chosen)
 corpus = ui.open_data(chosen) if loaded else None

@@ -2,12 +2,13 @@
 import streamlit as st
 
 from app import ui
-from lab import dataset, figures
+from lab import dataset, figures, glossary
 from lab.video_export import browser_playable
 
 st.title("Dataset explorer")
 st.caption("The clips the model learns and is tested on: how many of each expression in each split, and any clip to "
-           "watch with what it shows. Look first at the class counts: a rare class is harder to learn.")
+           "watch with what it shows. Look first at the class counts: a rare class is harder to learn.",
+           help=glossary.markdown(("AU (action unit)", "EMFACS prototype")))
 corpus = ui.open_data(ui.selection())
 if corpus is None:
     st.stop()

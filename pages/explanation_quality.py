@@ -3,20 +3,21 @@ to the model, and does it pass the sanity checks? Layout only: every number come
 import streamlit as st
 
 from app import ui
-from lab import figures, sources
+from lab import figures, glossary, sources
 from lab.attribution import fast, offered
 from lab.grading import runner, stored, verdicts
 from model.config import AttentionMode
 
 st.title("Explanation quality")
 st.caption("Which saliency method to trust, and for what. Each method's maps are checked on corpus clips whose "
-           "true facial actions are known: do they point where the action is (localization), does deleting what "
-           "they call relevant change the answer faster than deleting at random (faithfulness, the deletion and "
-           "insertion curves of RISE), do they change when the model's weights are randomized (the sanity check of "
-           "Adebayo et al.: a map that survives it shows edges, not the model), and do their regions rank like the "
-           "real effects of removing each action (causal agreement). Integrated Gradients' completeness: its "
-           "relevance should add up to the change of the class score. Look at the verdicts first; every number is a "
-           "mean over clips with its 95% interval, next to random maps on the same clips.")
+           "true facial movements are known: do they point where the face really moved (localization), does hiding "
+           "what they call important change the answer faster than hiding random parts (faithfulness), do they "
+           "change when the model's weights are scrambled (the randomization check: a map that does not change "
+           "shows edges, not the model), and do they rank the face's regions like removing each region's movement "
+           "does (causal agreement). Look at the ranking and the verdicts first; every number is a mean over clips "
+           "with its 95% interval, next to random maps on the same clips.",
+           help=glossary.markdown(("Saliency map", "Localization", "Deletion and insertion (RISE)",
+                                   "Randomization check", "Causal agreement", "Integrated Gradients")))
 chosen = ui.selection()
 ui.require_checkpoint(chosen)
 

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import ENTRY, ui
-from lab import sources
+from lab import glossary, sources
 from lab.admission import Admission
 from model.ablation import BYPASSED_ROW, VARIANTS
 from model.config import CLASSES, AttentionMode
@@ -49,6 +49,17 @@ def test_overview_shows_architecture_model_card_and_ablation(lab_env):
     ]
     assert not any("Does the inter-stream attention module help" in i.value for i in at.info), \
         "no takeaway: lab_env's table has no model trained without the module"
+
+
+@pytest.mark.parametrize("page, term", [("pages/analyze.py", "Reliability panel"), ("pages/confusion.py", "UAR"),
+                                        ("pages/dataset.py", "AU (action unit)"),
+                                        ("pages/explanation_quality.py", "Randomization check"),
+                                        ("pages/concepts.py", "TCAV")])
+def test_each_page_opens_with_a_sentence_whose_help_explains_its_terms(lab_env, page, term):
+    at = open_page(page, **({"source": "Shipped sample"} if page == "pages/analyze.py" else {}))
+    opening = at.main.caption[0]
+    assert opening.proto.help.count("- **") >= 2, f"{page}: its opening sentence has no help for its terms"
+    assert f"**{term}**: {glossary.TERMS[term]}" in opening.proto.help
 
 
 def page_text(at: AppTest) -> str:
