@@ -142,6 +142,7 @@ def saliency_tab(state: AnalyzeState) -> None:
     result, mode, predicted, grades = state.result, state.mode, state.predicted, state.grades
     methods, best_method, file_stem = state.methods, state.best_method, state.file_stem
     pictures, controls = st.columns([3, 2])
+    pictures = pictures.container(key="saliency_maps")  # the tour's step shows it (app/tour.py)
     ui.link_note("method", methods, controls)
     ui.link_note("target", [PREDICTED, *ui.CLASSES], controls)
     method = controls.selectbox("Method", methods, index=methods.index(best_method), key="method", **KEPT)
@@ -294,12 +295,13 @@ def attention_tab(state: AnalyzeState) -> None:
         return
     if mode is AttentionMode.BYPASSED:
         st.info("The module is bypassed for the prediction above; these are its weights when it is on.")
+    chart = st.container(key="attention_view")  # first on the tab: the tour's step shows it (app/tour.py)
     direction = st.radio("Direction", list(attention_maps.DIRECTIONS), horizontal=True, key="direction", **KEPT,
                          format_func=lambda d: "appearance asks motion" if d == "spatial_to_temporal"
-                         else "motion asks appearance")
+                         else "motion asks appearance", help="Which stream asks; the chart above shows it.")
     view = attention_maps.direction_view(weights, direction)
-    st.plotly_chart(figures.attention_heatmap(view.matrix, view.query_labels, view.key_labels, view.query,
-                                              view.key), key="attention_time")
+    chart.plotly_chart(figures.attention_heatmap(view.matrix, view.query_labels, view.key_labels, view.query,
+                                                 view.key), key="attention_time")
     st.caption(f"Each row: how the {view.query} stream, at those frames, spreads its attention over the "
                f"{view.key} stream's frames (over the whole face). Frames are numbered as on the Saliency tab.")
     pick_time, pick_region = st.columns(2)

@@ -30,6 +30,7 @@ class Step:
     text: str  # Markdown
     query: Mapping[str, str] = field(default_factory=dict)  # values bound to the address bar, e.g. {"tab": "Saliency"}
     loads: Mapping[str, str] = field(default_factory=dict)  # what the way to it also sets: the clip the text names
+    shows: str = ""  # the key of the element its text is about, which opens in view (tests/e2e/test_layout.py)
 
 
 SAMPLE = {"source": "Shipped sample", "sample": "happy_test_00012"}  # the Analyze page's widgets, bound to the URL
@@ -38,35 +39,37 @@ STEPS: tuple[Step, ...] = (
     Step("pages/overview.py", "The model and what the ablation says",
          "Read the blue box first: does the inter-stream attention module help on this corpus? Then follow the "
          "diagram from left to right: an appearance stream and a motion stream that ask each other before their "
-         "features are fused."),
+         "features are fused.", shows="ablation_takeaway"),
     Step("pages/analyze.py", "Analyze one clip",
          "The shipped sample **happy_test_00012** is loaded: a rendered face that smiles. Compare the three "
          "predictions: the model with its attention module on, with it bypassed, and the model trained "
-         "without it.", loads=SAMPLE),
+         "without it.", loads=SAMPLE, shows="analyze_answer"),
     Step("pages/analyze.py", "Where the evidence is", "On the **Saliency** tab: which pixels and which moments drove "
          "the decision, for each stream, and which stream carries more of it. The tab opens on the best graded "
-         "method; whether a method can be trusted is a later step's question.", {"tab": "Saliency"}, SAMPLE),
+         "method; whether a method can be trusted is a later step's question.", {"tab": "Saliency"}, SAMPLE,
+         "saliency_maps"),
     Step("pages/analyze.py", "What if the smile were gone?",
          "On the **What if** tab, drag the **AU12** slider (lip corner puller: the smile) to 0. The clip is drawn "
-         "again without it: does the prediction leave *Happy*?", {"tab": "What if"}, SAMPLE),
+         "again without it: does the prediction leave *Happy*?", {"tab": "What if"}, SAMPLE,
+         "whatif-test_00012-AU12"),
     Step("pages/analyze.py", "How the two streams ask each other",
-         "On the **Inter-stream attention** tab: for each moment of the face, which moments of the motion it "
-         "listens to, and the other way round. Switch the module off above to see what it changes.",
-         {"tab": "Inter-stream attention"}, SAMPLE),
+         "On the **Inter-stream attention** tab: which moments of the motion each moment of the face listens to, "
+         "and back. Switch the module off above to see what it changes.",
+         {"tab": "Inter-stream attention"}, SAMPLE, "attention_view"),
     Step("pages/confusion.py", "Which expressions are confused",
          "Find the largest cell off the diagonal, click it and open one of its clips. Further down: what the module "
-         "changes, attention on against off."),
+         "changes, attention on against off.", shows="confusion_matrices"),
     Step("pages/dataset.py", "What the corpus is made of",
          "Every clip of the embedded corpus is drawn from facial action units (AUs) over time. Play a clip and read "
-         "its AU curves: the expression's onset, apex and offset are marked."),
+         "its AU curves: the expression's onset, apex and offset are marked.", shows="class_counts"),
     Step("pages/explanation_quality.py", "Which explanations to trust",
          "Every attribution method graded against the corpus's ground truth: does it point at the facial action "
          "that really happened, is it faithful to the model, does it pass the sanity checks? Trust a saliency map "
-         "only as far as its method's grades here."),
+         "only as far as its method's grades here.", shows="verdicts"),
     Step("pages/concepts.py", "What the decision depends on",
          "Remove one action unit at a time and draw the clip again: how far the class falls is what the model "
          "really uses. Pick **Happy**: does it depend on AU12? Then compare with what TCAV, a correlational "
-         "method, finds."),
+         "method, finds.", shows="class_sentences"),
 )
 
 
@@ -104,11 +107,11 @@ def _link(step: Step, here: str | None, label: str) -> None:
     """The way to ``step``: on this page a button that sets the step's values (a widget bound to the address bar
     takes a value set in the session, not one from a link to its own page); elsewhere a link to its page with them
     (st.switch_page cannot leave a page whose widgets are bound to the address bar)."""
-    icon = ":material/arrow_forward:"
+    icon, where = ":material/arrow_forward:", f"Step {STEPS.index(step) + 1} of {len(STEPS)}: {step.title}"
     if step.page != here:
-        st.page_link(ui.page(step.page), label=label, icon=icon,
+        st.page_link(ui.page(step.page), label=label, icon=icon, help=where,
                      query_params={**step.loads, **step.query, TOGGLE: "true"})
-    elif st.button(label, key="tour_next", icon=icon):
+    elif st.button(label, key="tour_next", icon=icon, help=where):
         for key, value in {**step.loads, **step.query}.items():
             st.session_state[key] = value
         st.rerun()
@@ -122,13 +125,15 @@ def guide(page) -> None:
     here = page_file(page)
     index = current_step(here, _values({key for step in STEPS for key in step.query}))
     following = STEPS[next_step(index)]
-    with st.container(border=True, key="tour_box"):
-        if index is None:
-            st.markdown("**Guided demo**: this page is not on the tour.")
-            label = f"Back to step 1: {following.title}"
-        else:
-            st.markdown(f"**Guided demo, step {index + 1} of {len(STEPS)}: {STEPS[index].title}**")
-            st.markdown(STEPS[index].text)
-            label = (f"Start again: {following.title}" if index + 1 == len(STEPS) else
-                     f"Next, step {index + 2}: {following.title}")
+    box = st.container(border=True, key="tour_box")
+    text, way = box.columns([5, 1], vertical_alignment="center")  # one short box: the step's result stays in view
+    if index is None:
+        text.markdown("**Guided demo**: this page is not on the tour.")
+        label = "Back to step 1"
+    else:
+        title = STEPS[index].title
+        text.markdown(f"**Step {index + 1} of {len(STEPS)}: {title}{'' if title[-1] in '.?!' else '.'}** "
+                      f"{STEPS[index].text}")
+        label = "Start again" if index + 1 == len(STEPS) else f"Next: step {index + 2}"
+    with way:
         _link(following, here, label)

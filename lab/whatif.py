@@ -16,7 +16,7 @@ from lab import visuals
 from lab.analysis import ClipAnalysis, Lineup, analyze_decoded
 from lab.intervene import PRESENT, CorpusClip, causal_effects, model_predictors, rendered_video
 from lab.video_export import webm_bytes
-from model.corpus import AU_REGIONS, REGIONS, AUEdit
+from model.corpus import AU_REGIONS, NUISANCE_AUS, REGIONS, AUEdit
 from model.face_render import AU_DESCRIPTIONS, AU_INDEX, AU_NAMES
 
 MAX_STRENGTH = 2.0  # a slider goes from 0 (AU removed) to twice the AU as drawn (capped at full intensity)
@@ -37,11 +37,16 @@ def au_label(name: str) -> str:
 
 
 def present_aus(clip: CorpusClip) -> dict[str, list[tuple[str, float]]]:
-    """The AUs the clip draws at least PRESENT intense somewhere, with their peak, grouped by facial region."""
+    """The AUs the clip draws at least PRESENT intense somewhere, with their peak, grouped by facial region: the
+    region of the clip's strongest expression AU first, regions of blinks and speech alone (NUISANCE_AUS, drawn in
+    every class) last, so the slider that matters most is the first one seen."""
     peaks = clip.render().drawn_au.max(axis=0)
-    return {region: found for region in REGIONS
-            if (found := [(name, float(peaks[AU_INDEX[name]])) for name in AU_NAMES
-                          if AU_REGIONS[name] == region and peaks[AU_INDEX[name]] >= PRESENT])}
+    regions = {region: found for region in REGIONS
+               if (found := [(name, float(peaks[AU_INDEX[name]])) for name in AU_NAMES
+                             if AU_REGIONS[name] == region and peaks[AU_INDEX[name]] >= PRESENT])}
+    expression = {region: max((peak for name, peak in found if name not in NUISANCE_AUS), default=-1.0)
+                  for region, found in regions.items()}
+    return dict(sorted(regions.items(), key=lambda item: -expression[item[0]]))
 
 
 def strength_edits(strengths: dict[str, float]) -> tuple[AUEdit, ...]:

@@ -67,7 +67,7 @@ def pick_clip(where) -> Picked | None:
     options = [o for o in (SAMPLE, UPLOAD, webcam.SOURCE, CORPUS) if o != SAMPLE or samples]
     left, right = where.columns([2, 3])
     source = left.radio("Source", options, index=options.index(CORPUS if linked else options[0]), horizontal=True,
-                        key="source", **KEPT)
+                        key="source", label_visibility="collapsed", **KEPT)  # its options say what it is
     if source != CORPUS:
         for name in ("clip", "split"):  # only the corpus link's own parameters: the other picks stay
             if name in st.query_params:
@@ -155,7 +155,8 @@ if result is None:
     st.stop()
 
 has_module = len(model.modes) > 1  # a module that can be bypassed
-summary, verdict, switch = st.columns([2, 5, 3], vertical_alignment="center")  # the switch's label whole at 1280 px
+answer = st.container(key="analyze_answer")  # the tour's step shows it (app/tour.py)
+summary, verdict, switch = answer.columns([2, 5, 3], vertical_alignment="center")  # the switch's label whole
 attention_on = switch.toggle("Inter-stream attention", value=True, key="attention", disabled=not has_module, **KEPT,
                              help="Off: the same trained model answers with its inter-stream attention module "
                                   "left out, so you see what the module changes.")

@@ -30,8 +30,8 @@ if missing:
 comparison = concepts.compare_with_interventions(pd.read_csv(tcav_file), pd.read_csv(dependence_file))
 layers = [layer for layer in LAYERS if layer in comparison]
 st.subheader("What each class depends on")
-st.markdown("\n".join(f"- {concepts.class_sentence(comparison, name)}" for name in ui.CLASSES
-                      if name in set(comparison["class"])))
+st.container(key="class_sentences").markdown("\n".join(f"- {concepts.class_sentence(comparison, name)}"
+                                                      for name in ui.CLASSES if name in set(comparison["class"])))
 st.caption("From the interventions on Test clips: how much of the true class's probability is lost when the action "
            "unit is removed and the clip drawn again. The table below has every action unit.")
 st.subheader("Do TCAV and the interventions agree?")

@@ -69,7 +69,7 @@ listed = confusion.listed_clips(corpus)
 covered = confusion.coverage(tables[own], listed)
 normalized = st.radio("Show", ("row-normalized", "counts"), horizontal=True, key="cm_scale",
                       persist_state=KEEP) == "row-normalized"
-matrices = st.container()  # drawn here, filled below once the selected cell is known (it is outlined)
+matrices = st.container(key="confusion_matrices")  # drawn here, filled below once the selected cell is known
 if note := confusion.coverage_note(covered, corpus.root):
     st.info(note)
 

@@ -9,13 +9,9 @@ from lab.grading import runner, stored, verdicts
 from model.config import AttentionMode
 
 st.title("Explanation quality")
-st.caption("Which saliency method to trust, and for what. Each method's maps are checked on corpus clips whose "
-           "true facial movements are known: do they point where the face really moved (localization), does hiding "
-           "what they call important change the answer faster than hiding random parts (faithfulness), do they "
-           "change when the model's weights are scrambled (the randomization check: a map that does not change "
-           "shows edges, not the model), and do they rank the face's regions like removing each region's movement "
-           "does (causal agreement). Look at the ranking and the verdicts first; every number is a mean over clips "
-           "with its 95% interval, next to random maps on the same clips.",
+st.caption("Which saliency method to trust, and for what: each method's maps are checked on corpus clips whose "
+           "true facial movements are known, next to random maps on the same clips. Read the verdicts first; the "
+           "measurements below them are means over clips with their 95% intervals.",
            help=glossary.markdown(("Saliency map", "Localization", "Deletion and insertion (RISE)",
                                    "Randomization check", "Causal agreement", "Integrated Gradients")))
 chosen = ui.selection()
@@ -27,60 +23,68 @@ if shipped.is_file():
     reports["shipped"] = ui.shipped_grade_report(str(shipped), shipped.stat().st_mtime)
     st.success(f"Precomputed results for **{chosen.checkpoint_name}** (`{shipped.name}`): "
                f"{verdicts.report_summary(reports['shipped'].table)}.")
+request = st.session_state.get("grading")  # set by the form at the end of the page
+if request is not None and request[0] == str(chosen.checkpoint):  # a run of another checkpoint is not shown
+    bar = st.progress(0.0, text="Grading…")
+    reports["session"] = ui.session_grade_report(
+        request, lambda done, total, text: bar.progress(done / max(total, 1), text=text))
+    bar.empty()
+    st.info(f"Graded {len(reports['session'].clips)} clips of `{request[2]}`."
+            + (f" Skipped: {'; '.join(reports['session'].skipped)}" if reports["session"].skipped else ""))
 
-with st.expander("Grade on clips of the selected corpus", expanded=not reports):
-    with st.form("grade"):
+
+def grading_form() -> None:
+    """Grade the checkpoint on clips of the selected corpus in this session; the run is shown apart, above."""
+    with st.expander("Grade on clips of the selected corpus", expanded=not reports), st.form("grade"):
         left, right = st.columns(2)
-        clips = left.number_input("Clips", min_value=1, max_value=1000, value=10)
+        clips = left.number_input("Clips", min_value=1, max_value=1000, value=10, key="grade_clips")
         check_clips = right.number_input("Of which get the sanity and completeness checks", min_value=0,
-                                         max_value=1000, value=2)
-        methods = st.multiselect("Methods", offered(), default=list(fast()))
+                                         max_value=1000, value=2, key="grade_check_clips")
+        methods = st.multiselect("Methods", offered(), default=list(fast()), key="grade_methods")
         modes = [AttentionMode.ON, AttentionMode.BYPASSED]
         attention = st.multiselect("Inter-stream attention", modes, default=modes, format_func=lambda m: m.label,
-                                   help="A model trained without the module is graded as it is.")
+                                   key="grade_attention", help="A model trained without the module is graded as it is.")
         submitted = st.form_submit_button("Grade")
-    if submitted and methods and attention:
-        corpus = ui.open_data(chosen)
-        if corpus is not None:
-            split = "Test" if "Test" in corpus.splits else corpus.splits[-1]
-            settings = runner.GradeSettings(methods=tuple(methods), attention=tuple(attention),
-                                           clips=int(clips), check_clips=int(check_clips))
-            st.session_state["grading"] = (*sources.checkpoint_stamp(chosen.checkpoint), str(corpus.root), split,
-                                           settings)
-    request = st.session_state.get("grading")
-    if request is not None and request[0] == str(chosen.checkpoint):  # a run of another checkpoint is not shown
-        bar = st.progress(0.0, text="Grading…")
-        reports["session"] = ui.session_grade_report(
-            request, lambda done, total, text: bar.progress(done / max(total, 1), text=text))
-        bar.empty()
-        st.info(f"Graded {len(reports['session'].clips)} clips of `{st.session_state['grading'][2]}`."
-                + (f" Skipped: {'; '.join(reports['session'].skipped)}" if reports["session"].skipped else ""))
+    if submitted and methods and attention and (corpus := ui.open_data(chosen)) is not None:
+        split = "Test" if "Test" in corpus.splits else corpus.splits[-1]
+        settings = runner.GradeSettings(methods=tuple(methods), attention=tuple(attention), clips=int(clips),
+                                       check_clips=int(check_clips))
+        st.session_state["grading"] = (*sources.checkpoint_stamp(chosen.checkpoint), str(corpus.root), split,
+                                       settings)
+        st.rerun()  # the run is drawn at the top, before the verdicts it feeds
+
 
 if not reports:
-    st.info("No precomputed results for this checkpoint: grade it on a few clips above "
+    st.info("No precomputed results for this checkpoint: grade it on a few clips below "
             "(or run `python -m cli.grade`).")
+    grading_form()
     st.stop()
 
 SOURCES = {"shipped": "the shipped grades", "session": "this session's run"}
-source = (st.radio("Show", list(reports), index=len(reports) - 1, horizontal=True, key="quality_source",
-                   format_func=lambda s: f"{SOURCES[s].capitalize()} ({verdicts.report_summary(reports[s].table)})",
-                   help="Your run is kept apart from the shipped grades: the Analyze page always ranks methods by "
-                        "the shipped ones.")
+pick_source, pick_attention = st.columns([3, 2])
+source = (pick_source.radio("Show", list(reports), index=len(reports) - 1, horizontal=True, key="quality_source",
+                            format_func=lambda s: f"{SOURCES[s].capitalize()} "
+                                                  f"({verdicts.report_summary(reports[s].table)})",
+                            help="Your run is kept apart from the shipped grades: the Analyze page always ranks "
+                                 "methods by the shipped ones.")
           if len(reports) > 1 else next(iter(reports)))
 report = reports[source]
 table = report.table
-st.caption(f"Showing {SOURCES[source]}.")
+if len(reports) == 1:
+    pick_source.caption(f"Showing {SOURCES[source]}.")
 settings = verdicts.attention_settings(table)
-show = (st.radio("Inter-stream attention", settings, horizontal=True, key="quality_attention",
-                 format_func=lambda mode: AttentionMode(mode).label,
-                 help="Grades of the model with its attention module on, or bypassed.")
+show = (pick_attention.radio("Inter-stream attention", settings, horizontal=True, key="quality_attention",
+                             format_func=lambda mode: AttentionMode(mode).label,
+                             help="Grades of the model with its attention module on, or bypassed.")
         if len(settings) > 1 else settings[0])
 
-st.subheader("Verdicts")
-st.caption("Best graded first: a failed sanity check puts a method last, then passes count 2 and weak 1 on every "
-           "criterion of both streams. The Analyze page opens on the first and lists the methods in this order.")
+verdict_box = st.container(key="verdicts")  # the tour's step shows it (app/tour.py)
+verdict_box.subheader("Verdicts")
+verdict_box.caption("Best graded first: a failed sanity check puts a method last, then passes count 2 and weak 1 "
+                    "on every criterion of both streams. The Analyze page opens on the first and lists the methods "
+                    "in this order.")
 by_method = verdicts.method_verdicts(table, show)
-st.markdown("\n".join(f"- {verdicts.method_sentence(row)}" for row in by_method.to_dict("records")))
+verdict_box.markdown("\n".join(f"- {verdicts.method_sentence(row)}" for row in by_method.to_dict("records")))
 st.table(by_method.set_index("Method"))  # wraps: whole at 1280 px
 for warning in verdicts.small_sample_warnings(table, show):
     st.warning(warning)
@@ -117,3 +121,5 @@ kind = st.selectbox("Curve", kinds, format_func=figures.QUALITY_CURVE_NAMES.get,
                     help="Of the stream picked above the measurements.")
 st.plotly_chart(figures.quality_curves(verdicts.curves_of(report.curves, kind, stream, show, method_choice), kind),
                 key="quality_curve_chart")
+
+grading_form()

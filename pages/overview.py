@@ -16,7 +16,8 @@ st.markdown(
 chosen = ui.selection()
 loaded = ui.current_model(chosen)
 if takeaway := model_card.ablation_takeaway(sources.ablation_file()):
-    st.info(f"**Does the inter-stream attention module help?** {takeaway}", icon=":material/lightbulb:")
+    st.container(key="ablation_takeaway").info(f"**Does the inter-stream attention module help?** {takeaway}",
+                                               icon=":material/lightbulb:")
 
 st.subheader("Architecture")
 st.caption(f"Shapes for {'checkpoint ' + chosen.checkpoint_name if loaded else 'the default recipe'}.")

@@ -250,15 +250,15 @@ def test_the_guided_demo_box_shows_the_pages_step_only_while_the_toggle_is_on(la
     at = AppTest.from_file(ENTRY, default_timeout=120)
     at.run()
     assert not at.exception and at.toggle(key="guided_demo").value is False
-    assert not any(m.value.startswith("**Guided demo") for m in at.markdown)
+    assert not any(m.value.startswith(("**Guided demo", "**Step ")) for m in at.markdown)
     at = AppTest.from_file(ENTRY, default_timeout=120)
     at.query_params["guided_demo"] = "true"  # the toggle lives in the address bar: a reload keeps the tour on
     at.run()
     assert not at.exception
-    assert at.markdown[0].value == "**Guided demo, step 1 of 9: The model and what the ablation says**", \
-        "the step box comes first, above the page"
-    [link] = [link.proto for link in at.get("page_link") if link.proto.label.startswith("Next, step")]
-    assert link.label == "Next, step 2: Analyze one clip" and "analyze" in link.page
+    assert at.markdown[0].value.startswith("**Step 1 of 9: The model and what the ablation says.** Read the blue box "
+                                           "first"), "the step box comes first, above the page"
+    [link] = [link.proto for link in at.get("page_link") if link.proto.label.startswith("Next: step")]
+    assert link.label == "Next: step 2" and link.help == "Step 2 of 9: Analyze one clip" and "analyze" in link.page
     at.switch_page(ui.page("pages/confusion.py")).run()
     assert not at.exception
-    assert at.markdown[0].value == "**Guided demo, step 6 of 9: Which expressions are confused**"
+    assert at.markdown[0].value.startswith("**Step 6 of 9: Which expressions are confused.** Find")

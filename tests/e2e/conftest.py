@@ -25,6 +25,14 @@ def app_url(lab_assets):
 
 
 @pytest.fixture(scope="module")
+def shipped_app_url(lab_assets):
+    """The app with the shipped checkpoints, samples and results (and lab_assets' corpus): the What-if test needs a
+    model that reads faces, the tour's steps the shipped grades and interventions."""
+    with serving({**lab_assets, "LAB_ASSETS": str(REPO / "assets")}) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
 def playwright():
     """One Playwright for the module: its sync API cannot run twice at once, and the two browsers below share it."""
     from playwright.sync_api import sync_playwright

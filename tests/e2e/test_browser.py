@@ -12,16 +12,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from app.webcam import SOURCE as WEBCAM
 from model.config import CLASSES
 from tests.e2e.browser import BROWSER_TESTS, CHROMIUM, CHROMIUM_ARGS, SLOW, idle, serving, settle
-from tests.lab_env import REPO
 
 pytestmark = BROWSER_TESTS
-
-
-@pytest.fixture(scope="module")
-def shipped_app_url(lab_assets):
-    """The app with the shipped checkpoints and samples: the What-if test needs a model that reads faces."""
-    with serving({**lab_assets, "LAB_ASSETS": str(REPO / "assets")}) as server:
-        yield server.url
 
 
 @pytest.fixture(scope="module")

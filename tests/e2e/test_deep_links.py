@@ -15,7 +15,7 @@ def test_a_deep_link_is_framed_on_a_fresh_server_and_the_tour_survives_a_reload(
     page.reload()
     box.get_by_text("step 3 of 9").wait_for(timeout=SLOW)
     assert page.get_by_role("tab", name="Saliency").get_attribute("aria-selected") == "true"
-    box.get_by_role("button", name="Next, step 4").click()
+    box.get_by_role("button", name="Next: step 4").click()
     box.get_by_text("step 4 of 9").wait_for(timeout=SLOW)
     settle(page, "deep-link-tour-next")
     assert page.get_by_role("tab", name="What if").get_attribute("aria-selected") == "true"

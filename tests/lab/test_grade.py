@@ -389,9 +389,9 @@ def test_a_session_grading_run_is_shown_apart_from_the_shipped_grades(cli_report
     monkeypatch.setenv("LAB_DATA", str(root / "corpus"))
     page = open_page("pages/explanation_quality.py")
     assert "quality_source" not in [r.key for r in page.radio]  # only the shipped grades: nothing to pick
-    next(n for n in page.number_input if n.label == "Clips").set_value(1)
-    next(n for n in page.number_input if n.label.startswith("Of which")).set_value(0)
-    next(m for m in page.multiselect if m.label == "Methods").set_value(["Saliency"])
+    page.number_input(key="grade_clips").set_value(1)
+    page.number_input(key="grade_check_clips").set_value(0)
+    page.multiselect(key="grade_methods").set_value(["Saliency"])
     next(b for b in page.button if b.label == "Grade").click().run(timeout=240)
     assert not page.exception
     source = page.radio(key="quality_source")

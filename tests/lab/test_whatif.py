@@ -7,7 +7,7 @@ import pytest
 
 from lab import analysis, whatif
 from lab.intervene import corpus_clip, rendered_video
-from model.corpus import AUEdit
+from model.corpus import NUISANCE_AUS, AUEdit
 from model.face_render import AU_NAMES
 from model.predict import Predictor
 
@@ -32,6 +32,9 @@ def test_present_aus_are_grouped_by_region_with_their_peaks(setting):
     names = [name for aus in present.values() for name, _ in aus]
     assert "AU12" in names and "AU12" in [name for name, _ in present["mouth"]]  # a Happy clip smiles
     assert all(0.1 <= peak <= 1 for aus in present.values() for _, peak in aus)
+    assert list(present)[0] == "mouth", "the smile's region first: its slider is the first one seen"
+    nuisance_only = [all(name in NUISANCE_AUS for name, _ in aus) for aus in present.values()]
+    assert nuisance_only == sorted(nuisance_only), "regions of blinks and speech alone come last"
 
 
 def test_the_edited_clip_is_analysed_like_any_clip(setting):
