@@ -1,4 +1,4 @@
-"""Speed of the lab against its targets: upload to prediction, Grad-CAM, Integrated Gradients, page switches, the
+"""Speed of the lab against its targets: upload to prediction, every method's explanation, page switches, the
 What-if tab (a benchmark to read, not a test; the targets are in tools/bench.py).
 
     python -m cli.bench_lab
@@ -19,7 +19,7 @@ def build() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     for name, seconds in lab_figures().items():
         verdict = "ok" if seconds <= TARGETS[name] else "SLOW"
-        print(f"{name:24s} {seconds:6.2f} s   target <= {TARGETS[name]:.1f} s   {verdict}")
+        print(f"{name:44s} {seconds:6.2f} s   target <= {TARGETS[name]:.1f} s   {verdict}")
 
 
 main = common.command(build, run)

@@ -1,6 +1,6 @@
 """Speed figures of the model targets, as a user of the commands meets them.
 
-Prints the network's forward and forward-plus-backward passes at batch 1 and 16 (both streams, attention on) with
+Prints the network's forward and forward-plus-backward passes at batch 1, 4 and 16 (both streams, attention on) with
 their FLOPs and their share of this machine's limit, a 3 s 640x480 clip file to probabilities, the recorded training
 time of the checkpoint, and with ``--data`` the preprocessing of the whole corpus into a fresh
 cache. Medians over repeats; the machine is shared, so read the figures as of this run.
@@ -34,6 +34,8 @@ def build() -> argparse.ArgumentParser:
     common.add_fold(p)
     common.add_workers(p)
     p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 4, 16], help="batch sizes to time (the lab's "
+                   "inference runs model.config.INFERENCE_BATCH clips at once)")
     p.add_argument("--compile", action="store_true", help="also time torch.compile's path (compiling takes minutes)")
     return p
 
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> None:
     paths = {"eager": model}
     if args.compile:
         paths["torch.compile"] = torch.compile(model)
-    for batch in (1, 16):
+    for batch in args.batches:
         rgb = torch.randn(batch, 3, process.frames, process.size, process.size)
         flow = torch.randn(batch, 2, process.frames - 1, process.size, process.size)
         for backward in (False, True):

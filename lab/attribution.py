@@ -32,7 +32,7 @@ from captum.attr import (
     Saliency,
 )
 
-from model.config import AttentionMode
+from model.config import INFERENCE_BATCH, AttentionMode
 from model.network import TwoStreamNet
 
 
@@ -177,7 +177,7 @@ def _saliency(job: MethodInputs) -> tuple[torch.Tensor, ...]:
 
 def _integrated_gradients(job: MethodInputs) -> tuple[torch.Tensor, ...]:
     return IntegratedGradients(job.forward).attribute(job.inputs, baselines=job.zeros, target=job.target,
-                                                      n_steps=job.steps, internal_batch_size=16)
+                                                      n_steps=job.steps, internal_batch_size=INFERENCE_BATCH)
 
 
 def _gradient_shap(job: MethodInputs) -> tuple[torch.Tensor, ...]:
@@ -192,7 +192,7 @@ def _gradient_shap(job: MethodInputs) -> tuple[torch.Tensor, ...]:
 
 def _smoothgrad(job: MethodInputs) -> tuple[torch.Tensor, ...]:
     return NoiseTunnel(Saliency(job.forward)).attribute(job.inputs, nt_type="smoothgrad", nt_samples=job.samples,
-                                                        nt_samples_batch_size=job.samples, stdevs=0.15,
+                                                        nt_samples_batch_size=INFERENCE_BATCH, stdevs=0.15,
                                                         target=job.target)
 
 
@@ -200,7 +200,8 @@ def _occlusion(job: MethodInputs, whole_frames: bool) -> tuple[torch.Tensor, ...
     """Space-time patches, or whole frames, set to the zero input."""
     windows = tuple(_occlusion_window(x.shape[1:], whole_frames) for x in job.inputs)
     return Occlusion(job.forward).attribute(job.inputs, sliding_window_shapes=windows, strides=windows,
-                                            baselines=(0.0, 0.0), target=job.target, perturbations_per_eval=32)
+                                            baselines=(0.0, 0.0), target=job.target,
+                                            perturbations_per_eval=INFERENCE_BATCH)
 
 
 def _uniform_random(job: MethodInputs) -> tuple[torch.Tensor, ...]:

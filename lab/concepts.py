@@ -56,7 +56,7 @@ from lab.whatif import au_label
 from model import locations
 from model.checkpoint import load_checkpoint
 from model.clipset import load_clipset
-from model.config import CLASSES, check, setting
+from model.config import CLASSES, INFERENCE_BATCH, check, setting
 from model.corpus import PROTOTYPES
 from model.datasets import ClipRecord, CorpusError, open_corpus
 from model.network import TwoStreamNet
@@ -83,7 +83,7 @@ class ConceptSettings:
     active_threshold: float = setting(0.4, "apex intensity of a clearly active AU (expression AUs peak from about 0.2 "
                                       "to 1)", minimum=0, maximum=1)
     alpha: float = setting(0.05, "significance level of the t-test", above=0, maximum=1)
-    batch_size: int = setting(16, "clips per forward pass", minimum=1)
+    batch_size: int = setting(INFERENCE_BATCH, "clips per forward pass", minimum=1)
     seed: int = setting(0, "of the random concepts and the CAVs")
 
     def __post_init__(self) -> None:

@@ -22,7 +22,7 @@ import torch
 
 from lab.dataset import read_sidecar
 from model.checkpoint import load_checkpoint
-from model.config import CLASSES, AttentionMode, ProcessConfig
+from model.config import CLASSES, INFERENCE_BATCH, AttentionMode, ProcessConfig
 from model.corpus import (
     AU_INDEX,
     AU_NAMES,
@@ -120,7 +120,7 @@ def removal_edits(drawn_au: np.ndarray, threshold: float = PRESENT) -> list[AUEd
     return [AUEdit(target) for target in present + regions]
 
 
-def model_predictors(model: TwoStreamNet, batch_size: int = 16) -> dict[AttentionMode, ClassProbabilities]:
+def model_predictors(model: TwoStreamNet, batch_size: int = INFERENCE_BATCH) -> dict[AttentionMode, ClassProbabilities]:
     """The model's class probabilities in each attention mode it runs in (on and bypassed, or absent). The model, in
     eval mode, is only called, never changed."""
     def predictor(attention: AttentionMode) -> ClassProbabilities:

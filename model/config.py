@@ -12,6 +12,11 @@ from enum import StrEnum
 CLASSES = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 SPLITS = ("Train", "Val", "Test")
 FLOW_METHODS = ("farneback", "dis")  # OpenCV's optical flow algorithms (model/processing.py)
+# Clips run through the network at once outside training: evaluation, grading, interventions, TCAV and the passes of
+# a multi-pass explanation (Integrated Gradients' steps, SmoothGrad's samples, occlusion windows). On 2 cores 4 is the
+# fastest: larger batches' activations (16 face crops a clip through the real-face networks) outgrow the caches
+# (python -m cli.bench_model: forward 36.5 ms a clip in batches of 4, 53.1 ms alone, 93.7 ms in batches of 16).
+INFERENCE_BATCH = 4
 
 
 class AttentionMode(StrEnum):

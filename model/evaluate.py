@@ -21,14 +21,14 @@ from sklearn.metrics import (
 from model.atomic import atomic_write_bytes
 from model.checkpoint import load_checkpoint
 from model.clipset import ClipSet, load_clipset
-from model.config import CLASSES, SPLITS, AttentionMode
+from model.config import CLASSES, INFERENCE_BATCH, SPLITS, AttentionMode
 from model.datasets import ClipRecord, CorpusError, open_corpus
 from model.parallel import gather_shares, is_writer, my_share, write_output
 
 
 @torch.inference_mode()
 def predict_clipset(model: torch.nn.Module, clips: ClipSet, device: torch.device | str = "cpu",
-                    attention: AttentionMode | None = None, batch_size: int = 32,
+                    attention: AttentionMode | None = None, batch_size: int = INFERENCE_BATCH,
                     faces: torch.Tensor | None = None, real_face_only: bool = False) -> np.ndarray:
     """Class probabilities (N, classes) for every clip of the set (``faces``: see read_faces); with
     ``real_face_only``, the frozen real-face network's alone (what the video model starts from)."""
@@ -45,7 +45,7 @@ def predict_clipset(model: torch.nn.Module, clips: ClipSet, device: torch.device
 
 @torch.no_grad()
 def read_faces(model: torch.nn.Module, clips: ClipSet, mirrored: bool = False, device: torch.device | str = "cpu",
-               batch_size: int = 32, cache_dir: Path | None = None) -> torch.Tensor | None:
+               batch_size: int = INFERENCE_BATCH, cache_dir: Path | None = None) -> torch.Tensor | None:
     """The frozen real-face network's reading of every clip's crops (float16; mirrored crops with ``mirrored``), or
     None when the model has no such network. Nothing in it learns, so training computes it once, not every epoch;
     with ``cache_dir`` it is kept there, keyed by the crops and the networks' weights, for the next run (ablation)."""

@@ -32,7 +32,7 @@ from safetensors.torch import save as save_bytes
 from model.atomic import atomic_write_bytes
 from model.checkpoint import load_checkpoint
 from model.clipset import ClipSet, load_clipset
-from model.config import AttentionMode
+from model.config import INFERENCE_BATCH, AttentionMode
 from model.datasets import open_corpus
 from model.evaluate import read_faces
 from model.network import NetworkOutput
@@ -206,7 +206,7 @@ def judge(output: NetworkOutput, calibration: Calibration | None, stats: dict) -
 
 @torch.inference_mode()
 def clip_outputs(model: torch.nn.Module, clips: ClipSet, attention: AttentionMode | None = None,
-                 batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+                 batch_size: int = INFERENCE_BATCH) -> tuple[torch.Tensor, torch.Tensor]:
     """The features the classifier reads, (N, C), and the class probabilities, (N, classes), of every clip of a set."""
     faces = read_faces(model, clips)
     features, probabilities = [], []

@@ -57,7 +57,7 @@ from lab.grading.measure import (
 from lab.intervene import causal_effects, corpus_clip, model_predictors
 from model import locations
 from model.checkpoint import load_checkpoint
-from model.config import CLASSES, AttentionMode, ProcessConfig, check, setting
+from model.config import CLASSES, INFERENCE_BATCH, AttentionMode, ProcessConfig, check, setting
 from model.corpus import AU_REGIONS, REGIONS, AUEdit
 from model.datasets import ClipRecord, CorpusError, open_corpus
 from model.network import TwoStreamNet
@@ -98,7 +98,7 @@ class GradeSettings:
     apex_share: float = setting(0.8, "apex frames: the ground-truth curve is at least this share of its peak",
                                 minimum=0, maximum=1)
     tolerance_px: float = setting(2.0, "pointing-game margin around the regions, in crop pixels", minimum=0)
-    batch_size: int = setting(16, "clips per forward pass", minimum=1)
+    batch_size: int = setting(INFERENCE_BATCH, "clips per forward pass", minimum=1)
     seed: int = setting(0, "of the random baseline maps")
 
     def __post_init__(self) -> None:
