@@ -42,7 +42,7 @@ def camera_page(playwright, face_camera):
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + [
         "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
         f"--use-file-for-fake-video-capture={face_camera}"])
-    yield browser.new_page(viewport={"width": 1400, "height": 1000})
+    yield browser.new_page(viewport={"width": 1280, "height": 720})  # the layout's target window
     browser.close()
 
 
@@ -98,6 +98,10 @@ def test_every_page_in_a_real_browser(page, app_url, lab_assets):
     page.goto(f"{app_url}/explanation_quality")
     page.get_by_role("heading", name="Explanation quality").wait_for(timeout=SLOW)
     settle(page, "explanation-quality")
+
+    page.goto(f"{app_url}/concepts")
+    page.get_by_role("heading", name="What the decision depends on").wait_for(timeout=SLOW)
+    settle(page, "concepts")
 
 
 def test_analyze_state_survives_a_page_switch_and_a_shared_link_reopens_it(page, app_url):
