@@ -82,6 +82,11 @@ def per_person(table: pd.DataFrame) -> pd.DataFrame:
     return _accuracies(list(table.groupby("person")))
 
 
+def reliable_at(table: pd.DataFrame, cutoff: float) -> pd.Series:
+    """Whether the panel calls each answer reliable at confidence ``cutoff``: no other doubt, and confident enough."""
+    return (table.other_doubts == 0) & (table.confidence >= cutoff)
+
+
 def reliable_cutoff(table: pd.DataFrame) -> float:
     """The panel's confidence cut-off: the lowest at which the answers that pass every other check are right 85% of
     the time (choosing it on all answers would let the other checks shift what "reliable" means)."""
@@ -99,7 +104,7 @@ def calibrate_confidence(checkpoint: Path, data: Path | None = None) -> tuple[fl
     table = score(checkpoint, data)
     cutoff = reliable_cutoff(table)
     atomic_write_bytes(Path(checkpoint) / CALIBRATION_FILE, replace(calibration, min_confidence=cutoff).to_bytes())
-    return cutoff, table.assign(reliable=(table.other_doubts == 0) & (table.confidence >= cutoff))
+    return cutoff, table.assign(reliable=reliable_at(table, cutoff))
 
 
 def held_out_reliable(table: pd.DataFrame) -> pd.Series:
@@ -110,7 +115,7 @@ def held_out_reliable(table: pd.DataFrame) -> pd.Series:
         others = table[table.person != person]
         cutoff = reliable_cutoff(others)
         own = table.person == person
-        reliable[own] = (table.other_doubts[own] == 0) & (table.confidence[own] >= cutoff)
+        reliable[own] = reliable_at(table[own], cutoff)
     return reliable
 
 
