@@ -96,7 +96,9 @@ class FaceExpressionNet(nn.Module):
         return rgb01 - self.rgb_mean
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(x)
+        """Channels-last inside (as ``load`` stores the weights): on a CPU its depthwise convolutions run about 2.5
+        times faster than in NCHW, forward and backward."""
+        return self.blocks(x.contiguous(memory_format=torch.channels_last)).contiguous()
 
     def forward(self, rgb01: torch.Tensor) -> torch.Tensor:
         """Class logits (B, 7) in CLASSES order (the package applies a softmax to these)."""
@@ -105,7 +107,7 @@ class FaceExpressionNet(nn.Module):
 
 def untrained() -> FaceExpressionNet:
     """A randomly initialized network: the randomization check's baseline."""
-    return FaceExpressionNet().eval().requires_grad_(False)
+    return FaceExpressionNet().to(memory_format=torch.channels_last).eval().requires_grad_(False)
 
 
 # --- conversion from the package's weight manifest ------------------------------------------------------------------
@@ -176,4 +178,4 @@ def load(folder: Path | None = None) -> FaceExpressionNet:
     except RuntimeError as error:
         raise WeightsError(f"{folder} does not hold face-api expression weights ({str(error).splitlines()[0]}): run "
                            "`python -m cli.convert_faceapi` again") from None
-    return model.eval().requires_grad_(False)
+    return model.to(memory_format=torch.channels_last).eval().requires_grad_(False)
