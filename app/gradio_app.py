@@ -15,8 +15,8 @@ import pandas as pd
 from lab import analysis, explain, figures, trust
 from lab.attribution import offered
 from model.config import CLASSES, AttentionMode
+from model.data.video import ClipError
 from model.predict import NoFace, Predictor
-from model.video import ClipError
 
 LAUNCH_OPTIONS = {"server_name": "127.0.0.1", "max_file_size": f"{analysis.MAX_UPLOAD_MB}mb"}  # local by default
 KEEP_SECONDS = 3600  # overlay videos and Gradio's copies of uploads are deleted after an hour

@@ -27,13 +27,13 @@ from model import locations
 from model.checkpoint import CheckpointError, load_checkpoint
 from model.config import CLASSES as CLASSES
 from model.config import AttentionMode, ModelConfig, ProcessConfig
-from model.datasets import Corpus, CorpusError
+from model.data.datasets import Corpus, CorpusError
+from model.data.processing import NoFaceError as NoFaceError
+from model.data.video import ClipError as ClipError
 from model.locations import REPO_ROOT
 from model.network import TwoStreamNet
 from model.predict import Predictor
-from model.processing import NoFaceError as NoFaceError
 from model.reliability import Calibration
-from model.video import ClipError as ClipError
 
 EMBEDDED, FOLDER = "Embedded corpus", "A corpus folder"
 ANALYSES_KEPT = 16  # analysed clips shared by every session, a few MB each: memory stays bounded

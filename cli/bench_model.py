@@ -21,9 +21,9 @@ from cli import common
 from model import locations
 from model.bench import machine_peak_flops, median_seconds, pass_flops, run_pass, write_test_clip
 from model.checkpoint import load_checkpoint
-from model.datasets import open_corpus
+from model.data.datasets import open_corpus
+from model.data.preprocess import preprocess_corpus, summary
 from model.predict import Predictor
-from model.preprocess import preprocess_corpus, summary
 from model.reliability import Calibration
 
 

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from model import locations
 from model.config import AttentionMode, setting_help
-from model.landmarks import LandmarkModelError
+from model.data.landmarks import LandmarkModelError
 
 # What the library raises for bad input: its own errors (CorpusError, CheckpointError, ClipError, ... are
 # ValueErrors), a missing or unreadable file, a missing landmark model. Anything else is a bug and keeps its traceback.
@@ -89,14 +89,15 @@ def add_settings(p: argparse.ArgumentParser, settings: type, names: tuple[str, .
     fields = {f.name: f for f in dataclasses.fields(settings)}
     for name in names:
         field = fields[name]
+        text = setting_help(field).replace("%", "%%")  # argparse formats help with %
         flag = "--" + name.replace("_", "-")
         if field.type in ("bool", bool):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default,
-                           help=setting_help(field))
+                           help=text)
             continue
         kind = {"int": int, "float": float, "str": str}[str(field.type)]
         p.add_argument(flag, type=kind, default=field.default, choices=field.metadata.get("choices"),
-                       help=setting_help(field) + " (default: %(default)s)")
+                       help=text + " (default: %(default)s)")
 
 
 def settings_from(args: argparse.Namespace, settings: type, **fixed):

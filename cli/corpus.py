@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from cli import common
-from model.corpus import write_corpus
+from model.data.corpus import write_corpus
 
 
 def build() -> argparse.ArgumentParser:

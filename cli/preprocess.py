@@ -13,9 +13,9 @@ import time
 from cli import common
 from model import locations
 from model.config import ProcessConfig
-from model.datasets import open_corpus
+from model.data.datasets import open_corpus
+from model.data.preprocess import preprocess_corpus, summary
 from model.parallel import is_writer
-from model.preprocess import preprocess_corpus, summary
 
 
 def build() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cli import common
 from model import locations
-from model.realfaces import build as build_realfaces
+from model.data.realfaces import build as build_realfaces
 
 
 def build() -> argparse.ArgumentParser:

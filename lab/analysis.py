@@ -18,12 +18,12 @@ import pandas as pd
 
 from lab import visuals
 from model.config import CLASSES, ProcessConfig
+from model.data.processing import ProcessedClip
+from model.data.video import UPLOAD_HINT, VIDEO_EXTENSIONS, ClipError, Video, read_video
 from model.network import AttentionWeights
 from model.predict import NoFace, Prediction, Predictor
-from model.processing import ProcessedClip
 from model.real_face import RealFaceReading
 from model.reliability import Reliability
-from model.video import UPLOAD_HINT, VIDEO_EXTENSIONS, ClipError, Video, read_video
 
 UPLOAD_TYPES = ("mp4", "avi", "mov", "mkv", "webm")
 MAX_UPLOAD_MB = 200  # the same as server.maxUploadSize in .streamlit/config.toml and the Gradio demo's max_file_size

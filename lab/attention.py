@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from lab import visuals
+from model.data.processing import ProcessedClip
 from model.network import AttentionWeights, TokenGrid
-from model.processing import ProcessedClip
 
 DIRECTIONS = {
     "spatial_to_temporal": ("spatial", "temporal"),  # appearance asks motion: "where does this move?"

@@ -27,7 +27,7 @@ seeds:
 
 Each test holds at ``alpha`` on its own: of the 357 on the full corpus (17 AUs x 7 classes x 3 layers), up to about 5 %
 of those without an effect can come out significant by chance. The corpus knows which AUs make each class
-(model.corpus.PROTOTYPES, EMFACS): the ``prototype`` column says whether the class's prototype moves the AU, the
+(model.data.corpus.PROTOTYPES, EMFACS): the ``prototype`` column says whether the class's prototype moves the AU, the
 ground truth that the significant concepts can be checked against.
 """
 from __future__ import annotations
@@ -55,10 +55,10 @@ from lab.trust import listed
 from lab.whatif import au_label
 from model import locations
 from model.checkpoint import load_checkpoint
-from model.clipset import load_clipset
 from model.config import CLASSES, INFERENCE_BATCH, check, setting
-from model.corpus import PROTOTYPES
-from model.datasets import ClipRecord, CorpusError, open_corpus
+from model.data.clipset import load_clipset
+from model.data.corpus import PROTOTYPES
+from model.data.datasets import ClipRecord, CorpusError, open_corpus
 from model.network import TwoStreamNet
 
 # tcav_score: Captum's sign_count (the share of explained clips whose class logit rises along the CAV), averaged over

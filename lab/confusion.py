@@ -103,8 +103,8 @@ def cell_clips(table: pd.DataFrame, true_class: str, predicted_class: str) -> pd
 
 
 def listed_clips(corpus) -> frozenset[str]:
-    """The clips of the corpus on disk (model.datasets.Corpus), as prediction tables name them: the ones the Analyze
-    page can open. Shipped tables list the full embedded corpus; the app may have generated only part of it."""
+    """The clips of the corpus on disk (model.data.datasets.Corpus), as prediction tables name them: the ones the
+    Analyze page can open. Shipped tables list the full embedded corpus; the app may have generated only part of it."""
     return frozenset(dataset.relative_clip(corpus, record.path) for split in corpus.splits
                      for record in corpus.clips(split))
 
@@ -228,7 +228,7 @@ def _read_cached_table(path: Path, clips: int) -> pd.DataFrame | None:
 
 
 def evaluated_table(checkpoint: Path, corpus, split: str, attention: AttentionMode | None = None) -> pd.DataFrame:
-    """Predictions of a checkpoint on one split of a corpus (model.datasets.Corpus), from the disk cache if there."""
+    """Predictions of a checkpoint on one split of a corpus (model.data.datasets.Corpus), from the disk cache."""
     from model.evaluate import evaluate  # imports the processing pool machinery only when needed
 
     cached = evaluation_cache_path(checkpoint, corpus, split, attention)

@@ -16,11 +16,11 @@ import pandas as pd
 from lab import sources
 from model import locations
 from model.config import CLASSES
-from model.corpus import STARTED
-from model.datasets import Corpus, CorpusError, open_corpus
+from model.data.corpus import STARTED
+from model.data.datasets import Corpus, CorpusError, open_corpus
 
 FIRST_USE_SCALE = 0.1  # about 180 clips, a minute or two on two cores; `make corpus` writes the full 1,809
-DONE_MARKER = "corpus.json"  # model.corpus writes it last
+DONE_MARKER = "corpus.json"  # model.data.corpus writes it last
 
 
 def resolve_corpus(text: str | Path) -> Corpus:
@@ -56,7 +56,7 @@ def generate_embedded_corpus(root: Path, scale: float = FIRST_USE_SCALE,
     concurrent session never sees half a corpus (if another session finished first, its corpus is kept).
 
     An interrupted run (a closed tab stops the page mid-way, a stopped server, a failed write) leaves its private
-    folder, ``.<root>.partial-<pid>``; the next run takes it over and writes only the clips it lacks (model.corpus
+    folder, ``.<root>.partial-<pid>``; the next run takes it over and writes only the clips it lacks (model.data.corpus
     keeps every clip whose video and sidecar are both there). A successful run leaves no such folder behind, but
     never touches one that a live process is still writing."""
     root = Path(root)
@@ -108,7 +108,7 @@ def _owner_alive(folder: Path) -> bool:
 
 def _resumable_partial(root: Path) -> Path:
     """This process's partial folder, taking over the fullest one an interrupted run left (its own or a dead
-    process's) so that its clips are kept. Only a run that recorded its settings (model.corpus.STARTED) is taken
+    process's) so that its clips are kept. Only a run that recorded its settings (model.data.corpus.STARTED) is taken
     over: the clips of one that did not cannot be told from another corpus's, so it is removed at the end."""
     own = root.with_name(f".{root.name}.partial-{os.getpid()}")
     if own.is_dir():
@@ -124,7 +124,7 @@ def _resumable_partial(root: Path) -> Path:
 
 
 def _remove_temporary_files(folder: Path) -> None:
-    """The temporary files of writes an interruption cut short (model.corpus names them ``.<name>...tmp...``)."""
+    """The temporary files of writes an interruption cut short (model.data.corpus names them ``.<name>...tmp...``)."""
     for path in folder.rglob(".*"):
         if ".tmp" in path.name and path.is_file():
             path.unlink(missing_ok=True)

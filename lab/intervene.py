@@ -2,9 +2,9 @@
 
 An attribution map shows where the model looked; an intervention shows what it needed. The embedded corpus is a
 generator, so any of its clips can be drawn again with an action unit (AU) removed and nothing else changed: same
-person, motion, lighting and noise (model/corpus.py, AUEdit). The change in every class probability between the
+person, motion, lighting and noise (model/data/corpus.py, AUEdit). The change in every class probability between the
 edited clip and the original is that AU's causal effect on the model. Both clips are drawn in memory and go through
-the processing every other clip goes through (model.processing), with the checkpoint's settings.
+the processing every other clip goes through (model.data.processing), with the checkpoint's settings.
 
 ``causal_effects`` has one row per clip x removed AU (or facial region: all its AUs at once) x attention setting x
 class; ``python -m cli.intervene`` writes them for clips of a corpus.
@@ -23,7 +23,7 @@ import torch
 from lab.dataset import read_sidecar
 from model.checkpoint import load_checkpoint
 from model.config import CLASSES, INFERENCE_BATCH, AttentionMode, ProcessConfig
-from model.corpus import (
+from model.data.corpus import (
     AU_INDEX,
     AU_NAMES,
     AU_REGIONS,
@@ -34,10 +34,10 @@ from model.corpus import (
     RenderedClip,
     render_clip,
 )
-from model.datasets import CorpusError, open_corpus
+from model.data.datasets import CorpusError, open_corpus
+from model.data.processing import process_decoded, to_tensors
+from model.data.video import Video
 from model.network import TwoStreamNet
-from model.processing import process_decoded, to_tensors
-from model.video import Video
 
 PRESENT = 0.1  # an AU drawn at least this intense in some frame is present (resting faces show every AU at < 0.05)
 COLUMNS = ["clip", "label", "target", "kind", "attention", "class", "p_original", "p_edited", "effect"]
@@ -79,8 +79,8 @@ def corpus_clip(path: Path) -> CorpusClip:
                           "corpus.json two folders up (python -m cli.corpus writes both)")
     summary = json.loads(summary_file.read_text())
     if summary.get("version") != CORPUS_VERSION:
-        raise CorpusError(f"{summary_file.parent} was written by another version of model.corpus, so its clips cannot "
-                          f"be drawn again: regenerate it (python -m cli.corpus --out {summary_file.parent})")
+        raise CorpusError(f"{summary_file.parent} was written by another version of model.data.corpus, so its clips "
+                          f"cannot be drawn again: regenerate it (python -m cli.corpus --out {summary_file.parent})")
     return CorpusClip(meta["seed"], meta["split"], meta["index"], CorpusDifficulty(**summary["difficulty"]))
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from model import locations
 from model.checkpoint import CONFIG, WEIGHTS
-from model.video import VIDEO_EXTENSIONS
+from model.data.video import VIDEO_EXTENSIONS
 
 
 def allowed_data_roots() -> list[Path] | None:

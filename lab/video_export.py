@@ -15,7 +15,7 @@ import numpy as np
 
 from model import locations
 from model.atomic import FILE_MODE
-from model.video import read_video
+from model.data.video import read_video
 
 
 def _write_with_pyav(frames: np.ndarray, fps: float, path: Path) -> None:

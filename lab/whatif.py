@@ -16,8 +16,8 @@ from lab import visuals
 from lab.analysis import ClipAnalysis, Lineup, analyze_decoded
 from lab.intervene import PRESENT, CorpusClip, causal_effects, model_predictors, rendered_video
 from lab.video_export import webm_bytes
-from model.corpus import AU_REGIONS, NUISANCE_AUS, REGIONS, AUEdit
-from model.face_render import AU_DESCRIPTIONS, AU_INDEX, AU_NAMES
+from model.data.corpus import AU_REGIONS, NUISANCE_AUS, REGIONS, AUEdit
+from model.data.face_render import AU_DESCRIPTIONS, AU_INDEX, AU_NAMES
 
 MAX_STRENGTH = 2.0  # a slider goes from 0 (AU removed) to twice the AU as drawn (capped at full intensity)
 

@@ -12,7 +12,7 @@ import cv2
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from model.corpus import render_clip
+from model.data.corpus import render_clip
 
 
 def median_seconds(fn, repeats: int = 3) -> float:

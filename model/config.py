@@ -11,7 +11,7 @@ from enum import StrEnum
 
 CLASSES = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 SPLITS = ("Train", "Val", "Test")
-FLOW_METHODS = ("farneback", "dis")  # OpenCV's optical flow algorithms (model/processing.py)
+FLOW_METHODS = ("farneback", "dis")  # OpenCV's optical flow algorithms (model/data/processing.py)
 # Clips run through the network at once outside training: evaluation, grading, interventions, TCAV and the passes of
 # a multi-pass explanation (Integrated Gradients' steps, SmoothGrad's samples, occlusion windows). On 2 cores 4 is the
 # fastest: larger batches' activations (16 face crops a clip through the real-face networks) outgrow the caches
@@ -100,8 +100,8 @@ class ProcessConfig:
                                    minimum=1, maximum=4)
     margin: float = setting(0.1, "the face box is enlarged by this fraction on each side before cropping", minimum=0,
                             maximum=2)
-    align: bool = setting(True, "turn, scale and move each crop by five facial landmarks (model/landmarks.py); else "
-                                "the box")
+    align: bool = setting(True, "turn, scale and move each crop by five facial landmarks (model/data/landmarks.py); "
+                                "else the box")
     center_crop: bool = setting(False, "skip face detection and crop the frame centre (an opt-in for faceless clips)")
     max_seconds: float = setting(20.0, "decode at most this much of a clip; longer clips are cut and the user is told",
                                  above=0, maximum=600)
@@ -111,7 +111,7 @@ class ProcessConfig:
                                "smallest face)", minimum=16, maximum=4096)
     detect_every: int = setting(4, "run the detector on every k-th frame (and each shot's first); the tracker "
                                 "fills the rest", minimum=1)
-    # How crops and flow become network inputs (model.processing.to_tensors, the network's displacement channels).
+    # How crops and flow become network inputs (model.data.processing.to_tensors, the network's displacement channels).
     rgb_mean: tuple[float, float, float] = setting((0.485, 0.456, 0.406), "ImageNet statistics: a neutral, widely used "
                                                    "choice")
     rgb_std: tuple[float, float, float] = setting((0.229, 0.224, 0.225), "ImageNet statistics")

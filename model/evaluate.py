@@ -20,9 +20,9 @@ from sklearn.metrics import (
 
 from model.atomic import atomic_write_bytes
 from model.checkpoint import load_checkpoint
-from model.clipset import ClipSet, load_clipset
 from model.config import CLASSES, INFERENCE_BATCH, SPLITS, AttentionMode
-from model.datasets import ClipRecord, CorpusError, open_corpus
+from model.data.clipset import ClipSet, load_clipset
+from model.data.datasets import ClipRecord, CorpusError, open_corpus
 from model.parallel import gather_shares, is_writer, my_share, write_output
 
 

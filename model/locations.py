@@ -6,7 +6,7 @@ Each location is a function read when it is called, so a test or a demo moves it
     LAB_ASSETS              assets/          shipped checkpoints, prediction tables, samples, real-face manifest
     LAB_RESULTS             assets/results/  precomputed results (ablation.json, grading/, concepts/, ...)
     LAB_DATA                data/corpus/     the embedded corpus, the default data source
-    REALFACES_DATA          data/realfaces/  the real-face validation set (model/realfaces.py builds it)
+    REALFACES_DATA          data/realfaces/  the real-face validation set (model/data/realfaces.py builds it)
     REALFACES_DOWNLOADS     data/realfaces-src/               pip-download sources of the real-face set
     REALFACES_NODE_MODULES  data/realfaces-src/node_modules/  npm sources of the real-face set
     LAB_CACHE               cache/           processed clips (one .npz per file and settings), the lab's cache in lab/

@@ -21,11 +21,11 @@ import torch
 from model import locations, real_face
 from model.checkpoint import load_checkpoint
 from model.config import CLASSES, AttentionMode, ProcessConfig
+from model.data.processing import NoFaceError, ProcessedClip, process_decoded, to_tensors
+from model.data.video import Video, read_video
 from model.network import AttentionWeights, TwoStreamNet
-from model.processing import NoFaceError, ProcessedClip, process_decoded, to_tensors
 from model.real_face import RealFaceReading
 from model.reliability import Calibration, Reliability, judge
-from model.video import Video, read_video
 
 CENTRE_WARNING = "No face was found in any frame: the frame centre was read instead."
 

@@ -4,9 +4,9 @@
 
 Each clip goes through the same path as an upload (model.predict: decode, face track, crops, flow, reliability
 panel), so the figures are what a user would see. Beside the video model stands the real-face network alone on the
-same crops (model/real_face.py): what the video model adds, or takes away. The set is small (see model/realfaces.py),
-so every accuracy comes with its 95% Wilson interval, per class and per person. A clip whose face is not found counts
-as a miss for both.
+same crops (model/real_face.py): what the video model adds, or takes away. The set is small (see
+model/data/realfaces.py), so every accuracy comes with its 95% Wilson interval, per class and per person. A clip whose
+face is not found counts as a miss for both.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import pandas as pd
 from model import locations
 from model.atomic import atomic_write_bytes
 from model.config import CLASSES
+from model.data.realfaces import RealFacesError
 from model.predict import NoFace, Predictor
-from model.realfaces import RealFacesError
 from model.reliability import CALIBRATION_FILE, UNSURE, Calibration, confidence_cutoff
 
 

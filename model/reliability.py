@@ -4,13 +4,13 @@ model was trained and checked on this clip is.
 A softmax is confident about anything: a striped clip with no face, centre-cropped, comes out "Neutral 100%". So the
 lab reads the evidence around the prediction instead of its confidence:
 
-- the face track (model/processing.py): how often the detector found the face, how many frames have none, scene cuts,
-  how many faces were visible at once and in how many shots a face appears;
+- the face track (model/data/processing.py): how often the detector found the face, how many frames have none, scene
+  cuts, how many faces were visible at once and in how many shots a face appears;
 - unfamiliarity: the Mahalanobis distance of the clip's features (the fully connected layer's output, which the
   classifier reads) to the nearest class of the training clips, with one covariance shared by the classes (Lee et al.
   2018, "A simple unified framework for detecting out-of-distribution samples"). The distance alone has no scale, so
   it is calibrated on clips the model was checked on: the corpus's Val split and the real-face validation set
-  (model/realfaces.py). A clip farther than 99% of them is called unfamiliar.
+  (model/data/realfaces.py). A clip farther than 99% of them is called unfamiliar.
 
 ``python -m cli.calibrate --checkpoint CKPT --data data/corpus --real data/realfaces`` fits and calibrates once and
 writes ``CKPT/reliability.safetensors``; ``assess`` then judges one clip. The same command then calibrates the
@@ -31,9 +31,9 @@ from safetensors.torch import save as save_bytes
 
 from model.atomic import atomic_write_bytes
 from model.checkpoint import load_checkpoint
-from model.clipset import ClipSet, load_clipset
 from model.config import INFERENCE_BATCH, AttentionMode
-from model.datasets import open_corpus
+from model.data.clipset import ClipSet, load_clipset
+from model.data.datasets import open_corpus
 from model.evaluate import read_faces
 from model.network import NetworkOutput
 
@@ -63,7 +63,7 @@ class Reliability:
     faces_at_once: int  # the most faces the detector saw in one frame
     shots_with_face: int  # shots (between scene cuts) in which a face is tracked
     frames: int  # decoded frames read
-    frames_skipped: int  # decoded frames dropped for their timing (model/video.py)
+    frames_skipped: int  # decoded frames dropped for their timing (model/data/video.py)
     unfamiliarity: float | None  # share of calibration clips closer to the training data than this one (None: unknown)
     confidence: float | None  # probability of the predicted class
     min_confidence: float = MIN_CONFIDENCE  # the cut-off it was judged by

@@ -16,7 +16,7 @@ from model import locations, realcheck, reliability
 from model.atomic import atomic_write_bytes
 from model.checkpoint import CONFIG, WEIGHTS, read_config
 from model.config import SPLITS, ModelConfig
-from model.corpus import corpus_index
+from model.data.corpus import corpus_index
 from model.evaluate import evaluate
 
 SAMPLES_PER_CLASS = 1  # Test clips, one per class: small enough for assets/, enough for a demo

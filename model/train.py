@@ -28,9 +28,9 @@ from tqdm import tqdm
 from model import locations
 from model.atomic import atomic_write_bytes
 from model.checkpoint import save_checkpoint
-from model.clipset import load_clipset
 from model.config import CLASSES, ModelConfig, ProcessConfig, TrainConfig
-from model.datasets import ClipRecord, Corpus, open_corpus
+from model.data.clipset import load_clipset
+from model.data.datasets import ClipRecord, Corpus, open_corpus
 from model.evaluate import classification_metrics, predict_clipset, read_faces
 from model.network import NetworkOutput, TwoStreamNet
 from model.parallel import setup_distributed

@@ -8,7 +8,7 @@ import torch
 
 from model.checkpoint import save_checkpoint
 from model.config import ModelConfig, ProcessConfig
-from model.corpus import write_corpus
+from model.data.corpus import write_corpus
 from model.network import TwoStreamNet
 from tests.lab_env import build_lab_env
 

@@ -8,6 +8,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 LAYERS = ["model", "lab", "app", "tools", "cli"]  # a package may import those before it; pages/ is layout over app+lab
 FORBIDDEN = {"lab": {"streamlit", "gradio"}, "model": {"streamlit", "gradio"}}  # the core runs without a UI
+DATA_MAY_IMPORT = {"model.config", "model.locations", "model.atomic", "model.parallel"}  # model/data/ below the network
 
 
 def project_modules() -> dict[str, Path]:
@@ -40,6 +41,14 @@ def test_a_layer_imports_only_the_layers_below_it(layer):
               for other in imports_of(path)
               if other.split(".")[0] in set(LAYERS) - allowed or other.split(".")[0] in FORBIDDEN.get(layer, ())}
     assert not upward
+
+
+def test_the_data_package_imports_nothing_of_the_network():
+    graph = project_graph()
+    network_side = {f"{name} imports {other}" for name in graph if name.startswith("model.data")
+                    for other in graph[name] if other != "model" and not other.startswith("model.data")
+                    and other not in DATA_MAY_IMPORT}
+    assert not network_side
 
 
 def test_no_modules_import_each_other_in_a_circle():

@@ -29,7 +29,7 @@ from model import locations
 from model.bench import median_seconds, write_test_clip
 from model.checkpoint import save_checkpoint
 from model.config import CLASSES, ModelConfig, ProcessConfig
-from model.corpus import AUEdit
+from model.data.corpus import AUEdit
 from model.network import TwoStreamNet
 from model.predict import Predictor
 

@@ -33,7 +33,7 @@ from lab.attribution import fast
 from model import locations
 from model.checkpoint import read_config, save_checkpoint
 from model.config import CLASSES, AttentionMode, ModelConfig, ProcessConfig
-from model.corpus import FPS, render_clip, write_corpus
+from model.data.corpus import FPS, render_clip, write_corpus
 from model.network import TwoStreamNet
 from model.predict import Predictor
 from tools.browser_bench import CHROMIUM, CHROMIUM_ARGS

@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 import streamlit.components.v1 as components
 
-from model.video import THINNED
+from model.data.video import THINNED
 
 SOURCE = "Record from the webcam"
 MAX_SECONDS = 10  # at the recorder's 1 Mbit/s, at most ~1.3 MB of video (1.7 MB as base64)
@@ -23,7 +23,7 @@ MAX_SECONDS = 10  # at the recorder's 1 Mbit/s, at most ~1.3 MB of video (1.7 MB
 
 def clip_warnings(warnings: list[str]) -> list[str]:
     """A recording's warnings, less the browser's own timing quirk: MediaRecorder stamps some frames closer than
-    1/30 s, which the decoder thins (model.video.THINNED); that says nothing about the clip."""
+    1/30 s, which the decoder thins (model.data.video.THINNED); that says nothing about the clip."""
     return [warning for warning in warnings if THINNED not in warning]
 
 

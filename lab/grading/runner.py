@@ -58,16 +58,16 @@ from lab.intervene import causal_effects, corpus_clip, model_predictors
 from model import locations
 from model.checkpoint import load_checkpoint
 from model.config import CLASSES, INFERENCE_BATCH, AttentionMode, ProcessConfig, check, setting
-from model.corpus import AU_REGIONS, REGIONS, AUEdit
-from model.datasets import ClipRecord, CorpusError, open_corpus
-from model.network import TwoStreamNet
-from model.parallel import gather_shares, my_share, process_pool
-from model.processing import (
+from model.data.corpus import AU_REGIONS, REGIONS, AUEdit
+from model.data.datasets import ClipRecord, CorpusError, open_corpus
+from model.data.processing import (
     ClipError,
     ProcessedClip,
     process_video,
     to_tensors,
 )
+from model.network import TwoStreamNet
+from model.parallel import gather_shares, my_share, process_pool
 
 RANDOM = baseline().name  # the method column of the chance level's rows
 STREAMS = ("spatial", "temporal")  # rgb, flow

@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from tests.model.test_video import background, draw_face, face_frames, write_avi, write_video
+from tests.model.data.test_video import background, draw_face, face_frames, write_avi, write_video
 
 # case -> "error" (a one-line ClipError), "no face" (a NoFaceError: the app offers a centre crop) or "result" (a
 # prediction, maybe with warnings)

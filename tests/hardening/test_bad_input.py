@@ -18,12 +18,12 @@ from app import ENTRY, ui
 from app.gradio_app import LAUNCH_OPTIONS, build_demo
 from cli import predict
 from lab import analysis, sources
-from model.processing import process_video
-from model.video import MAX_FPS, ClipError, read_video
+from model.data.processing import process_video
+from model.data.video import MAX_FPS, ClipError, read_video
 from tests.conftest import TINY_PROCESS
 from tests.hardening.bad_clips import EXPECTED, ODD_NAME
 from tests.lab_env import REPO
-from tests.model.test_video import face_frames, write_video
+from tests.model.data.test_video import face_frames, write_video
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -168,6 +168,13 @@ def test_every_command_answers_help_with_its_module_name():
     usage = dict(line.split(" ", 1) for line in done.stdout.splitlines())
     assert {name: line.startswith(f"usage: python -m {name}") for name, line in usage.items()} == \
         dict.fromkeys(COMMANDS, True)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_help_reads_as_written(name):
+    """A `%` in a setting's help once printed argparse's internals instead of the text."""
+    text = importlib.import_module(name).build().format_help()
+    assert "'option_strings'" not in text and "%(" not in text
 
 
 REQUIRED_CHOICE = {"cli.intervene": ["--count", "1"]}  # one of a required group of options that are not paths

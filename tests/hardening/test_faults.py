@@ -17,8 +17,8 @@ from lab.confusion import _read_cached_table
 from lab.video_export import browser_playable
 from model.atomic import FILE_MODE
 from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from model.data.processing import _load
 from model.network import PACKAGE_WEIGHTS, TwoStreamNet
-from model.processing import _load
 from tests.conftest import TINY_MODEL, TINY_PROCESS
 from tests.lab_env import REPO
 
@@ -32,7 +32,7 @@ from model.atomic import atomic_write_bytes
 from model.checkpoint import save_checkpoint
 from model.config import CLASSES
 from model.network import TwoStreamNet
-from model.processing import ProcessedClip, _save
+from model.data.processing import ProcessedClip, _save
 from tests.conftest import TINY_MODEL, TINY_PROCESS
 
 folder, N, T, S = Path(sys.argv[1]), 40_000, TINY_PROCESS.frames, TINY_PROCESS.size

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from app import ENTRY, gradio_app, ui
 from cli import demo
 from lab import analysis, dataset, sources
-from model.datasets import CorpusError
+from model.data.datasets import CorpusError
 from tests.lab_env import REPO
 
 pytestmark = pytest.mark.timeout(300)

@@ -19,7 +19,7 @@ from lab.intervene import (
     removal_edits,
 )
 from model.config import CLASSES
-from model.corpus import AU_NAMES, AUEdit, corpus_index
+from model.data.corpus import AU_NAMES, AUEdit, corpus_index
 from tests.conftest import TINY_PROCESS
 from tests.lab_env import REPO, tiny_model
 

@@ -11,8 +11,8 @@ from lab import attention, confusion, visuals
 from lab.analysis import save_upload
 from lab.video_export import browser_playable, webm_bytes
 from model.config import CLASSES
+from model.data.video import ClipError
 from model.network import AttentionWeights, stream_grid
-from model.video import ClipError
 
 
 def test_overlay_keeps_irrelevant_pixels_and_heats_relevant_ones():

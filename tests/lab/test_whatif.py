@@ -7,8 +7,8 @@ import pytest
 
 from lab import analysis, whatif
 from lab.intervene import corpus_clip, rendered_video
-from model.corpus import NUISANCE_AUS, AUEdit
-from model.face_render import AU_NAMES
+from model.data.corpus import NUISANCE_AUS, AUEdit
+from model.data.face_render import AU_NAMES
 from model.predict import Predictor
 
 

@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix
 
 from model.config import CLASSES
-from model.datasets import CorpusError, open_corpus
+from model.data.datasets import CorpusError, open_corpus
 from model.evaluate import classification_metrics, evaluate
 
 

@@ -9,9 +9,9 @@ import torch
 from cli import convert_faceapi
 from model import faceapi_backbone, fer_backbone, locations
 from model.config import CLASSES, ModelConfig, ProcessConfig
+from model.data.processing import process_video, to_tensors
 from model.fer_backbone import WeightsError
 from model.network import TwoStreamNet
-from model.processing import process_video, to_tensors
 from tests.model.test_network import clip
 
 SAMPLE = locations.REPO_ROOT / "assets" / "samples" / "happy_test_00012.avi"

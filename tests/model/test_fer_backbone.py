@@ -11,8 +11,8 @@ from cli import convert_fer
 from model import fer_backbone, locations
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import ModelConfig, ProcessConfig
+from model.data.processing import process_video, to_tensors
 from model.network import PACKAGE_WEIGHTS, TwoStreamNet
-from model.processing import process_video, to_tensors
 from tests.model.test_network import clip
 
 SAMPLE = locations.REPO_ROOT / "assets" / "samples" / "happy_test_00012.avi"

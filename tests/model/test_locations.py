@@ -2,11 +2,11 @@
 import pytest
 
 from model import locations
-from model.clipset import load_clipset
 from model.config import ProcessConfig
-from model.datasets import ClipRecord
-from model.processing import cache_path
-from tests.model.test_video import face_frames, write_avi
+from model.data.clipset import load_clipset
+from model.data.datasets import ClipRecord
+from model.data.processing import cache_path
+from tests.model.data.test_video import face_frames, write_avi
 
 MOVED_BY = {  # location -> (its variable, the folder it is in the repository)
     locations.assets: ("LAB_ASSETS", "assets"),

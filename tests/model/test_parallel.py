@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from model.datasets import open_corpus
+from model.data.datasets import open_corpus
 from tests.conftest import TINY_PROCESS
 
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread in every run, so sums add up in the same order

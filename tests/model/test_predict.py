@@ -9,9 +9,9 @@ import torch
 from model import locations
 from model.checkpoint import load_checkpoint
 from model.config import CLASSES, AttentionMode
+from model.data.processing import NoFaceError, process_video, to_tensors
 from model.predict import CENTRE_WARNING, NoFace, Predictor
-from model.processing import NoFaceError, process_video, to_tensors
-from tests.model.test_video import write_video
+from tests.model.data.test_video import write_video
 
 SAMPLE = Path(__file__).resolve().parents[2] / "assets" / "samples" / "happy_test_00012.avi"
 

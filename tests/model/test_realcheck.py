@@ -7,7 +7,7 @@ import pytest
 from cli import realcheck as realcheck_command
 from model import realcheck
 from model.reliability import Calibration, calibrate
-from tests.model.test_realfaces import _build, tiny  # noqa: F401 (the fixture)
+from tests.model.data.test_realfaces import _build, tiny  # noqa: F401 (the fixture)
 
 
 def test_every_clip_is_scored_and_faceless_ones_are_flagged(tiny, tiny_checkpoint, capsys):  # noqa: F811

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from cli import predict
+from model.data.processing import process_frames
 from model.predict import Predictor
-from model.processing import process_frames
 from model.reliability import CALIBRATION_FILE, Calibration, assess, fit
 from tests.conftest import TINY_PROCESS
-from tests.model.test_video import background, draw_face, face_frames, write_video
+from tests.model.data.test_video import background, draw_face, face_frames, write_video
 
 GOOD = dict(detection_rate=0.95, track_coverage=1.0, scene_cuts=0, num_faces_seen=1, shots_with_face=1, num_frames=48,
             frames_skipped=0)

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from model.checkpoint import load_checkpoint
-from model.clipset import load_clipset
 from model.config import CLASSES, AttentionMode
-from model.datasets import ClipRecord
+from model.data.clipset import load_clipset
+from model.data.datasets import ClipRecord
 from model.evaluate import predict_clipset
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"

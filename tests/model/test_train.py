@@ -9,9 +9,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from model.clipset import load_clipset
 from model.config import TrainConfig
-from model.datasets import open_corpus
+from model.data.clipset import load_clipset
+from model.data.datasets import open_corpus
 from model.evaluate import evaluate, read_faces
 from model.network import TwoStreamNet
 from model.train import train
@@ -126,7 +126,7 @@ def test_torchrun_with_two_processes(tiny_corpus, tmp_path):
 
 
 def test_a_corpus_without_val_holds_out_every_tenth_training_clip(tmp_path):
-    from model.datasets import open_corpus
+    from model.data.datasets import open_corpus
     from model.train import train_and_val_records
     for name in ("Happy", "Sad"):
         (tmp_path / name).mkdir()

@@ -14,9 +14,9 @@ import numpy as np
 from tqdm import tqdm
 
 from model.config import ProcessConfig
-from model.datasets import Corpus
+from model.data.datasets import Corpus
 from model.parallel import gather_shares, is_writer, my_share, process_pool
-from model.processing import ClipError, ProcessedClip, process_video
+from model.data.processing import ClipError, ProcessedClip, process_video
 
 HIT_IOU = 0.3  # a detection "hits" the true face when it overlaps it at least this much
 

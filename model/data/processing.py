@@ -22,8 +22,8 @@ import torch
 
 from model.atomic import atomic_write_bytes
 from model.config import ProcessConfig
-from model.landmarks import TEMPLATE, five_points, similarity
-from model.video import ClipError, Video, read_video
+from model.data.landmarks import TEMPLATE, five_points, similarity
+from model.data.video import ClipError, Video, read_video
 
 __all__ = [
     "ClipError", "NoFaceError", "ProcessedClip", "process_video", "process_decoded", "process_frames",
@@ -418,7 +418,7 @@ def _optical_flow(crops: np.ndarray, method: str, size: int) -> np.ndarray:
     """Dense flow (T-1, S, S, 2) in S-pixel units from each crop to the next, on grayscale.
 
     The crops may be larger than S (``ProcessConfig.flow_oversample``): a brow that moves half an S-pixel moves a whole
-    pixel on crops twice as large, which the flow methods resolve better (tests/model/test_processing.py measures
+    pixel on crops twice as large, which the flow methods resolve better (tests/model/data/test_processing.py measures
     it on a sliding texture); the fields are then area-pooled to S x S and rescaled to S-pixels."""
     grays = [cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) for c in crops]
     side = crops.shape[1]

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from model import video as video_module
-from model.video import MAX_FPS, ClipError, read_video
+from model.data import video as video_module
+from model.data.video import MAX_FPS, ClipError, read_video
 
 
 def draw_face(image: np.ndarray, centre: tuple[int, int], width: int, mouth_open: float = 0.0) -> None:

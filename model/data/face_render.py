@@ -1,6 +1,6 @@
 """A procedural face, drawn with OpenCV primitives and moved by FACS action-unit intensities.
 
-The corpus (model/corpus.py) needs faces whose every expression change is known exactly, so that explanations can be
+The corpus (model/data/corpus.py) needs faces whose every expression change is known exactly, so that explanations can be
 graded against it. A face is drawn on a fixed "canvas" (face-local coordinates, face centre at ``CENTRE``) and the
 corpus warps that canvas into the video frame; boxes of the facial regions come from the same geometry that is drawn.
 

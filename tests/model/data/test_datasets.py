@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from model.config import CLASSES
-from model.datasets import CorpusError, open_corpus
+from model.data.datasets import CorpusError, open_corpus
 
 
 def touch(path):

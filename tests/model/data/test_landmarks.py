@@ -9,12 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from model import landmarks
+from model.data import landmarks
 from model.config import ProcessConfig
-from model.corpus import render_clip
-from model.landmarks import TEMPLATE, LandmarkModelError, five_points, similarity
-from model.processing import process_frames
-from model.video import read_video
+from model.data.corpus import render_clip
+from model.data.landmarks import TEMPLATE, LandmarkModelError, five_points, similarity
+from model.data.processing import process_frames
+from model.data.video import read_video
 
 BOX_IN_CROP = np.array([1, 1, 11, 11]) / 12  # where the face box sits in a crop with ProcessConfig's margin of 0.1
 

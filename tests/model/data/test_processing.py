@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from model.config import ProcessConfig, SettingError
-from model.processing import (
+from model.data.processing import (
     SCHEMA_VERSION,
     NoFaceError,
     ProcessedClip,
@@ -20,7 +20,7 @@ from model.processing import (
     rgb_for_display,
     to_tensors,
 )
-from tests.model.test_video import background, draw_face, face_frames, write_avi
+from tests.model.data.test_video import background, draw_face, face_frames, write_avi
 
 CONFIG = ProcessConfig(frames=8, size=48)
 FACE = 90

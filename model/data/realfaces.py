@@ -4,7 +4,7 @@ No labelled expression video can be downloaded here, and nothing may be fetched 
 files inside packages installed at set-up time (PyPI, npm, Debian). ``assets/realfaces/manifest.json`` names each
 source file (package, version, path, sha256, licence) and each clip (label given by eye, person, time window or crop).
 Building checks every source's sha256 before writing anything, then writes a class-folder corpus that
-``model.datasets.open_corpus`` reads as kind "folders", split "All":
+``model.data.datasets.open_corpus`` reads as kind "folders", split "All":
 
     out/<Class>/<clip id>.mp4     out/realfaces.json (per-clip metadata: person, source, window, note)
 

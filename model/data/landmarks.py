@@ -25,7 +25,7 @@ PREDICTOR_SHA256 = "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc4
 
 # The five points (right eye outer and inner corner, left eye outer and inner corner, nose base, in dlib's order) as
 # fractions of the crop's side: the median over the corpus's box crops (ProcessConfig(align=False), margin 0.1),
-# mirrored to be symmetric. tests/model/test_landmarks.py measures it again on rendered clips.
+# mirrored to be symmetric. tests/model/data/test_landmarks.py measures it again on rendered clips.
 TEMPLATE = np.array([[0.6856, 0.4197], [0.5699, 0.4197], [0.3144, 0.4197], [0.4301, 0.4197], [0.5, 0.6133]])
 
 _PER_THREAD = threading.local()  # one predictor per thread, like the face detector

@@ -1,7 +1,7 @@
 """Corpus loaders: find the labelled clips of an AFEW-, DFEW- or class-folder-style corpus on disk.
 
-Only paths and labels are listed here; decoding and processing happen in model.processing. The embedded corpus written
-by model.corpus uses the AFEW layout.
+Only paths and labels are listed here; decoding and processing happen in model.data.processing. The embedded corpus written
+by model.data.corpus uses the AFEW layout.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.config import CLASSES
-from model.video import VIDEO_EXTENSIONS
+from model.data.video import VIDEO_EXTENSIONS
 
 AFEW_SPLITS = {"train": "Train", "train_afew": "Train", "val": "Val", "val_afew": "Val", "test": "Test",
                "test_afew": "Test"}

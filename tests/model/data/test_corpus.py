@@ -9,7 +9,7 @@ import pytest
 
 from cli.corpus import main
 from model.config import CLASSES, SPLITS
-from model.corpus import (
+from model.data.corpus import (
     AU_NAMES,
     AU_REGIONS,
     PROTOTYPES,
@@ -20,7 +20,7 @@ from model.corpus import (
     render_clip,
     split_counts,
 )
-from model.face_render import FaceRenderer, region_points, sample_face
+from model.data.face_render import FaceRenderer, region_points, sample_face
 
 SEED = 0
 

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from cli import realfaces as realfaces_command
-from model import locations, realfaces
+from model import locations
+from model.data import realfaces
 from model.config import CLASSES
-from model.datasets import open_corpus
+from model.data.datasets import open_corpus
 
 
 def _write_video(path: Path, seconds: float = 2.0, fps: int = 10) -> None:

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from model.atomic import atomic_write_bytes
 from model.config import CLASSES, SPLITS
-from model.face_render import (
+from model.data.face_render import (
     AU_INDEX,
     AU_NAMES,
     CENTRE,

@@ -1,6 +1,6 @@
 """A split of a corpus as in-memory tensors, ready for batching: what training and evaluation iterate over.
 
-Every clip goes through the same cached processing layer the app uses (model.processing.process_video), in a pool of
+Every clip goes through the same cached processing layer the app uses (model.data.processing.process_video), in a pool of
 worker processes; the tensors are kept in float16 to halve memory.
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ from tqdm import tqdm
 
 from model import locations
 from model.config import ProcessConfig
-from model.datasets import ClipRecord
+from model.data.datasets import ClipRecord
 from model.parallel import process_pool
-from model.processing import NoFaceError, process_video, to_tensors
+from model.data.processing import NoFaceError, process_video, to_tensors
 
 
 @dataclass
