@@ -16,6 +16,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import ui
+from lab import sources
 from model.locations import REPO_ROOT
 
 TOGGLE = "guided_demo"  # the toggle's session-state key: one value for every page
@@ -33,7 +34,7 @@ class Step:
     shows: str = ""  # the key of the element its text is about, which opens in view (tests/e2e/test_layout.py)
 
 
-SAMPLE = {"source": "Shipped sample", "sample": "happy_test_00012"}  # the Analyze page's widgets, bound to the URL
+SAMPLE = {"source": "Shipped sample", "sample": sources.OPENING_SAMPLE}  # the Analyze page's widgets, bound to the URL
 
 STEPS: tuple[Step, ...] = (
     Step("pages/overview.py", "The model and what the ablation says",

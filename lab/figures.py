@@ -42,7 +42,8 @@ def probability_bars(probabilities: pd.DataFrame) -> go.Figure:
                                text=[f"{p:.0%}" if p >= 0.005 else "" for p in probabilities[column]],
                                textposition="outside", textangle=-90, cliponaxis=False)  # upright labels overlap
                         for column in probabilities.columns])
-    figure.update_layout(barmode="group", yaxis=dict(range=[0, 1.2], tickformat=".0%", title="probability"),
+    figure.update_layout(barmode="group", yaxis=dict(range=[0, 1.2], tickvals=[0, 0.25, 0.5, 0.75, 1],
+                                                      tickformat=".0%", title="probability"),  # room for labels
                          legend=dict(orientation="h", y=1.12), margin=dict(t=40, b=10, l=10, r=10), height=340)
     return _readable(figure)
 

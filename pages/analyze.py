@@ -73,7 +73,9 @@ def pick_clip(where) -> Picked | None:
             if name in st.query_params:
                 del st.query_params[name]
     if source == SAMPLE:
-        path = right.selectbox("Sample", samples, format_func=lambda p: p.stem, key="sample", **KEPT)
+        stems = [p.stem for p in samples]
+        opening = stems.index(sources.OPENING_SAMPLE) if sources.OPENING_SAMPLE in stems else 0
+        path = right.selectbox("Sample", samples, index=opening, format_func=lambda p: p.stem, key="sample", **KEPT)
         return file_picked(("sample", str(path)), path)
     if source == UPLOAD:
         upload = right.file_uploader("Video file", type=list(analysis.UPLOAD_TYPES), key="upload",

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from app import ENTRY, ui
 from lab import glossary, sources
 from lab.admission import Admission
+from model import locations
 from model.ablation import BYPASSED_ROW, VARIANTS
 from model.config import CLASSES, AttentionMode
 from model.predict import Predictor
@@ -72,6 +73,14 @@ def upload(at: AppTest, name: str, data: bytes) -> None:
     at.radio(key="source").set_value("Upload a video").run()
     at.file_uploader(key="upload").set_value((name, data, "video/x-msvideo")).run()
     assert not at.exception and not at.error
+
+
+def test_a_fresh_analyze_page_opens_on_a_sample_the_shipped_model_reads_right(lab_env, monkeypatch):
+    monkeypatch.setenv("LAB_ASSETS", str(locations.REPO_ROOT / "assets"))
+    at = open_page("pages/analyze.py")
+    opening = at.selectbox(key="sample").value
+    assert opening.stem == sources.OPENING_SAMPLE
+    assert metric(at, "Prediction (attention on)") == opening.stem.split("_")[0].capitalize()
 
 
 def test_the_same_bytes_uploaded_in_two_sessions_keep_their_own_names(lab_env):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lab import attention, confusion, visuals
+from lab import attention, confusion, figures, visuals
 from lab.analysis import save_upload
 from lab.video_export import browser_playable, webm_bytes
 from model.config import CLASSES
@@ -104,6 +104,13 @@ def table(rows):
     probabilities = {c: [1.0 if prediction == c else 0.0 for _, prediction in rows] for c in CLASSES}
     return pd.DataFrame({"clip": [f"c{i}.avi" for i in range(len(rows))], "split": "Val",
                          "label": [label for label, _ in rows], "prediction": [p for _, p in rows], **probabilities})
+
+
+def test_probability_axis_reads_no_more_than_certainty():
+    """The axis leaves room above a 100% bar for its label, but never labels a probability over 100%."""
+    probabilities = pd.DataFrame({"on": [1.0] + [0.0] * 6}, index=list(CLASSES))
+    axis = figures.probability_bars(probabilities).layout.yaxis
+    assert axis.range[1] > 1 and max(axis.tickvals) == 1
 
 
 def test_confusion_by_split_counts_metrics_and_unlabelled_splits():
