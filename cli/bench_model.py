@@ -1,7 +1,8 @@
 """Speed figures of the model targets, as a user of the commands meets them.
 
 Prints the network's forward and forward-plus-backward passes at batch 1, 4 and 16 (both streams, attention on) with
-their FLOPs and their share of this machine's limit, a 3 s 640x480 clip file to probabilities, the recorded training
+their FLOPs and their share of this machine's limit, beside the same passes with face-api's network in NCHW (the
+layout before it ran channels-last) and their ratio, a 3 s 640x480 clip file to probabilities, the recorded training
 time of the checkpoint, and with ``--data`` the preprocessing of the whole corpus into a fresh
 cache. Medians over repeats; the machine is shared, so read the figures as of this run.
 """
@@ -19,7 +20,14 @@ import torch
 
 from cli import common
 from model import locations
-from model.bench import machine_peak_flops, median_seconds, pass_flops, run_pass, write_test_clip
+from model.bench import (
+    machine_peak_flops,
+    median_seconds,
+    pass_flops,
+    run_pass,
+    with_nchw_face_network,
+    write_test_clip,
+)
 from model.checkpoint import load_checkpoint
 from model.data.datasets import open_corpus
 from model.data.preprocess import preprocess_corpus, summary
@@ -48,7 +56,7 @@ def run(args: argparse.Namespace) -> None:
 
     peak, reckoning = machine_peak_flops()
     print(f"this machine's fp32 limit: {peak / 1e9:.0f} GFLOP/s ({reckoning}, an upper bound)")
-    paths = {"eager": model}
+    paths = {"shipped": model, "NCHW face-api": with_nchw_face_network(model)}
     if args.compile:
         paths["torch.compile"] = torch.compile(model)
     for batch in args.batches:
@@ -56,13 +64,16 @@ def run(args: argparse.Namespace) -> None:
         flow = torch.randn(batch, 2, process.frames - 1, process.size, process.size)
         for backward in (False, True):
             flops = pass_flops(model, rgb, flow, backward) / batch
+            seconds = {}
             for name, network in paths.items():
                 run_pass(network, rgb, flow, backward)  # warm-up (and compilation)
                 once = partial(run_pass, network, rgb, flow, backward)
-                seconds = median_seconds(once, args.repeats) / batch
+                seconds[name] = median_seconds(once, args.repeats) / batch
                 print(f"{'forward + backward' if backward else 'forward':18s} batch {batch:2d}, {name:13s}: "
-                      f"{seconds * 1000:6.1f} ms a clip, {flops / 1e9:.2f} GFLOP a clip = {flops / seconds / 1e9:5.1f}"
-                      f" GFLOP/s, {flops / seconds / peak:.1%} of the limit ({flops / peak * 1000:.1f} ms)")
+                      f"{seconds[name] * 1000:6.1f} ms a clip, {flops / 1e9:.2f} GFLOP a clip = "
+                      f"{flops / seconds[name] / 1e9:5.1f} GFLOP/s, {flops / seconds[name] / peak:.1%} of the limit "
+                      f"({flops / peak * 1000:.1f} ms)")
+            print(f"{'':18s} shipped {seconds['NCHW face-api'] / seconds['shipped']:.2f}x as fast as NCHW face-api")
 
     with tempfile.TemporaryDirectory() as tmp:
         clip_path = write_test_clip(Path(tmp) / "clip_640x480_3s.mp4")

@@ -2,6 +2,7 @@
 python -m cli.bench_lab)."""
 from __future__ import annotations
 
+import copy
 import os
 import statistics
 import time
@@ -13,6 +14,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from model.data.corpus import render_clip
+from model.faceapi_backbone import FaceExpressionNet
 
 
 def median_seconds(fn, repeats: int = 3) -> float:
@@ -52,6 +54,17 @@ def run_pass(model, rgb: torch.Tensor, flow: torch.Tensor, backward: bool) -> No
         return
     rgb, flow = rgb.detach().requires_grad_(True), flow.detach().requires_grad_(True)
     model(rgb, flow)[:, 0].sum().backward()
+
+
+def with_nchw_face_network(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of the model whose face-api network runs in NCHW, the layout before it ran channels-last: the baseline
+    that python -m cli.bench_model times beside the shipped path, in the same run (the model is not touched)."""
+    baseline = copy.deepcopy(model)
+    for module in baseline.modules():
+        if isinstance(module, FaceExpressionNet):
+            module.memory_format = torch.contiguous_format
+            module.to(memory_format=torch.contiguous_format)
+    return baseline
 
 
 def write_test_clip(path: Path, seconds: float = 3.0, size: tuple[int, int] = (640, 480), fps: int = 25,

@@ -1,7 +1,8 @@
 """The speed benchmark's reckoning: a pass's FLOPs come from torch's counter, and the machine's limit from its CPU."""
 import torch
 
-from model.bench import machine_peak_flops, pass_flops
+from model import faceapi_backbone
+from model.bench import machine_peak_flops, pass_flops, with_nchw_face_network
 from model.config import ModelConfig, ProcessConfig
 from model.network import TwoStreamNet
 
@@ -15,3 +16,13 @@ def test_a_backward_pass_costs_more_than_a_forward_and_the_limit_is_reckoned_fro
     assert pass_flops(model, rgb[:1], flow[:1], backward=False) == forward / 2, "FLOPs scale with the batch"
     peak, reckoning = machine_peak_flops()
     assert peak > 1e9 and "cores" in reckoning
+
+
+def test_the_benchmarks_nchw_baseline_reads_the_same_and_leaves_the_shipped_network_channels_last():
+    network = faceapi_backbone.load()
+    baseline = with_nchw_face_network(network)
+    faces = torch.rand(2, 3, 112, 112)
+    with torch.no_grad():
+        assert torch.allclose(network(faces), baseline(faces), atol=1e-5)
+    assert network.blocks[0].conv0.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not baseline.blocks[0].conv0.weight.is_contiguous(memory_format=torch.channels_last)
