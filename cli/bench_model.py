@@ -2,9 +2,9 @@
 
 Prints the network's forward and forward-plus-backward passes at batch 1, 4 and 16 (both streams, attention on) with
 their FLOPs and their share of this machine's limit, beside the same passes with face-api's network in NCHW (the
-layout before it ran channels-last) and their ratio, a 3 s 640x480 clip file to probabilities, the recorded training
-time of the checkpoint, and with ``--data`` the preprocessing of the whole corpus into a fresh
-cache. Medians over repeats; the machine is shared, so read the figures as of this run.
+layout before it ran channels-last) and their ratio, a 3 s 640x480 clip file to probabilities and the time of each
+of its preprocessing stages, the recorded training time of the checkpoint, and with ``--data`` the preprocessing of
+the whole corpus into a fresh cache. Medians over repeats; the machine is shared, so read the figures as of this run.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from model.bench import (
     median_seconds,
     pass_flops,
     run_pass,
+    stage_seconds,
     with_nchw_face_network,
     write_test_clip,
 )
@@ -82,7 +83,10 @@ def run(args: argparse.Namespace) -> None:
             return Predictor(model, process, calibration).predict_file(clip_path, modes=model.modes[:1])
         file_to_probabilities()
         end_to_end = median_seconds(file_to_probabilities, max(3, args.repeats // 4))
+        stages, profiled = stage_seconds(file_to_probabilities)
     print(f"3 s 640x480 H.264 clip file to probabilities: {end_to_end:.2f} s  (target <= 1 s)")
+    print("  its stages (one profiled call): " + ", ".join(f"{stage} {s:.3f} s" for stage, s in stages.items()) +
+          f", the network and the reliability panel {profiled - sum(stages.values()):.3f} s")
 
     train_seconds = config.get("metrics", {}).get("train_seconds")
     if train_seconds is not None:

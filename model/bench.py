@@ -3,7 +3,9 @@ python -m cli.bench_lab)."""
 from __future__ import annotations
 
 import copy
+import cProfile
 import os
+import pstats
 import statistics
 import time
 from pathlib import Path
@@ -15,6 +17,29 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from model.data.corpus import render_clip
 from model.faceapi_backbone import FaceExpressionNet
+
+# Each stage of a clip file's way to the network (model.data): (the file that defines it, its function)
+PREPROCESSING_STAGES = {
+    "decode": ("model/data/video.py", "read_video"),
+    "face detection and tracking": ("model/data/processing.py", "_track_main_face"),
+    "landmarks and alignment": ("model/data/processing.py", "_landmark_transforms"),
+    "crops": ("model/data/processing.py", "_crops"),
+    "optical flow": ("model/data/processing.py", "_optical_flow"),
+}
+
+
+def stage_seconds(fn) -> tuple[dict[str, float], float]:
+    """Seconds spent in each of PREPROCESSING_STAGES during one call of ``fn``, and the whole call: the real path,
+    timed by cProfile's cumulative times rather than by a copy of it (the stages run in C, so its overhead is small)."""
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.runcall(fn)
+    total = time.perf_counter() - start
+    profiled = pstats.Stats(profiler).stats
+    seconds = {stage: sum(timing[3] for (file, _, name), timing in profiled.items()
+                          if name == function and file.replace(os.sep, "/").endswith(defined_in))
+               for stage, (defined_in, function) in PREPROCESSING_STAGES.items()}
+    return seconds, total
 
 
 def median_seconds(fn, repeats: int = 3) -> float:

@@ -211,17 +211,32 @@ class RealFaceSpatialStream(nn.Module):
         """What the frozen networks read in each crop: (B, T, C + 7 x networks, 4, 4), their feature grids side by
         side, then each network's class logits (the same at every grid position).
 
-        Training computes this once per clip (model.train), since nothing in it learns; ``forward`` takes it back."""
+        Training computes this once per clip (model.train), since nothing in it learns; ``forward`` takes it back.
+        Without autograd, a frame that repeats the first clip's frame at the same time is read once: Occlusion and the
+        deletion curves send batches of one clip changed in a few frames, or in the other stream only."""
         b, _, t, h, w = rgb.shape
         frames = rgb.transpose(1, 2).reshape(b * t, 3, h, w) * self.rgb_std + self.rgb_mean
+        if torch.is_grad_enabled() or b == 1:
+            read = self._read_frames(frames)
+        else:
+            flat = frames.view(b, t, -1)
+            new = (flat != flat[:1]).any(2).view(-1)
+            new[:t] = True
+            read_new = self._read_frames(frames[new])
+            read = read_new.new_empty(b * t, *read_new.shape[1:])
+            read[new] = read_new
+            read[~new] = read[(torch.arange(b * t, device=rgb.device) % t)[~new]]
+        return read.view(b, t, *read.shape[1:])
+
+    def _read_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) crops in [0, 1] -> (N, C + 7 x networks, 4, 4): ``read_faces`` for a stack of frames."""
         grids, logits = [], []
         for network in self.backbone.values():
             features = network.features(network.prepare(frames))
             logits.append(network.classify(features).mean(dim=(2, 3), keepdim=True))
             grids.append(features if tuple(features.shape[-2:]) == self.grid else
                          nn.functional.adaptive_avg_pool2d(features, self.grid))
-        read = torch.cat([*grids, *(x.expand(-1, -1, *self.grid) for x in logits)], dim=1)
-        return read.view(b, t, *read.shape[1:])
+        return torch.cat([*grids, *(x.expand(-1, -1, *self.grid) for x in logits)], dim=1)
 
     def network_evidence(self, faces: torch.Tensor) -> torch.Tensor:
         """(networks, B, T, 7) each network's log-probabilities of each frame, in CLASSES order, from ``read_faces``."""

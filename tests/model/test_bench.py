@@ -2,8 +2,16 @@
 import torch
 
 from model import faceapi_backbone
-from model.bench import machine_peak_flops, pass_flops, with_nchw_face_network
+from model.bench import (
+    PREPROCESSING_STAGES,
+    machine_peak_flops,
+    pass_flops,
+    stage_seconds,
+    with_nchw_face_network,
+    write_test_clip,
+)
 from model.config import ModelConfig, ProcessConfig
+from model.data.processing import process_video
 from model.network import TwoStreamNet
 
 
@@ -26,3 +34,11 @@ def test_the_benchmarks_nchw_baseline_reads_the_same_and_leaves_the_shipped_netw
         assert torch.allclose(network(faces), baseline(faces), atol=1e-5)
     assert network.blocks[0].conv0.weight.is_contiguous(memory_format=torch.channels_last)
     assert not baseline.blocks[0].conv0.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_every_preprocessing_stage_of_a_real_clip_is_timed_within_the_whole(tmp_path):
+    clip = write_test_clip(tmp_path / "clip.mp4", seconds=1.0)
+    stages, total = stage_seconds(lambda: process_video(clip, ProcessConfig()))
+    assert list(stages) == list(PREPROCESSING_STAGES)
+    assert all(seconds > 0 for seconds in stages.values()), stages
+    assert sum(stages.values()) <= total

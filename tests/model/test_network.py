@@ -120,3 +120,22 @@ def test_stream_heads_give_each_stream_its_own_logits_and_leave_the_output_alone
     assert without.stream_heads is None and without.outputs(rgb, flow).stream_logits == ()
     single = TwoStreamNet(ModelConfig(streams="temporal", **SMALL), PROCESS).eval()
     assert single.stream_heads is None  # one stream: its classifier is the model's own
+
+
+def test_a_batch_of_one_clip_changed_in_a_few_frames_is_read_once_per_new_frame_and_as_clip_by_clip(monkeypatch):
+    """What Occlusion and the deletion curves send: without autograd, frames that repeat the first clip's are not
+    read again, and the logits are those of each clip alone."""
+    model = TwoStreamNet(ModelConfig(width=4, attention_dim=8), ProcessConfig(frames=8, size=32)).eval()
+    rgb, flow = clip(batch=1)
+    rgb, flow = rgb.repeat(4, 1, 1, 1, 1), flow.repeat(4, 1, 1, 1, 1)
+    rgb[1, :, 2] = 0  # one frame
+    rgb[2, :, 4:, :8] = 0  # the top of the last four
+    flow[3] = 0  # the same frames, another motion
+    with torch.inference_mode():
+        alone = torch.cat([model(rgb[i:i + 1], flow[i:i + 1]) for i in range(4)])
+        read = []
+        spatial, read_frames = model.spatial, model.spatial._read_frames
+        monkeypatch.setattr(spatial, "_read_frames", lambda frames: read.append(len(frames)) or read_frames(frames))
+        together = model(rgb, flow)
+    assert read == [8 + 1 + 4]
+    assert torch.allclose(together, alone, atol=1e-5)
