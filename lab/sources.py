@@ -20,6 +20,7 @@ from model.data.video import VIDEO_EXTENSIONS
 # by name, angry_test_00000, is one it reads wrong (Neutral): worth a look in error analysis, not as a first sight.
 OPENING_SAMPLE = "happy_test_00012"
 
+
 def allowed_data_roots() -> list[Path] | None:
     """The folders a typed corpus path must lie in (LAB_DATA_ROOTS, separated like PATH); None: anywhere.
 

@@ -98,8 +98,8 @@ class FaceExpressionNet(nn.Module):
         return rgb01 - self.rgb_mean
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Channels-last inside (as ``load`` stores the weights): on a CPU its depthwise convolutions run about 2.5
-        times faster than in NCHW, forward and backward."""
+        """Channels-last inside (as ``load`` stores the weights): faster on a CPU than NCHW, forward and backward
+        (python -m cli.bench_model times both)."""
         return self.blocks(x.contiguous(memory_format=self.memory_format)).contiguous()
 
     def forward(self, rgb01: torch.Tensor) -> torch.Tensor:
